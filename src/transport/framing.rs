@@ -129,21 +129,25 @@ impl LengthPrefix {
         }
     }
 
-    fn write(self, value: usize, dst: &mut BytesMut) {
+    /// Writes `value` into the first `self.len()` bytes of `dst`.
+    fn write_into(self, value: usize, dst: &mut [u8]) {
+        let mut raw = [0u8; 4];
         match self {
-            Self::Binary2 => dst.put_u16(value as u16),
-            Self::Binary4 => dst.put_u32(value as u32),
+            Self::Binary2 => raw[..2].copy_from_slice(&(value as u16).to_be_bytes()),
+            Self::Binary4 => raw.copy_from_slice(&(value as u32).to_be_bytes()),
             Self::Ascii4 => {
-                for div in [1000, 100, 10, 1] {
-                    dst.put_u8(b'0' + ((value / div) % 10) as u8);
+                for (slot, div) in raw.iter_mut().zip([1000, 100, 10, 1]) {
+                    *slot = b'0' + ((value / div) % 10) as u8;
                 }
             }
             Self::Bcd2 => {
-                let hi = value / 100;
-                let lo = value % 100;
-                dst.put_u8((((hi / 10) << 4) | (hi % 10)) as u8);
-                dst.put_u8((((lo / 10) << 4) | (lo % 10)) as u8);
+                let (hi, lo) = (value / 100, value % 100);
+                raw[0] = (((hi / 10) << 4) | (hi % 10)) as u8;
+                raw[1] = (((lo / 10) << 4) | (lo % 10)) as u8;
             }
+        }
+        for (d, r) in dst.iter_mut().zip(raw.iter().take(self.len())) {
+            *d = *r;
         }
     }
 }
@@ -364,11 +368,66 @@ impl Framing {
                 max: self.max_frame.min(self.prefix.max_value().saturating_sub(self.overhead())),
             });
         }
+        let start = dst.len();
         dst.reserve(self.prefix.len() + header.len() + message.len());
-        self.prefix.write(declared, dst);
+        dst.put_bytes(0, self.prefix.len());
+        self.prefix.write_into(declared, &mut dst[start..]);
         dst.extend_from_slice(header);
         dst.extend_from_slice(message);
         Ok(())
+    }
+
+    /// Starts a frame in place: appends room for the prefix and the configured
+    /// header, and returns where the frame starts. Append the message to
+    /// `dst`, then call [`Framing::finish_frame`] (which fills in the prefix),
+    /// or truncate `dst` back to the returned offset to abandon the frame.
+    /// This lets a message be encoded straight into an output buffer.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
+    /// let mut out = BytesMut::new();
+    /// let start = framing.begin_frame(&mut out);
+    /// out.extend_from_slice(b"ABCD");
+    /// framing.finish_frame(&mut out, start).unwrap();
+    /// assert_eq!(&out[..], b"0004ABCD");
+    /// ```
+    pub fn begin_frame(&self, dst: &mut BytesMut) -> usize {
+        let start = dst.len();
+        dst.put_bytes(0, self.prefix.len());
+        dst.extend_from_slice(&self.header);
+        start
+    }
+
+    /// Completes a frame begun at `start` by [`Framing::begin_frame`]. On error
+    /// the frame is removed from `dst`.
+    pub fn finish_frame(&self, dst: &mut BytesMut, start: usize) -> Result<(), FramingError> {
+        let body_start = start + self.prefix.len() + self.header.len();
+        let len = dst.len().saturating_sub(body_start);
+        let declared = len + self.overhead();
+        let result = if len == 0 {
+            Err(FramingError::ZeroLength)
+        } else if len > self.max_frame || declared > self.prefix.max_value() {
+            Err(FramingError::Oversized {
+                len,
+                max: self.max_frame.min(self.prefix.max_value().saturating_sub(self.overhead())),
+            })
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => {
+                if let Some(slot) = dst.get_mut(start..) {
+                    self.prefix.write_into(declared, slot);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                dst.truncate(start);
+                Err(e)
+            }
+        }
     }
 
     /// Reads a prefix value into the message length, checking the limits.
