@@ -1,4 +1,28 @@
+//! # iso8583-client
+//!
+//! An ISO 8583 codec and client for payment services: spec-driven encoding and decoding of
+//! authorization, financial, reversal and network-management messages, and (in [`transport`] and
+//! [`client`]) pooled TCP links that pair responses by STAN, honour deadlines and retry only what is
+//! safe to retry.
+//!
+//! ```
+//! use iso8583_client::{Message, Spec};
+//! let spec = Spec::builtin("iso87-ascii").unwrap();
+//! let mut req = Message::new("0800".parse().unwrap());
+//! req.set(11, "000001").set(70, "301");
+//! let wire = spec.encode(&req).unwrap();
+//! let back = spec.decode(&wire).unwrap();
+//! assert_eq!(back.stan(), Some("000001"));
+//! assert_eq!(back.mti().response().unwrap().as_str(), "0810");
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod message;
 pub mod spec;
 pub mod transport;
-mod codec_shim;
-pub use codec_shim::{CodecError, Message, Mti, MtiClass, Spec};
+
+pub use codec::CodecError;
+pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};

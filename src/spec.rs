@@ -1,0 +1,430 @@
+//! Message specifications: what each data element looks like on the wire.
+//!
+//! A [`Spec`] is data, not code: one generic codec ([`crate::codec`]) interprets
+//! it. Specs are written in TOML (see `specs/*.toml` and the README) and three
+//! are built in:
+//!
+//! | name | MTI | bitmaps | fields |
+//! |---|---|---|---|
+//! | `iso87-ascii` | 4 ASCII digits | 16 ASCII hex chars each | all ASCII, LL/LLL ASCII decimal prefixes, DE 52/55/64/96/128 binary as ASCII hex |
+//! | `iso87-ascii-binary-bitmap` | 4 ASCII digits | 8 raw bytes each | as above, DE 52/55/64/96/128 raw binary |
+//! | `iso87-bcd` | 2 bytes BCD | 8 raw bytes each | numeric and track fields packed BCD (length in digits), BCD prefixes, text ASCII |
+//!
+//! ```
+//! use iso8583_client::Spec;
+//! let spec = Spec::builtin("iso87-ascii").unwrap();
+//! let pan = spec.field(2).unwrap();
+//! assert_eq!(pan.name(), "Primary Account Number (PAN)");
+//! assert_eq!(pan.max_len(), 19);
+//! ```
+
+mod file;
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+pub use file::SpecError;
+
+/// Highest data element number a spec can define (tertiary bitmap).
+pub const MAX_FIELD: u8 = 192;
+
+/// How the length of a data element is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthKind {
+    /// Always exactly `max_len` units.
+    Fixed,
+    /// A length prefix of this many decimal digits (1 = L … 4 = LLLL) precedes the content.
+    Variable(u8),
+}
+
+/// Encoding of a data element's content on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// ASCII characters.
+    Ascii,
+    /// EBCDIC characters, code page 037.
+    Ebcdic,
+    /// Packed BCD, two digits a byte.
+    Bcd,
+    /// Raw bytes.
+    Binary,
+    /// Raw bytes shown on the wire as ASCII hex characters (two per byte).
+    Hex,
+}
+
+/// Encoding of a length prefix (or of the MTI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefixEncoding {
+    /// ASCII decimal digits, one byte a digit (`"19"` = `31 39`).
+    Ascii,
+    /// EBCDIC decimal digits, one byte a digit (`"19"` = `F1 F9`).
+    Ebcdic,
+    /// Packed BCD, two digits a byte (`19` = `19`; LLL `104` = `01 04`).
+    Bcd,
+    /// Unsigned big-endian binary (1 byte for L/LL, 2 bytes for LLL/LLLL).
+    Binary,
+}
+
+/// Encoding of the MTI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MtiEncoding {
+    /// Four ASCII digits.
+    Ascii,
+    /// Four EBCDIC digits.
+    Ebcdic,
+    /// Two bytes of packed BCD.
+    Bcd,
+}
+
+/// Encoding of the bitmaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitmapEncoding {
+    /// Eight raw bytes per bitmap.
+    Binary,
+    /// Sixteen ASCII hex characters per bitmap (uppercase when encoding; either case decodes).
+    Hex,
+}
+
+/// What a length prefix and `max_len` count for BCD content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthUnit {
+    /// Bytes on the wire (for hex content: hex characters).
+    Bytes,
+    /// Digits (nibbles) of packed BCD content.
+    Digits,
+}
+
+/// Where the pad nibble goes when packed BCD content has an odd number of digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OddPad {
+    /// A `0` nibble before the first digit.
+    LeftZero,
+    /// An `F` nibble before the first digit.
+    LeftF,
+    /// A `0` nibble after the last digit.
+    RightZero,
+    /// An `F` nibble after the last digit.
+    RightF,
+}
+
+/// Padding applied by the encoder to a fixed-length value that is too short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FixedPad {
+    /// No padding: a value of the wrong length is an error.
+    None,
+    /// Zeros on the left (numerics).
+    LeftZeros,
+    /// Spaces on the right (text).
+    RightSpaces,
+}
+
+/// ISO 8583:1987 content class of a data element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentClass {
+    /// Digits 0-9.
+    N,
+    /// Letters.
+    A,
+    /// Letters and digits.
+    An,
+    /// Printable ASCII (0x20-0x7E).
+    Ans,
+    /// Binary.
+    B,
+    /// Track data: digits and the separators of ISO 7813 (`0x30`-`0x3F`), plus `D`.
+    Z,
+    /// `C` (credit) or `D` (debit) followed by digits: a signed amount.
+    Xn,
+}
+
+/// How careful to be with a data element in logs and output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sensitivity {
+    /// Shown as is.
+    #[default]
+    None,
+    /// A card number: only the first 6 and last 4 digits shown.
+    Pan,
+    /// Track data: fully masked.
+    Track,
+    /// PIN block, security codes, keys: fully masked.
+    Secret,
+}
+
+/// The definition of one data element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub(crate) number: u8,
+    pub(crate) name: Arc<str>,
+    pub(crate) length: LengthKind,
+    pub(crate) max_len: u16,
+    pub(crate) encoding: Encoding,
+    pub(crate) prefix: PrefixEncoding,
+    pub(crate) unit: LengthUnit,
+    pub(crate) odd_pad: OddPad,
+    pub(crate) pad: FixedPad,
+    pub(crate) class: ContentClass,
+    pub(crate) sensitivity: Sensitivity,
+}
+
+impl FieldSpec {
+    /// Data element number (2-192).
+    pub fn number(&self) -> u8 {
+        self.number
+    }
+    /// Human name, e.g. `"System Trace Audit Number"`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Fixed or variable, and the prefix width.
+    pub fn length(&self) -> LengthKind {
+        self.length
+    }
+    /// Maximum (or fixed) length, in the field's [`LengthUnit`].
+    pub fn max_len(&self) -> u16 {
+        self.max_len
+    }
+    /// Content encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+    /// Length prefix encoding (unused for fixed fields).
+    pub fn prefix(&self) -> PrefixEncoding {
+        self.prefix
+    }
+    /// What lengths count.
+    pub fn unit(&self) -> LengthUnit {
+        self.unit
+    }
+    /// Pad nibble position for odd-length BCD.
+    pub fn odd_pad(&self) -> OddPad {
+        self.odd_pad
+    }
+    /// Padding of short fixed values when encoding.
+    pub fn pad(&self) -> FixedPad {
+        self.pad
+    }
+    /// ISO content class.
+    pub fn class(&self) -> ContentClass {
+        self.class
+    }
+    /// Masking rule.
+    pub fn sensitivity(&self) -> Sensitivity {
+        self.sensitivity
+    }
+    /// Whether the value is raw bytes (binary or hex on the wire), shown as hex text.
+    pub fn is_binary(&self) -> bool {
+        matches!(self.encoding, Encoding::Binary | Encoding::Hex)
+    }
+}
+
+/// Which fields are masked, and how: a compact set copied into every decoded [`crate::Message`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MaskSet {
+    pan: [u64; 3],
+    full: [u64; 3],
+}
+
+impl MaskSet {
+    /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; PIN block 52; ICC data 55 fully masked.
+    pub const ISO_DEFAULT: MaskSet = {
+        let mut m = MaskSet {
+            pan: [0; 3],
+            full: [0; 3],
+        };
+        m.pan = set_bit(m.pan, 2);
+        m.pan = set_bit(m.pan, 34);
+        m.full = set_bit(m.full, 35);
+        m.full = set_bit(m.full, 36);
+        m.full = set_bit(m.full, 45);
+        m.full = set_bit(m.full, 52);
+        m.full = set_bit(m.full, 55);
+        m
+    };
+
+    /// An empty set (nothing masked).
+    pub const fn empty() -> MaskSet {
+        MaskSet {
+            pan: [0; 3],
+            full: [0; 3],
+        }
+    }
+
+    /// The masking rule for a field.
+    pub fn of(&self, field: u8) -> Sensitivity {
+        if has_bit(&self.pan, field) {
+            Sensitivity::Pan
+        } else if has_bit(&self.full, field) {
+            Sensitivity::Secret
+        } else {
+            Sensitivity::None
+        }
+    }
+
+    /// Sets the masking rule of a field.
+    pub fn set(&mut self, field: u8, s: Sensitivity) {
+        self.pan = clear_bit(self.pan, field);
+        self.full = clear_bit(self.full, field);
+        match s {
+            Sensitivity::None => {}
+            Sensitivity::Pan => self.pan = set_bit(self.pan, field),
+            Sensitivity::Track | Sensitivity::Secret => self.full = set_bit(self.full, field),
+        }
+    }
+}
+
+impl Default for MaskSet {
+    fn default() -> Self {
+        MaskSet::ISO_DEFAULT
+    }
+}
+
+impl fmt::Debug for MaskSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |bits: &[u64; 3]| -> Vec<u8> { (0..=MAX_FIELD).filter(|&n| has_bit(bits, n)).collect() };
+        f.debug_struct("MaskSet")
+            .field("pan", &list(&self.pan))
+            .field("full", &list(&self.full))
+            .finish()
+    }
+}
+
+const fn set_bit(mut bits: [u64; 3], n: u8) -> [u64; 3] {
+    let n = n as usize;
+    if n < 192 {
+        bits[n / 64] |= 1 << (n % 64);
+    }
+    bits
+}
+const fn clear_bit(mut bits: [u64; 3], n: u8) -> [u64; 3] {
+    let n = n as usize;
+    if n < 192 {
+        bits[n / 64] &= !(1 << (n % 64));
+    }
+    bits
+}
+fn has_bit(bits: &[u64; 3], n: u8) -> bool {
+    let n = n as usize;
+    n < 192 && bits[n / 64] & (1 << (n % 64)) != 0
+}
+
+/// A complete message specification: MTI and bitmap encodings plus the data elements.
+///
+/// Load one with [`Spec::builtin`], [`Spec::load`] or [`Spec::from_toml`]; decode and encode with
+/// [`Spec::decode`] and [`Spec::encode`].
+///
+/// ```
+/// use iso8583_client::{Message, Spec};
+/// let spec = Spec::load("iso87-ascii").unwrap();
+/// let mut msg = Message::new("0800".parse().unwrap());
+/// msg.set(11, "000001").set(70, "301");
+/// let wire = spec.encode(&msg).unwrap();
+/// let expected = concat!("0800", "8020000000000000", "0400000000000000", "000001", "301");
+/// assert_eq!(&wire[..], expected.as_bytes());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) mti: MtiEncoding,
+    pub(crate) bitmap: BitmapEncoding,
+    /// Indexed by field number; `None` where the spec does not define the field.
+    pub(crate) fields: Vec<Option<FieldSpec>>,
+    pub(crate) masks: MaskSet,
+}
+
+/// Names of the built-in specs.
+pub const BUILTIN_SPECS: [&str; 3] = ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd"];
+
+const BUILTIN_SOURCES: [(&str, &str); 3] = [
+    ("iso87-ascii", include_str!("../specs/iso87-ascii.toml")),
+    (
+        "iso87-ascii-binary-bitmap",
+        include_str!("../specs/iso87-ascii-binary-bitmap.toml"),
+    ),
+    ("iso87-bcd", include_str!("../specs/iso87-bcd.toml")),
+];
+
+impl Spec {
+    /// A built-in spec by name (see [`BUILTIN_SPECS`]); parsed once, then shared.
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert_eq!(spec.name(), "iso87-bcd");
+    /// assert!(iso8583_client::Spec::builtin("nope").is_none());
+    /// ```
+    pub fn builtin(name: &str) -> Option<Arc<Spec>> {
+        static CACHE: [OnceLock<Arc<Spec>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let i = BUILTIN_SOURCES.iter().position(|(n, _)| *n == name)?;
+        let (n, src) = BUILTIN_SOURCES[i];
+        let spec = CACHE[i].get_or_init(|| {
+            // The built-in files are checked by the test suite; a broken one is a build defect.
+            Arc::new(Spec::from_toml(src, &format!("built-in spec {n}")).unwrap_or_else(|e| panic!("{e}")))
+        });
+        Some(spec.clone())
+    }
+
+    /// A built-in spec by name, or else a TOML spec file by path.
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::load("iso87-ascii").unwrap();
+    /// assert_eq!(spec.name(), "iso87-ascii");
+    /// let err = iso8583_client::Spec::load("/no/such/spec.toml").unwrap_err();
+    /// assert!(err.to_string().contains("/no/such/spec.toml"));
+    /// ```
+    pub fn load(name_or_path: &str) -> Result<Arc<Spec>, SpecError> {
+        if let Some(s) = Spec::builtin(name_or_path) {
+            return Ok(s);
+        }
+        let text = std::fs::read_to_string(name_or_path)
+            .map_err(|e| SpecError::new(name_or_path, None, format!("cannot read: {e}")))?;
+        Spec::from_toml(&text, name_or_path).map(Arc::new)
+    }
+
+    /// Parses and checks a spec written in TOML; `origin` names it in errors (a file path, say).
+    ///
+    /// ```
+    /// let toml = r#"
+    /// name = "tiny"
+    /// mti = "ascii"
+    /// bitmap = "hex"
+    /// fields = [
+    ///   { number = 11, name = "STAN", length = "fixed", max = 6, class = "n" },
+    ///   { number = 35, name = "Track 2", length = "LL", max = 200, class = "z" },
+    /// ]"#;
+    /// let err = iso8583_client::Spec::from_toml(toml, "tiny.toml").unwrap_err();
+    /// assert_eq!(err.to_string(), "tiny.toml: field 35 (Track 2): an LL prefix holds at most 99, but max is 200");
+    /// ```
+    pub fn from_toml(text: &str, origin: &str) -> Result<Spec, SpecError> {
+        file::parse(text, origin)
+    }
+
+    /// The spec's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The spec's one-line description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    /// MTI encoding.
+    pub fn mti_encoding(&self) -> MtiEncoding {
+        self.mti
+    }
+    /// Bitmap encoding.
+    pub fn bitmap_encoding(&self) -> BitmapEncoding {
+        self.bitmap
+    }
+    /// A field's definition, if the spec has it.
+    pub fn field(&self, number: u8) -> Option<&FieldSpec> {
+        self.fields.get(number as usize).and_then(Option::as_ref)
+    }
+    /// All defined fields in number order.
+    pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> {
+        self.fields.iter().flatten()
+    }
+    /// The masking rules of this spec's sensitive fields.
+    pub fn masks(&self) -> MaskSet {
+        self.masks
+    }
+}

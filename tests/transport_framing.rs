@@ -86,10 +86,7 @@ fn zero_length_is_an_error() {
 
 #[test]
 fn oversized_prefix_is_refused_before_allocating() {
-    let mut f = Framing::builder()
-        .prefix(LengthPrefix::Binary4)
-        .max_frame(1024)
-        .build();
+    let mut f = Framing::builder().prefix(LengthPrefix::Binary4).max_frame(1024).build();
     let mut buf = BytesMut::from(&b"\xff\xff\xff\xff"[..]);
     let cap_before = buf.capacity();
     match f.decode(&mut buf) {
@@ -124,10 +121,7 @@ fn non_digit_ascii_prefix_is_an_error() {
 
 #[test]
 fn length_smaller_than_counted_header_is_an_error() {
-    let mut f = Framing::builder()
-        .header(&[0; 5])
-        .length_counts_header(true)
-        .build();
+    let mut f = Framing::builder().header(&[0; 5]).length_counts_header(true).build();
     let mut buf = BytesMut::from(&b"\x00\x03abc"[..]);
     assert!(matches!(f.decode(&mut buf), Err(FramingError::TooShort { .. })));
 }
@@ -140,10 +134,7 @@ fn encoder_refuses_what_the_prefix_cannot_express() {
         .build();
     let mut out = BytesMut::new();
     let big = Bytes::from(vec![b'x'; 10_000]);
-    assert!(matches!(
-        f.encode(big, &mut out),
-        Err(FramingError::Oversized { .. })
-    ));
+    assert!(matches!(f.encode(big, &mut out), Err(FramingError::Oversized { .. })));
     assert!(matches!(
         f.encode(Bytes::new(), &mut out),
         Err(FramingError::ZeroLength)

@@ -107,10 +107,14 @@ impl Connection {
         stans: Arc<StanSequence>,
         stats: Arc<EndpointStats>,
     ) -> Result<Connection, ConnectError> {
-        let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await
-        {
+        let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(ConnectError::Io { addr: addr.into(), source }),
+            Ok(Err(source)) => {
+                return Err(ConnectError::Io {
+                    addr: addr.into(),
+                    source,
+                })
+            }
             Err(_) => {
                 return Err(ConnectError::Timeout {
                     addr: addr.into(),
@@ -118,21 +122,29 @@ impl Connection {
                 })
             }
         };
-        let io = |source| ConnectError::Io { addr: addr.into(), source };
+        let io = |source| ConnectError::Io {
+            addr: addr.into(),
+            source,
+        };
         stream.set_nodelay(true).map_err(io)?;
         if let Some(idle) = config.tcp_keepalive {
             let keepalive = socket2::TcpKeepalive::new()
                 .with_time(idle)
                 .with_interval((idle / 3).max(Duration::from_secs(1)))
                 .with_retries(3);
-            socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive).map_err(io)?;
+            socket2::SockRef::from(&stream)
+                .set_tcp_keepalive(&keepalive)
+                .map_err(io)?;
         }
         let conn = Connection::from_stream(stream, addr.into(), spec, config.clone(), stans, stats);
         if let Some(sign_on) = &config.sign_on {
             let answer = conn
                 .send(sign_on.clone(), config.sign_on_timeout)
                 .await
-                .map_err(|source| ConnectError::SignOn { addr: addr.into(), source })?;
+                .map_err(|source| ConnectError::SignOn {
+                    addr: addr.into(),
+                    source,
+                })?;
             if answer.response_code() != Some("00") {
                 return Err(ConnectError::SignOnRefused {
                     addr: addr.into(),
@@ -199,11 +211,7 @@ impl Connection {
     /// [`PendingResponse`] waits for the answer until `deadline`. A missing
     /// DE 11 is filled with the next free STAN (visible in `msg` afterwards).
     /// Waits for room in the writer queue, at most until `deadline`.
-    pub async fn dispatch(
-        &self,
-        msg: &mut Message,
-        deadline: Instant,
-    ) -> Result<PendingResponse, SendError> {
+    pub async fn dispatch(&self, msg: &mut Message, deadline: Instant) -> Result<PendingResponse, SendError> {
         self.link.dispatch(msg, deadline, false).await
     }
 
@@ -330,7 +338,10 @@ impl Link {
                 return Err(SendError::NotSent(Cause::LinkDown(reason.clone())));
             }
             let seq = st.queued_seq + 1;
-            let (key, id) = match st.pending.register(msg, &self.config.match_fields, &self.stans, expect, seq, tx) {
+            let (key, id) = match st
+                .pending
+                .register(msg, &self.config.match_fields, &self.stans, expect, seq, tx)
+            {
                 Register::Ok(key, id) => (key, id),
                 Register::InUse(stan) => return Err(SendError::NotSent(Cause::StanInUse { stan })),
                 Register::BadStan(stan) => return Err(SendError::NotSent(Cause::BadStan(stan))),
@@ -360,7 +371,12 @@ impl Link {
         Ok(PendingResponse {
             rx,
             deadline,
-            entry: EntryGuard { link: self.clone(), key, id, armed: true },
+            entry: EntryGuard {
+                link: self.clone(),
+                key,
+                id,
+                armed: true,
+            },
         })
     }
 
@@ -438,7 +454,9 @@ impl Link {
             st.pending.map.insert(key, entry);
         } else {
             drop(st);
-            let _ = entry.tx.send(Err(SendError::OutcomeUnknown(Cause::LinkDown("link is down".into()))));
+            let _ = entry
+                .tx
+                .send(Err(SendError::OutcomeUnknown(Cause::LinkDown("link is down".into()))));
         }
     }
 }

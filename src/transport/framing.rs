@@ -365,7 +365,9 @@ impl Framing {
         if message.len() > self.max_frame || declared > self.prefix.max_value() {
             return Err(FramingError::Oversized {
                 len: message.len(),
-                max: self.max_frame.min(self.prefix.max_value().saturating_sub(self.overhead())),
+                max: self
+                    .max_frame
+                    .min(self.prefix.max_value().saturating_sub(self.overhead())),
             });
         }
         let start = dst.len();
@@ -411,7 +413,9 @@ impl Framing {
         } else if len > self.max_frame || declared > self.prefix.max_value() {
             Err(FramingError::Oversized {
                 len,
-                max: self.max_frame.min(self.prefix.max_value().saturating_sub(self.overhead())),
+                max: self
+                    .max_frame
+                    .min(self.prefix.max_value().saturating_sub(self.overhead())),
             })
         } else {
             Ok(())
@@ -433,14 +437,18 @@ impl Framing {
     /// Reads a prefix value into the message length, checking the limits.
     fn message_len(&self, declared: usize) -> Result<usize, FramingError> {
         let overhead = self.overhead();
-        let len = declared
-            .checked_sub(overhead)
-            .ok_or(FramingError::TooShort { len: declared, overhead })?;
+        let len = declared.checked_sub(overhead).ok_or(FramingError::TooShort {
+            len: declared,
+            overhead,
+        })?;
         if len == 0 {
             return Err(FramingError::ZeroLength);
         }
         if len > self.max_frame {
-            return Err(FramingError::Oversized { len, max: self.max_frame });
+            return Err(FramingError::Oversized {
+                len,
+                max: self.max_frame,
+            });
         }
         Ok(len)
     }

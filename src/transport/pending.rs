@@ -35,10 +35,7 @@ impl MatchKey {
     }
 
     fn with_stan(stan: u32, msg: &Message, extra: &[u8]) -> MatchKey {
-        let extra = extra
-            .iter()
-            .map(|f| msg.get_bytes(*f).cloned())
-            .collect();
+        let extra = extra.iter().map(|f| msg.get_bytes(*f).cloned()).collect();
         MatchKey { stan, extra }
     }
 
@@ -112,7 +109,11 @@ pub(crate) struct LateKeys {
 
 impl LateKeys {
     pub(crate) fn new(cap: usize) -> Self {
-        LateKeys { order: VecDeque::new(), set: HashSet::new(), cap }
+        LateKeys {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            cap,
+        }
     }
 
     pub(crate) fn insert(&mut self, key: MatchKey) {
@@ -148,7 +149,10 @@ pub(crate) struct Pending {
 
 impl Pending {
     pub(crate) fn new() -> Self {
-        Pending { map: HashMap::new(), next_id: 1 }
+        Pending {
+            map: HashMap::new(),
+            next_id: 1,
+        }
     }
 
     /// Registers `msg` as in flight with frame sequence number `seq`,

@@ -100,7 +100,9 @@ fn on_host_request(link: &Link, header: &[u8], msg: Message) {
 
 fn on_undecodable(link: &Link, err: crate::CodecError) {
     EndpointStats::bump(&link.stats.undecodable);
-    let key = err.partial().and_then(|m| MatchKey::of(m, &link.config.match_fields).map(|k| (k, m.mti())));
+    let key = err
+        .partial()
+        .and_then(|m| MatchKey::of(m, &link.config.match_fields).map(|k| (k, m.mti())));
     if let Some((key, mti)) = key {
         match link.take_entry(&key) {
             Taken::Waiting(entry) if entry.expect == mti => {

@@ -1,0 +1,350 @@
+//! The decoder: small nom parsers, one per part (MTI, bitmap, length prefix, field content),
+//! composed by [`decode`] as the spec directs. Every parser works on a complete frame: running out
+//! of input is a malformed message, never a request for more.
+
+use bitvec::prelude::*;
+use bytes::{Bytes, BytesMut};
+use nom::bytes::complete::take;
+use nom::error::{ErrorKind as NomKind, ParseError};
+use nom::IResult;
+
+use super::error::{CodecError, ErrorKind, Part};
+use super::text::{self, bcd_nibble_to_char};
+use crate::spec::{
+    BitmapEncoding, Encoding, FieldSpec, LengthKind, LengthUnit, MtiEncoding, OddPad, PrefixEncoding, Spec,
+};
+use crate::{Message, Mti};
+
+/// Bitmaps as one bit array: bit index 0 = bit 1 (secondary present), 64 = bit 65 (tertiary present).
+pub(crate) type Bitmap = BitArr!(for 192, in u8, Msb0);
+
+/// A parser failure: what went wrong, and how much input was left where it did.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    left: usize,
+    kind: ErrorKind,
+}
+
+impl Fail {
+    fn at(input: &[u8], kind: ErrorKind) -> nom::Err<Fail> {
+        nom::Err::Failure(Fail {
+            left: input.len(),
+            kind,
+        })
+    }
+}
+
+impl ParseError<&[u8]> for Fail {
+    fn from_error_kind(input: &[u8], _kind: NomKind) -> Self {
+        Fail {
+            left: input.len(),
+            kind: ErrorKind::Truncated {
+                needed: 0,
+                available: input.len(),
+            },
+        }
+    }
+    fn append(_input: &[u8], _kind: NomKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PResult<'a, T> = IResult<&'a [u8], T, Fail>;
+
+/// Exactly `n` bytes, or a `Truncated` failure that says how many were needed.
+fn exact(n: usize) -> impl Fn(&[u8]) -> PResult<'_, &[u8]> {
+    move |input| {
+        take::<_, _, Fail>(n)(input).map_err(|_| {
+            Fail::at(
+                input,
+                ErrorKind::Truncated {
+                    needed: n,
+                    available: input.len(),
+                },
+            )
+        })
+    }
+}
+
+fn hex_dump(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The MTI: four ASCII or EBCDIC digits, or two bytes of BCD.
+fn mti(enc: MtiEncoding) -> impl Fn(&[u8]) -> PResult<'_, Mti> {
+    move |input| {
+        let width = if enc == MtiEncoding::Bcd { 2 } else { 4 };
+        let (rest, raw) = exact(width)(input)?;
+        let digits = match enc {
+            MtiEncoding::Ascii => [raw[0], raw[1], raw[2], raw[3]],
+            MtiEncoding::Ebcdic => [raw[0], raw[1], raw[2], raw[3]].map(|b| b.wrapping_sub(0xF0).wrapping_add(b'0')),
+            MtiEncoding::Bcd => [raw[0] >> 4, raw[0] & 0xF, raw[1] >> 4, raw[1] & 0xF].map(|n| n.wrapping_add(b'0')),
+        };
+        match Mti::new(digits) {
+            Some(m) => Ok((rest, m)),
+            None => Err(Fail::at(input, ErrorKind::BadMti { found: hex_dump(raw) })),
+        }
+    }
+}
+
+/// One 64-bit bitmap: 8 raw bytes, or 16 hex characters.
+fn bitmap(enc: BitmapEncoding) -> impl Fn(&[u8]) -> PResult<'_, [u8; 8]> {
+    move |input| match enc {
+        BitmapEncoding::Binary => {
+            let (rest, raw) = exact(8)(input)?;
+            let mut out = [0u8; 8];
+            out.copy_from_slice(raw);
+            Ok((rest, out))
+        }
+        BitmapEncoding::Hex => {
+            let (rest, raw) = exact(16)(input)?;
+            let mut out = [0u8; 8];
+            for (i, pair) in raw.chunks_exact(2).enumerate() {
+                let hi = text::hex_value(pair[0]).ok_or_else(|| {
+                    Fail::at(
+                        input,
+                        ErrorKind::BadBitmap {
+                            position: 2 * i,
+                            found: pair[0],
+                        },
+                    )
+                })?;
+                let lo = text::hex_value(pair[1]).ok_or_else(|| {
+                    Fail::at(
+                        input,
+                        ErrorKind::BadBitmap {
+                            position: 2 * i + 1,
+                            found: pair[1],
+                        },
+                    )
+                })?;
+                out[i] = hi << 4 | lo;
+            }
+            Ok((rest, out))
+        }
+    }
+}
+
+/// A length prefix of `digits` decimal digits in its encoding.
+fn length_prefix(digits: u8, enc: PrefixEncoding) -> impl Fn(&[u8]) -> PResult<'_, usize> {
+    move |input| {
+        let width = match enc {
+            PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => digits as usize,
+            PrefixEncoding::Bcd => (digits as usize).div_ceil(2),
+            PrefixEncoding::Binary => {
+                if digits <= 2 {
+                    1
+                } else {
+                    2
+                }
+            }
+        };
+        let (rest, raw) = exact(width)(input)?;
+        let bad = || Fail::at(input, ErrorKind::BadLengthPrefix { found: hex_dump(raw) });
+        let mut n = 0usize;
+        match enc {
+            PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => {
+                let zero = if enc == PrefixEncoding::Ascii { b'0' } else { 0xF0 };
+                for &b in raw {
+                    let d = b.wrapping_sub(zero);
+                    if d > 9 {
+                        return Err(bad());
+                    }
+                    n = n * 10 + d as usize;
+                }
+            }
+            PrefixEncoding::Bcd => {
+                for &b in raw {
+                    let (hi, lo) = (b >> 4, b & 0xF);
+                    if hi > 9 || lo > 9 {
+                        return Err(bad());
+                    }
+                    n = n * 100 + (hi * 10 + lo) as usize;
+                }
+            }
+            PrefixEncoding::Binary => n = raw.iter().fold(0, |acc, &b| acc << 8 | b as usize),
+        }
+        Ok((rest, n))
+    }
+}
+
+/// The wire bytes of one field's content, and its length in the field's units.
+fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)> + '_ {
+    move |input| {
+        let (rest, units) = match fs.length {
+            LengthKind::Fixed => (input, fs.max_len as usize),
+            LengthKind::Variable(d) => {
+                let (rest, n) = length_prefix(d, fs.prefix)(input)?;
+                if n > fs.max_len as usize {
+                    return Err(Fail::at(
+                        input,
+                        ErrorKind::LengthOverMax {
+                            found: n,
+                            max: fs.max_len as usize,
+                        },
+                    ));
+                }
+                (rest, n)
+            }
+        };
+        let wire = match (fs.encoding, fs.unit) {
+            (Encoding::Bcd, LengthUnit::Digits) => units.div_ceil(2),
+            _ => units,
+        };
+        let (rest, raw) = exact(wire)(rest)?;
+        Ok((rest, (raw, units)))
+    }
+}
+
+/// Converts wire content to its canonical form, checking the content class.
+/// ASCII and binary content is taken as it is (`Ok(None)`: slice the input); other encodings are
+/// written into `out`.
+fn canonical(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Result<bool, ErrorKind> {
+    match fs.encoding {
+        Encoding::Ascii => {
+            text::check_class(fs.class, raw)?;
+            Ok(false)
+        }
+        Encoding::Binary => Ok(false),
+        Encoding::Ebcdic => {
+            let start = out.len();
+            out.extend(raw.iter().map(|&b| super::ebcdic::EBCDIC_TO_LATIN1[b as usize]));
+            text::check_class(fs.class, &out[start..])?;
+            Ok(true)
+        }
+        Encoding::Hex => {
+            if raw.len() % 2 != 0 {
+                return Err(ErrorKind::OddHexLength(raw.len()));
+            }
+            for (i, pair) in raw.chunks_exact(2).enumerate() {
+                let bad = |p: usize, b: u8| ErrorKind::BadContent {
+                    class: fs.class,
+                    position: p,
+                    found: b,
+                };
+                let hi = text::hex_value(pair[0]).ok_or_else(|| bad(2 * i, pair[0]))?;
+                let lo = text::hex_value(pair[1]).ok_or_else(|| bad(2 * i + 1, pair[1]))?;
+                out.extend_from_slice(&[hi << 4 | lo]);
+            }
+            Ok(true)
+        }
+        Encoding::Bcd => {
+            let digits = if fs.unit == LengthUnit::Digits {
+                units
+            } else {
+                units * 2
+            };
+            let pad = raw.len() * 2 - digits; // 0 or 1
+            let (skip_first, pad_nibble) = match fs.odd_pad {
+                OddPad::LeftZero => (true, 0),
+                OddPad::LeftF => (true, 0xF),
+                OddPad::RightZero => (false, 0),
+                OddPad::RightF => (false, 0xF),
+            };
+            let nibbles = raw.iter().flat_map(|&b| [b >> 4, b & 0xF]);
+            let mut position = 0;
+            for (i, nib) in nibbles.enumerate() {
+                let is_pad = pad == 1 && if skip_first { i == 0 } else { i == digits };
+                if is_pad {
+                    if nib != pad_nibble {
+                        return Err(ErrorKind::BadPad {
+                            expected: pad_nibble,
+                            found: nib,
+                        });
+                    }
+                    continue;
+                }
+                let c = bcd_nibble_to_char(fs.class, nib).ok_or(ErrorKind::BadContent {
+                    class: fs.class,
+                    position,
+                    found: nib,
+                })?;
+                out.extend_from_slice(&[c]);
+                position += 1;
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Decodes one whole message (no length prefix) that `buf` holds exactly.
+pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
+    let total = buf.len();
+    let input: &[u8] = &buf;
+    let at = |rest: &[u8]| total - rest.len();
+    let fail = |part: Part, e: nom::Err<Fail>| match e {
+        nom::Err::Failure(f) | nom::Err::Error(f) => CodecError::new(part, total - f.left, f.kind),
+        nom::Err::Incomplete(_) => CodecError::new(
+            part,
+            total,
+            ErrorKind::Truncated {
+                needed: 1,
+                available: 0,
+            },
+        ),
+    };
+
+    let (mut rest, mti) = mti(spec.mti)(input).map_err(|e| fail(Part::Mti, e))?;
+    let mut bits = Bitmap::ZERO;
+    let mut maps = 1;
+    loop {
+        let (r, raw) = bitmap(spec.bitmap)(rest).map_err(|e| fail(Part::Bitmap(maps), e))?;
+        rest = r;
+        bits.as_raw_mut_slice()[(maps as usize - 1) * 8..maps as usize * 8].copy_from_slice(&raw);
+        // Bit 1 announces the secondary bitmap, bit 65 the tertiary.
+        let next = (maps as usize - 1) * 64;
+        if maps < 3 && bits[next] {
+            maps += 1;
+        } else {
+            break;
+        }
+    }
+    let count = bits.count_ones() - bits[0] as usize - bits[64] as usize;
+    let mut msg = Message::with_capacity(mti, count, spec.masks);
+    let mut scratch = BytesMut::new();
+
+    for index in bits.iter_ones() {
+        if index == 0 || index == 64 {
+            continue;
+        }
+        let number = (index + 1) as u8;
+        let Some(fs) = spec.field(number) else {
+            let err = CodecError::new(
+                Part::Field {
+                    number,
+                    name: "".into(),
+                },
+                at(rest),
+                ErrorKind::UndefinedField,
+            );
+            return Err(err.with_partial(msg));
+        };
+        let part = || Part::Field {
+            number,
+            name: fs.name.clone(),
+        };
+        let start = at(rest);
+        let (r, (raw, units)) = match field_content(fs)(rest) {
+            Ok(ok) => ok,
+            Err(e) => return Err(fail(part(), e).with_partial(msg)),
+        };
+        if scratch.capacity() == 0 && !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
+            scratch.reserve(2 * total);
+        }
+        let value = match canonical(fs, raw, units, &mut scratch) {
+            Ok(false) => {
+                let end = at(r);
+                buf.slice(end - raw.len()..end)
+            }
+            Ok(true) => scratch.split().freeze(),
+            Err(kind) => return Err(CodecError::new(part(), start, kind).with_partial(msg)),
+        };
+        msg.push_sorted(number, value);
+        rest = r;
+    }
+    if !rest.is_empty() {
+        let err = CodecError::new(Part::Trailing, at(rest), ErrorKind::TrailingBytes(rest.len()));
+        return Err(err.with_partial(msg));
+    }
+    Ok(msg)
+}

@@ -1,0 +1,211 @@
+//! The encoder: computes the bitmaps, checks every field against its spec, writes the wire bytes.
+
+use bytes::{BufMut, BytesMut};
+
+use super::decode::Bitmap;
+use super::error::{CodecError, ErrorKind, Part};
+use super::text::{self, char_to_bcd_nibble, hex_digit};
+use crate::spec::{
+    BitmapEncoding, ContentClass, Encoding, FieldSpec, FixedPad, LengthKind, LengthUnit, MtiEncoding, OddPad,
+    PrefixEncoding, Spec, MAX_FIELD,
+};
+use crate::Message;
+
+/// Upper bound of the encoded size, to reserve once.
+pub(crate) fn size_hint(msg: &Message) -> usize {
+    4 + 48 + msg.entries().iter().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
+}
+
+fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
+    let mut dec = [0u8; 4];
+    let mut v = n;
+    for d in dec[..digits as usize].iter_mut().rev() {
+        *d = (v % 10) as u8;
+        v /= 10;
+    }
+    let dec = &dec[..digits as usize];
+    match enc {
+        PrefixEncoding::Ascii => out.extend(dec.iter().map(|d| b'0' + d)),
+        PrefixEncoding::Ebcdic => out.extend(dec.iter().map(|d| 0xF0 + d)),
+        PrefixEncoding::Bcd => {
+            // Left-pad to an even digit count: LLL 104 -> 01 04.
+            let odd = dec.len() % 2;
+            let mut nibbles = std::iter::repeat_n(0u8, odd).chain(dec.iter().copied());
+            while let (Some(hi), Some(lo)) = (nibbles.next(), nibbles.next()) {
+                out.put_u8(hi << 4 | lo);
+            }
+        }
+        PrefixEncoding::Binary if digits <= 2 => out.put_u8(n as u8),
+        PrefixEncoding::Binary => out.put_u16(n as u16),
+    }
+}
+
+fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Result<(), ErrorKind> {
+    let bad = |position: usize, found: u8| ErrorKind::BadContent {
+        class: fs.class,
+        position,
+        found,
+    };
+    let pad_nibble = if matches!(fs.odd_pad, OddPad::LeftF | OddPad::RightF) {
+        0xF
+    } else {
+        0
+    };
+    let left = matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
+    let mut push = |n: u8, acc: &mut Option<u8>| match acc.take() {
+        Some(hi) => out.put_u8(hi << 4 | n),
+        None => *acc = Some(n),
+    };
+    let mut acc = None;
+    if pad && left {
+        push(pad_nibble, &mut acc);
+    }
+    for (i, &c) in value.iter().enumerate() {
+        let n = char_to_bcd_nibble(fs.class, c).ok_or_else(|| bad(i, c))?;
+        push(n, &mut acc);
+    }
+    if pad && !left {
+        push(pad_nibble, &mut acc);
+    }
+    Ok(())
+}
+
+/// Writes one field (prefix and content) after checking it against its spec.
+fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    // Length in the field's units.
+    let units = match (fs.encoding, fs.unit) {
+        (Encoding::Bcd, LengthUnit::Bytes) => value.len().div_ceil(2),
+        (Encoding::Hex, _) => value.len() * 2,
+        _ => value.len(),
+    };
+    let max = fs.max_len as usize;
+    let mut padded: Option<Vec<u8>> = None;
+    match fs.length {
+        LengthKind::Fixed if units == max => {}
+        LengthKind::Fixed if units < max && fs.pad != FixedPad::None => {
+            let fill = max - units;
+            let mut v = Vec::with_capacity(max);
+            match fs.pad {
+                FixedPad::LeftZeros => {
+                    v.resize(fill, b'0');
+                    v.extend_from_slice(value);
+                }
+                _ => {
+                    v.extend_from_slice(value);
+                    v.resize(max, b' ');
+                }
+            }
+            padded = Some(v);
+        }
+        LengthKind::Fixed => {
+            return Err(ErrorKind::WrongLength {
+                expected: max,
+                found: units,
+            })
+        }
+        LengthKind::Variable(_) if units > max => return Err(ErrorKind::LengthOverMax { found: units, max }),
+        LengthKind::Variable(d) => write_prefix(out, d, fs.prefix, units),
+    }
+    let value = padded.as_deref().unwrap_or(value);
+    match fs.encoding {
+        Encoding::Binary => out.extend_from_slice(value),
+        Encoding::Ascii => {
+            text::check_class(fs.class, value)?;
+            out.extend_from_slice(value);
+        }
+        Encoding::Ebcdic => {
+            text::check_class(fs.class, value)?;
+            out.extend(value.iter().map(|&b| super::ebcdic::LATIN1_TO_EBCDIC[b as usize]));
+        }
+        Encoding::Hex => {
+            for &b in value {
+                out.put_slice(&[hex_digit(b >> 4), hex_digit(b)]);
+            }
+        }
+        Encoding::Bcd => {
+            if fs.class == ContentClass::N {
+                text::check_class(fs.class, value)?;
+            }
+            write_bcd(out, fs, value, value.len() % 2 == 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends the encoded message (no length prefix) to `out`. On error `out` is left as it was.
+pub(crate) fn encode_into(spec: &Spec, msg: &Message, out: &mut BytesMut) -> Result<(), CodecError> {
+    let start = out.len();
+    let result = encode_inner(spec, msg, out, start);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) -> Result<(), CodecError> {
+    out.reserve(size_hint(msg));
+    let mti = msg.mti();
+    let d = mti.as_bytes();
+    match spec.mti {
+        MtiEncoding::Ascii => out.put_slice(d),
+        MtiEncoding::Ebcdic => out.extend(d.iter().map(|c| c - b'0' + 0xF0)),
+        MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
+    }
+    let mut bits = Bitmap::ZERO;
+    for &(n, _) in msg.entries() {
+        if !(2..=MAX_FIELD).contains(&n) || n == 65 {
+            let part = Part::Field {
+                number: n,
+                name: "".into(),
+            };
+            return Err(CodecError::new(part, out.len() - start, ErrorKind::BadFieldNumber));
+        }
+        bits.set(n as usize - 1, true);
+    }
+    let highest = msg.highest_field();
+    let maps = if highest > 128 {
+        3
+    } else if highest > 64 {
+        2
+    } else {
+        1
+    };
+    if maps >= 2 {
+        bits.set(0, true);
+    }
+    if maps == 3 {
+        bits.set(64, true);
+    }
+    for chunk in bits.as_raw_slice().chunks_exact(8).take(maps) {
+        match spec.bitmap {
+            BitmapEncoding::Binary => out.put_slice(chunk),
+            BitmapEncoding::Hex => chunk
+                .iter()
+                .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
+        }
+    }
+    for (n, value) in msg.entries() {
+        let at = out.len() - start;
+        let Some(fs) = spec.field(*n) else {
+            return Err(CodecError::new(
+                Part::Field {
+                    number: *n,
+                    name: "".into(),
+                },
+                at,
+                ErrorKind::UndefinedField,
+            ));
+        };
+        write_field(out, fs, value).map_err(|kind| {
+            CodecError::new(
+                Part::Field {
+                    number: *n,
+                    name: fs.name.clone(),
+                },
+                at,
+                kind,
+            )
+        })?;
+    }
+    Ok(())
+}

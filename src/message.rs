@@ -1,0 +1,303 @@
+//! `Message`: an MTI plus data elements, with typed accessors and masking output.
+
+mod mask;
+mod mti;
+mod time;
+
+use std::fmt;
+
+use bytes::Bytes;
+
+pub use mask::{mask_value, Masked, Revealed};
+pub use mti::{InvalidMti, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+
+use crate::spec::{MaskSet, MAX_FIELD};
+
+/// An ISO 8583 message: an MTI and its data elements, by number (2-192).
+///
+/// Values are kept in their canonical form, independent of the wire encoding: text and digits as
+/// ASCII (a BCD PAN reads `"4111..."`, a track separator reads `=`), binary elements as raw bytes.
+/// Decoded values share the received buffer instead of being copied one by one.
+///
+/// `Debug` and `Display` mask card data (PAN first 6 / last 4; tracks, PIN block, ICC data fully);
+/// [`Message::reveal`] shows everything, on purpose.
+///
+/// ```
+/// use iso8583_client::Message;
+/// let mut msg = Message::new("0200".parse().unwrap());
+/// msg.set(2, "4111111111111111").set(4, "000000001000").set(11, "000042");
+/// assert_eq!(msg.stan(), Some("000042"));
+/// assert_eq!(msg.amount(), Some(1000));
+/// let shown = format!("{msg:?}");
+/// assert!(shown.contains("411111******1111"));
+/// assert!(!shown.contains("4111111111111111"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    mti: Mti,
+    /// Sorted by field number, no duplicates.
+    fields: Vec<(u8, Bytes)>,
+    masks: MaskSet,
+}
+
+impl Message {
+    /// An empty message of this type, masked by the ISO 8583:1987 defaults.
+    pub fn new(mti: Mti) -> Message {
+        Message {
+            mti,
+            fields: Vec::new(),
+            masks: MaskSet::ISO_DEFAULT,
+        }
+    }
+
+    pub(crate) fn with_capacity(mti: Mti, n: usize, masks: MaskSet) -> Message {
+        Message {
+            mti,
+            fields: Vec::with_capacity(n),
+            masks,
+        }
+    }
+
+    /// Appends a field known to be in order (decoder use).
+    pub(crate) fn push_sorted(&mut self, field: u8, value: Bytes) {
+        debug_assert!(self.fields.last().is_none_or(|(n, _)| *n < field));
+        self.fields.push((field, value));
+    }
+
+    /// The message type indicator.
+    pub fn mti(&self) -> Mti {
+        self.mti
+    }
+
+    /// Changes the message type indicator.
+    pub fn set_mti(&mut self, mti: Mti) -> &mut Self {
+        self.mti = mti;
+        self
+    }
+
+    /// Sets a data element (2-192) in its canonical form; replaces any previous value.
+    /// Field numbers outside 2-192 (and 65, a bitmap bit) are refused by the encoder.
+    ///
+    /// ```
+    /// let mut msg = iso8583_client::Message::new("0800".parse().unwrap());
+    /// msg.set(70, "301").set(11, String::from("000001"));
+    /// assert_eq!(msg.get(70), Some(&b"301"[..]));
+    /// ```
+    pub fn set(&mut self, field: u8, value: impl Into<Bytes>) -> &mut Self {
+        let value = value.into();
+        match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
+            Ok(i) => self.fields[i].1 = value,
+            Err(i) => self.fields.insert(i, (field, value)),
+        }
+        self
+    }
+
+    /// Builder form of [`Message::set`].
+    ///
+    /// ```
+    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301");
+    /// assert!(msg.contains(70));
+    /// ```
+    pub fn with(mut self, field: u8, value: impl Into<Bytes>) -> Self {
+        self.set(field, value);
+        self
+    }
+
+    /// A field's value, if present.
+    pub fn get(&self, field: u8) -> Option<&[u8]> {
+        self.get_bytes(field).map(|b| &b[..])
+    }
+
+    /// A field's value as shared bytes (cheap to clone).
+    pub fn get_bytes(&self, field: u8) -> Option<&Bytes> {
+        self.fields
+            .binary_search_by_key(&field, |(n, _)| *n)
+            .ok()
+            .map(|i| &self.fields[i].1)
+    }
+
+    /// A field's value as text, if present and valid UTF-8.
+    pub fn get_str(&self, field: u8) -> Option<&str> {
+        self.get(field).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Removes a field, returning its value.
+    pub fn remove(&mut self, field: u8) -> Option<Bytes> {
+        let i = self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()?;
+        Some(self.fields.remove(i).1)
+    }
+
+    /// Whether a field is present.
+    pub fn contains(&self, field: u8) -> bool {
+        self.fields.binary_search_by_key(&field, |(n, _)| *n).is_ok()
+    }
+
+    /// Present fields in number order, with their values (unmasked: this is data access, not output).
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (u8, &[u8])> + '_ {
+        self.fields.iter().map(|(n, v)| (*n, &v[..]))
+    }
+
+    /// Number of data elements present.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether no data element is present.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The masking rules used by `Debug`, `Display` and [`Message::masked`].
+    pub fn masks(&self) -> MaskSet {
+        self.masks
+    }
+
+    /// Replaces the masking rules (a decoded message carries its spec's).
+    pub fn set_masks(&mut self, masks: MaskSet) -> &mut Self {
+        self.masks = masks;
+        self
+    }
+
+    /// A field's value for display, masked by its sensitivity: `None` if absent.
+    ///
+    /// ```
+    /// let msg = iso8583_client::Message::new("0100".parse().unwrap())
+    ///     .with(2, "5413330089010434").with(35, "5413330089010434=2512");
+    /// assert_eq!(msg.masked(2).unwrap().to_string(), "541333******0434");
+    /// assert_eq!(msg.masked(35).unwrap().to_string(), "*********************");
+    /// ```
+    pub fn masked(&self, field: u8) -> Option<Masked<'_>> {
+        let v = self.get(field)?;
+        Some(Masked::new(v, self.masks.of(field)))
+    }
+
+    /// A view whose `Debug` and `Display` show every value in clear. Use it on purpose only.
+    pub fn reveal(&self) -> Revealed<'_> {
+        Revealed(self)
+    }
+
+    /// Largest field number present (0 if none).
+    pub(crate) fn highest_field(&self) -> u8 {
+        self.fields.last().map_or(0, |(n, _)| *n).min(MAX_FIELD)
+    }
+
+    pub(crate) fn entries(&self) -> &[(u8, Bytes)] {
+        &self.fields
+    }
+}
+
+/// Typed accessors for the common data elements.
+impl Message {
+    /// DE 11, system trace audit number.
+    pub fn stan(&self) -> Option<&str> {
+        self.get_str(11)
+    }
+    /// Sets DE 11 from a number, zero-padded to six digits (`42` → `"000042"`); values wrap modulo 1,000,000.
+    ///
+    /// ```
+    /// let mut msg = iso8583_client::Message::new("0200".parse().unwrap());
+    /// msg.set_stan(42);
+    /// assert_eq!(msg.stan(), Some("000042"));
+    /// ```
+    pub fn set_stan(&mut self, stan: u32) -> &mut Self {
+        self.set(11, format!("{:06}", stan % 1_000_000))
+    }
+    /// DE 2, primary account number, masked unless revealed: `msg.pan().unwrap().reveal()`.
+    pub fn pan(&self) -> Option<Masked<'_>> {
+        self.get(2).map(|v| Masked::new(v, crate::spec::Sensitivity::Pan))
+    }
+    /// DE 3, processing code.
+    pub fn processing_code(&self) -> Option<&str> {
+        self.get_str(3)
+    }
+    /// DE 4, transaction amount in minor units, if present and numeric.
+    pub fn amount(&self) -> Option<u64> {
+        self.get_str(4).and_then(|s| s.parse().ok())
+    }
+    /// Sets DE 4 from minor units, zero-padded to twelve digits.
+    pub fn set_amount(&mut self, minor_units: u64) -> &mut Self {
+        self.set(4, format!("{:012}", minor_units % 1_000_000_000_000))
+    }
+    /// DE 37, retrieval reference number.
+    pub fn rrn(&self) -> Option<&str> {
+        self.get_str(37)
+    }
+    /// DE 38, authorization identification response (approval code).
+    pub fn approval_code(&self) -> Option<&str> {
+        self.get_str(38)
+    }
+    /// DE 39, response code (`"00"` = approved).
+    pub fn response_code(&self) -> Option<&str> {
+        self.get_str(39)
+    }
+    /// Whether DE 39 is `"00"`.
+    pub fn is_approved(&self) -> bool {
+        self.response_code() == Some("00")
+    }
+    /// DE 41, card acceptor terminal identification.
+    pub fn terminal_id(&self) -> Option<&str> {
+        self.get_str(41)
+    }
+    /// DE 42, card acceptor identification code (merchant id).
+    pub fn merchant_id(&self) -> Option<&str> {
+        self.get_str(42)
+    }
+    /// DE 49, transaction currency code (ISO 4217 numeric).
+    pub fn currency_code(&self) -> Option<&str> {
+        self.get_str(49)
+    }
+    /// DE 70, network management information code (`"001"` sign-on, `"301"` echo).
+    pub fn network_code(&self) -> Option<&str> {
+        self.get_str(70)
+    }
+}
+
+fn write_fields(f: &mut fmt::Formatter<'_>, msg: &Message, reveal: bool) -> fmt::Result {
+    let mut map = f.debug_map();
+    for (n, v) in msg.fields() {
+        let s = if reveal {
+            crate::spec::Sensitivity::None
+        } else {
+            msg.masks.of(n)
+        };
+        map.entry(&n, &format_args!("{:?}", Masked::new(v, s)));
+    }
+    map.finish()
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Message {{ mti: {}, fields: ", self.mti)?;
+        write_fields(f, self, false)?;
+        f.write_str(" }")
+    }
+}
+
+/// One line: `0200 2=411111******1111 3=000000 …`, masked.
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mti.as_str())?;
+        for (n, v) in self.fields() {
+            write!(f, " {n}={}", Masked::new(v, self.masks.of(n)))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Revealed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Message {{ mti: {}, fields: ", self.0.mti)?;
+        write_fields(f, self.0, true)?;
+        f.write_str(" }")
+    }
+}
+
+impl fmt::Display for Revealed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.mti.as_str())?;
+        for (n, v) in self.0.fields() {
+            write!(f, " {n}={}", Masked::new(v, crate::spec::Sensitivity::None))?;
+        }
+        Ok(())
+    }
+}
