@@ -21,6 +21,7 @@
 pub mod codec;
 pub mod message;
 pub mod spec;
+pub mod sim;
 pub mod transport;
 
 pub use codec::CodecError;
