@@ -21,8 +21,8 @@
 pub mod client;
 pub mod codec;
 pub mod message;
-pub mod spec;
 pub mod sim;
+pub mod spec;
 pub mod transport;
 
 pub use codec::CodecError;
