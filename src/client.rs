@@ -128,6 +128,7 @@ pub struct ClientBuilder {
     endpoints: Vec<String>,
     config: ConnectionConfig,
     pool_size: usize,
+    wait_timeout: Option<Duration>,
     timeout: Duration,
     retry: RetryPolicy,
     backoff: ReconnectBackoff,
@@ -149,6 +150,12 @@ impl ClientBuilder {
     /// Most links open at once. Default: 4.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
+        self
+    }
+
+    /// Longest wait for a link of the pool (the send's deadline applies too). Default: none.
+    pub fn wait_timeout(mut self, wait: Duration) -> Self {
+        self.wait_timeout = Some(wait);
         self
     }
 
@@ -179,6 +186,7 @@ impl ClientBuilder {
         let manager = LinkManager::new(endpoints, self.spec, Arc::new(self.config)).with_backoff(self.backoff);
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
+            .wait_timeout(self.wait_timeout)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
@@ -220,6 +228,7 @@ impl Client {
             endpoints: Vec::new(),
             config: ConnectionConfig::default(),
             pool_size: 4,
+            wait_timeout: None,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             backoff: ReconnectBackoff::default(),
