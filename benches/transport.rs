@@ -3,7 +3,13 @@
 //! echo (no codec, no matching) in the same runtime and process layout.
 //!
 //! `cargo bench --bench transport` (each case runs ~2 s; set
-//! `ISO8583_BENCH_SECS` to change it).
+//! `ISO8583_BENCH_SECS` to change it, `ISO8583_BENCH_ONLY="x 128"` to run one
+//! arrangement).
+//!
+//! Client and hosts in separate processes: start the hosts with
+//! `ISO8583_BENCH_SERVE=7000 cargo bench --bench transport` (simulator on
+//! 127.0.0.1:7000, bare echo on 7001, for 60 s), then run the client side with
+//! `ISO8583_BENCH_REMOTE=7000 cargo bench --bench transport`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,8 +104,8 @@ async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> O
 }
 
 /// Bare echo server: writes back whatever it reads.
-async fn bare_echo_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+async fn bare_echo_server(port: u16) -> String {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -216,12 +222,30 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let port = |name: &str| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok());
     rt.block_on(async {
-        let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
-            .await
-            .expect("sim");
-        let sim_addr = sim.addr().to_string();
-        let echo_addr = bare_echo_server().await;
+        if let Some(serve) = port("ISO8583_BENCH_SERVE") {
+            let spec = Spec::builtin(SPEC).expect("spec");
+            let sim = Sim::start_on(serve, spec, SimConfig::default()).await.expect("sim");
+            bare_echo_server(serve + 1).await;
+            println!(
+                "simulator on {}, bare echo on port {}; serving for 60 s",
+                sim.addr(),
+                serve + 1
+            );
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        let (sim, sim_addr, echo_addr) = match port("ISO8583_BENCH_REMOTE") {
+            Some(remote) => (None, format!("127.0.0.1:{remote}"), format!("127.0.0.1:{}", remote + 1)),
+            None => {
+                let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
+                    .await
+                    .expect("sim");
+                let addr = sim.addr().to_string();
+                (Some(sim), addr, bare_echo_server(0).await)
+            }
+        };
         // Warm-up.
         let _ = iso_case(&sim_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
@@ -256,6 +280,8 @@ fn main() {
                 100.0 * iso.rate() / bare.rate()
             );
         }
-        sim.shutdown().await;
+        if let Some(sim) = sim {
+            sim.shutdown().await;
+        }
     });
 }

@@ -462,7 +462,10 @@ async fn a_decline_is_an_answer() {
 #[tokio::test]
 async fn extra_match_fields_pair_by_terminal_and_stan() {
     let (addr, host) = scripted_host().await;
-    let cfg = Arc::new(ConnectionConfig { match_fields: vec![41], ..ConnectionConfig::default() });
+    let cfg = Arc::new(ConnectionConfig {
+        match_fields: vec![41],
+        ..ConnectionConfig::default()
+    });
     let link = connect(&addr, cfg).await;
     let mut host = host.await.expect("host");
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -492,7 +495,10 @@ impl UnsolicitedHandler for AdviceTaker {
 #[tokio::test]
 async fn a_custom_handler_answers_host_requests() {
     let (addr, host) = scripted_host().await;
-    let cfg = Arc::new(ConnectionConfig { unsolicited: Arc::new(AdviceTaker), ..ConnectionConfig::default() });
+    let cfg = Arc::new(ConnectionConfig {
+        unsolicited: Arc::new(AdviceTaker),
+        ..ConnectionConfig::default()
+    });
     let _link = connect(&addr, cfg).await;
     let mut host = host.await.expect("host");
     let mut advice = msg("0220");
@@ -505,12 +511,19 @@ async fn a_custom_handler_answers_host_requests() {
 #[tokio::test]
 async fn a_full_writer_queue_gives_back_pressure_not_growth() {
     let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
-    let cfg = Arc::new(ConnectionConfig { queue_frames: 2, ..ConnectionConfig::default() });
+    let cfg = Arc::new(ConnectionConfig {
+        queue_frames: 2,
+        ..ConnectionConfig::default()
+    });
     let link = Arc::new(connect(&sim.addr().to_string(), cfg).await);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200 {
         let link = link.clone();
-        tasks.spawn(async move { link.send(auth(1000 + i * 100), Duration::from_secs(5)).await.map(|_| ()) });
+        tasks.spawn(async move {
+            link.send(auth(1000 + i * 100), Duration::from_secs(5))
+                .await
+                .map(|_| ())
+        });
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task").expect("answered despite a tiny queue");
