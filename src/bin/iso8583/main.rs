@@ -1,1 +1,71 @@
-fn main() {}
+//! `iso8583`: the everyday command-line tool of `iso8583-client`.
+//!
+//! Decode and encode messages, run a host simulator, send messages to a host, load-test it, record
+//! and replay exchanges, and a one-command demo. Card data is masked everywhere unless `--reveal`.
+//!
+//! Errors end the process with a one-line message on standard error and a non-zero status:
+//! 1 for a failure (bad input, a message that failed), 2 for a command-line mistake.
+#![forbid(unsafe_code)]
+
+mod args;
+mod decode;
+mod encode;
+mod hex;
+mod input;
+mod json;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ISO 8583 messages from the command line: decode, encode, simulate, send, bench, record, replay.
+#[derive(Parser)]
+#[command(name = "iso8583", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode messages given in hex: a table by default, or JSON.
+    Decode(decode::DecodeArgs),
+    /// Encode messages given as JSON (`{"mti": "0200", "fields": {"2": "...", ...}}`) to hex.
+    Encode(encode::EncodeArgs),
+}
+
+/// What a command reports when it ran to the end: whether every item succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Everything succeeded: exit status 0.
+    Success,
+    /// The command ran, but some items failed (already reported): exit status 1.
+    SomeFailed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(a) => decode::run(a),
+        Command::Encode(a) => encode::run(a),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::FAILURE,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line.
+            eprintln!("iso8583: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Output closed by the reader (`iso8583 decode ... | head`): not an error worth a message.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
