@@ -21,6 +21,8 @@
 pub mod codec;
 pub mod message;
 pub mod spec;
+pub mod sim;
+pub mod transport;
 
 pub use codec::CodecError;
 pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};

@@ -1,0 +1,374 @@
+//! A host simulator for tests, demos and benchmarks.
+//!
+//! It answers each request with its response MTI, copies DE 2, 3, 4, 7, 11,
+//! 12, 13, 32, 33, 37, 41, 42, 49 and 70, approves with DE 39 = 00 (and an
+//! approval code in DE 38 for authorizations and financial requests), and
+//! declines an amount ending in 51 with DE 39 = 51. Faults can be switched
+//! on: delay and jitter, answering each batch of N in reverse order, dropping
+//! every Nth request, closing after N requests, sending its own echo.
+//! It binds 127.0.0.1 only.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use iso8583_client::{Spec, sim::{Sim, SimConfig}};
+//! let spec = Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
+//! let sim = Sim::start(spec, SimConfig::default()).await?;
+//! println!("host on {}", sim.addr());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::transport::framing::{swap_tpdu, Framing};
+use crate::{Message, Mti, MtiClass, Spec};
+
+/// Fields a response copies from its request.
+pub const COPIED_FIELDS: [u8; 14] = [2, 3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70];
+
+/// How many received requests the simulator remembers (MTI, STAN) for inspection.
+const RECEIVED_LOG: usize = 100_000;
+
+/// Behaviour of the simulator. Every fault is off by default.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Wire framing. Default: 2-byte binary length.
+    pub framing: Framing,
+    /// Delay before each answer. Default: 0.
+    pub delay: Duration,
+    /// Random extra delay, 0..jitter, per answer. Default: 0.
+    pub jitter: Duration,
+    /// Answer each batch of N requests in reverse order of arrival (0: off).
+    /// A partial batch is answered after 100 ms without a new request.
+    pub reverse_order: usize,
+    /// Never answer every Nth request of a connection (0: off).
+    pub drop_every: usize,
+    /// Close the connection when its Nth request arrives, unanswered (0: off).
+    pub close_after: usize,
+    /// Send the host's own echo (0800 DE 70 = 301) this often. Default: none.
+    pub echo_every: Option<Duration>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            framing: Framing::default(),
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            reverse_order: 0,
+            drop_every: 0,
+            close_after: 0,
+            echo_every: None,
+        }
+    }
+}
+
+/// Counters of a running simulator.
+#[derive(Debug, Default)]
+struct SimStats {
+    connections: AtomicU64,
+    received: AtomicU64,
+    answered: AtomicU64,
+    dropped: AtomicU64,
+    echo_answers: AtomicU64,
+    undecodable: AtomicU64,
+    log: Mutex<Vec<(Mti, String)>>,
+}
+
+/// A copy of the simulator's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimCounters {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Requests received.
+    pub received: u64,
+    /// Responses sent.
+    pub answered: u64,
+    /// Requests left unanswered on purpose.
+    pub dropped: u64,
+    /// Answers received to the host's own echoes.
+    pub echo_answers: u64,
+    /// Frames that did not decode.
+    pub undecodable: u64,
+}
+
+/// A running simulator; shut it down with [`Sim::shutdown`] (dropping it also stops it).
+pub struct Sim {
+    addr: SocketAddr,
+    stats: Arc<SimStats>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Starts a simulator on a free port of 127.0.0.1.
+    pub async fn start(spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
+        Sim::start_on(0, spec, config).await
+    }
+
+    /// Starts a simulator on 127.0.0.1:`port` (0 picks a free port).
+    pub async fn start_on(port: u16, spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).await?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(SimStats::default());
+        let stop = CancellationToken::new();
+        let host = Arc::new(Host { spec, config, stats: stats.clone() });
+        let task = tokio::spawn(accept_loop(listener, host, stop.clone()));
+        Ok(Sim { addr, stats, stop, task: Some(task) })
+    }
+
+    /// The address to connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Current counters.
+    pub fn counters(&self) -> SimCounters {
+        let s = &self.stats;
+        SimCounters {
+            connections: s.connections.load(Relaxed),
+            received: s.received.load(Relaxed),
+            answered: s.answered.load(Relaxed),
+            dropped: s.dropped.load(Relaxed),
+            echo_answers: s.echo_answers.load(Relaxed),
+            undecodable: s.undecodable.load(Relaxed),
+        }
+    }
+
+    /// The (MTI, STAN) of the requests received so far, in arrival order
+    /// (the first 100,000).
+    pub fn received(&self) -> Vec<(Mti, String)> {
+        self.stats.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Stops accepting, closes every connection and waits for the tasks to end.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+struct Host {
+    spec: Arc<Spec>,
+    config: SimConfig,
+    stats: Arc<SimStats>,
+}
+
+async fn accept_loop(listener: TcpListener, host: Arc<Host>, stop: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    host.stats.connections.fetch_add(1, Relaxed);
+                    conns.spawn(serve(stream, host.clone(), stop.clone()));
+                }
+                Err(e) => debug!(error = %e, "sim accept failed"),
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.shutdown().await;
+}
+
+/// One connection: read frames, answer, apply faults.
+async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let cfg = &host.config;
+    let mut framing = cfg.framing.clone();
+    let (delayed_tx, mut delayed_rx) = mpsc::channel::<Bytes>(4096);
+    let mut delayed = JoinSet::new();
+    let mut inbuf = BytesMut::with_capacity(64 * 1024);
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut count = 0usize;
+    let mut echo_stan = 900_000u32;
+    let echo_period = cfg.echo_every.unwrap_or(Duration::from_secs(3600));
+    let mut echo_tick = tokio::time::interval_at(tokio::time::Instant::now() + echo_period, echo_period);
+    let flush_wait = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            read = stream.read_buf(&mut inbuf) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                loop {
+                    let frame = match framing.decode(&mut inbuf) {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(_) => return,
+                    };
+                    let Ok(request) = host.spec.decode_bytes(frame.message) else {
+                        host.stats.undecodable.fetch_add(1, Relaxed);
+                        continue;
+                    };
+                    if request.mti().is_response() {
+                        if request.mti().class() == MtiClass::NetworkManagement {
+                            host.stats.echo_answers.fetch_add(1, Relaxed);
+                        }
+                        continue;
+                    }
+                    count += 1;
+                    host.record(&request);
+                    if cfg.close_after > 0 && count >= cfg.close_after {
+                        return;
+                    }
+                    if cfg.drop_every > 0 && count % cfg.drop_every == 0 {
+                        host.stats.dropped.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    let Some(answer) = host.answer_frame(&request, &frame.header) else { continue };
+                    if cfg.reverse_order > 1 {
+                        batch.push(answer);
+                        if batch.len() >= cfg.reverse_order {
+                            host.emit_batch(&mut batch, &mut out, &delayed_tx, &mut delayed);
+                        }
+                    } else if cfg.delay.is_zero() && cfg.jitter.is_zero() {
+                        out.extend_from_slice(&answer);
+                        host.stats.answered.fetch_add(1, Relaxed);
+                    } else {
+                        host.schedule(answer, &delayed_tx, &mut delayed);
+                    }
+                }
+            }
+            Some(answer) = delayed_rx.recv() => {
+                out.extend_from_slice(&answer);
+            }
+            _ = tokio::time::sleep(flush_wait), if !batch.is_empty() => {
+                host.emit_batch(&mut batch, &mut out, &delayed_tx, &mut delayed);
+            }
+            _ = echo_tick.tick(), if cfg.echo_every.is_some() => {
+                echo_stan += 1;
+                let mut echo = crate::transport::network_request("301");
+                echo.set_stan(echo_stan);
+                if let Ok(body) = host.spec.encode(&echo) {
+                    let _ = cfg.framing.write_frame(&body, &mut out);
+                }
+            }
+            Some(_) = delayed.join_next(), if !delayed.is_empty() => {}
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+    }
+    delayed.shutdown().await;
+}
+
+impl Host {
+    fn record(&self, request: &Message) {
+        self.stats.received.fetch_add(1, Relaxed);
+        if let Ok(mut log) = self.stats.log.lock() {
+            if log.len() < RECEIVED_LOG {
+                log.push((request.mti(), request.stan().unwrap_or("").to_owned()));
+            }
+        }
+    }
+
+    /// The framed answer to `request`, or `None` if it gets none.
+    fn answer_frame(&self, request: &Message, header: &[u8]) -> Option<Bytes> {
+        let answer = answer(request)?;
+        let body = self.spec.encode(&answer).ok()?;
+        let mut out = BytesMut::new();
+        let written = match swap_tpdu(header) {
+            Some(tpdu) => self.config.framing.write_frame_with_header(&tpdu, &body, &mut out),
+            None => self.config.framing.write_frame_with_header(header, &body, &mut out),
+        };
+        written.ok()?;
+        Some(out.freeze())
+    }
+
+    fn delay(&self) -> Duration {
+        let jitter = self.config.jitter.as_micros() as u64;
+        let extra = if jitter == 0 { 0 } else { fastrand::u64(0..jitter) };
+        self.config.delay + Duration::from_micros(extra)
+    }
+
+    fn schedule(&self, answer: Bytes, tx: &mpsc::Sender<Bytes>, tasks: &mut JoinSet<()>) {
+        let delay = self.delay();
+        let tx = tx.clone();
+        self.stats.answered.fetch_add(1, Relaxed);
+        tasks.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(answer).await;
+        });
+    }
+
+    fn emit_batch(&self, batch: &mut Vec<Bytes>, out: &mut BytesMut, tx: &mpsc::Sender<Bytes>, tasks: &mut JoinSet<()>) {
+        let mut joined = BytesMut::new();
+        for answer in batch.drain(..).rev() {
+            joined.extend_from_slice(&answer);
+            self.stats.answered.fetch_add(1, Relaxed);
+        }
+        if self.config.delay.is_zero() && self.config.jitter.is_zero() {
+            out.extend_from_slice(&joined);
+        } else {
+            let delay = self.delay();
+            let tx = tx.clone();
+            tasks.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(joined.freeze()).await;
+            });
+        }
+    }
+}
+
+/// The simulator's answer to a request: response MTI, copied fields, DE 39
+/// (00, or 51 when the amount ends in 51) and DE 38 for approved
+/// authorizations and financial requests. `None` for a message that is not
+/// a request.
+///
+/// ```
+/// use iso8583_client::{Message, sim::answer};
+/// let mut req = Message::new("0200".parse().unwrap());
+/// req.set(11, "000042").set(4, "000000001051");
+/// let resp = answer(&req).unwrap();
+/// assert_eq!(resp.mti().as_str(), "0210");
+/// assert_eq!(resp.response_code(), Some("51"));
+/// ```
+pub fn answer(request: &Message) -> Option<Message> {
+    let mut resp = Message::new(request.mti().response()?);
+    for f in COPIED_FIELDS {
+        if let Some(v) = request.get_bytes(f) {
+            resp.set(f, v.clone());
+        }
+    }
+    let declined = request.get(4).is_some_and(|a| a.ends_with(b"51"));
+    let code = if declined { "51" } else { "00" };
+    let class = request.mti().class();
+    if !declined && matches!(class, MtiClass::Authorization | MtiClass::Financial) {
+        let stan = request.stan().unwrap_or("000000");
+        let tail = stan.get(stan.len().saturating_sub(5)..).unwrap_or("00000");
+        resp.set(38, format!("A{tail:0>5}"));
+    }
+    resp.set(39, code);
+    Some(resp)
+}

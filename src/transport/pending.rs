@@ -1,0 +1,208 @@
+//! The in-flight table of one link: match keys, STAN allocation, late keys.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::error::SendError;
+use crate::{Message, Mti};
+
+/// What pairs a response with its request: the STAN (DE 11, as a number, so
+/// `"42"` and `"000042"` are the same key) plus the values of the configured
+/// extra fields (e.g. DE 41, terminal id), in the configured order.
+///
+/// ```
+/// use iso8583_client::{Message, transport::MatchKey};
+/// let mut msg = Message::new("0200".parse().unwrap());
+/// msg.set(11, "000042").set(41, "TERM0001");
+/// let key = MatchKey::of(&msg, &[41]).unwrap();
+/// assert_eq!(key.stan(), 42);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MatchKey {
+    stan: u32,
+    extra: Vec<Option<Bytes>>,
+}
+
+impl MatchKey {
+    /// The key of `msg` under the extra fields `extra`; `None` if DE 11 is
+    /// missing or is not 1 to 6 digits.
+    pub fn of(msg: &Message, extra: &[u8]) -> Option<MatchKey> {
+        let stan = parse_stan(msg.get(11)?)?;
+        Some(MatchKey::with_stan(stan, msg, extra))
+    }
+
+    fn with_stan(stan: u32, msg: &Message, extra: &[u8]) -> MatchKey {
+        let extra = extra.iter().map(|f| msg.get_bytes(*f).cloned()).collect();
+        MatchKey { stan, extra }
+    }
+
+    /// The STAN as a number.
+    pub fn stan(&self) -> u32 {
+        self.stan
+    }
+}
+
+fn parse_stan(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 6 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |acc, d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// Source of STANs, shared by every link of a client so that STANs run in one
+/// sequence: 000001..999999, then wrapping to 000001.
+///
+/// ```
+/// use iso8583_client::transport::StanSequence;
+/// let seq = StanSequence::starting_at(999_999);
+/// assert_eq!(seq.next(), 999_999);
+/// assert_eq!(seq.next(), 1);
+/// ```
+#[derive(Debug)]
+pub struct StanSequence(AtomicU32);
+
+impl Default for StanSequence {
+    fn default() -> Self {
+        StanSequence::starting_at(1)
+    }
+}
+
+impl StanSequence {
+    /// A sequence whose first value is `first` (taken modulo 999,999; 0 becomes 1).
+    pub fn starting_at(first: u32) -> StanSequence {
+        StanSequence(AtomicU32::new(first.saturating_sub(1) % 999_999))
+    }
+
+    /// The next STAN, 1..=999,999.
+    pub fn next(&self) -> u32 {
+        let n = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |v| Some((v + 1) % 999_999))
+            .unwrap_or(0);
+        n % 999_999 + 1
+    }
+}
+
+/// Answer delivered to a waiting sender.
+pub(crate) type Reply = Result<Message, SendError>;
+
+pub(crate) struct Entry {
+    pub(crate) tx: oneshot::Sender<Reply>,
+    pub(crate) expect: Mti,
+    pub(crate) id: u64,
+    /// Position of the frame in the outgoing stream; 0 while not yet queued.
+    pub(crate) seq: u64,
+}
+
+/// Keys of requests that timed out or were cancelled, to tell a late answer
+/// from an unknown one. Bounded: the oldest keys are forgotten.
+pub(crate) struct LateKeys {
+    order: VecDeque<MatchKey>,
+    set: HashSet<MatchKey>,
+    cap: usize,
+}
+
+impl LateKeys {
+    pub(crate) fn new(cap: usize) -> Self {
+        LateKeys {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            cap,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: MatchKey) {
+        if self.cap == 0 || !self.set.insert(key.clone()) {
+            return;
+        }
+        self.order.push_back(key);
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// True (and forgets the key) if `key` timed out recently.
+    pub(crate) fn take(&mut self, key: &MatchKey) -> bool {
+        self.set.remove(key)
+    }
+}
+
+/// Outcome of [`Pending::register`].
+pub(crate) enum Register {
+    Ok(MatchKey, u64),
+    InUse(String),
+    BadStan(String),
+}
+
+/// The pending map proper.
+pub(crate) struct Pending {
+    pub(crate) map: HashMap<MatchKey, Entry>,
+    next_id: u64,
+}
+
+impl Pending {
+    pub(crate) fn new() -> Self {
+        Pending {
+            map: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Registers `msg` as in flight with frame sequence number `seq`,
+    /// assigning a STAN from `stans` when DE 11 is empty (skipping STANs still
+    /// in flight). Refuses a caller STAN that is in flight.
+    pub(crate) fn register(
+        &mut self,
+        msg: &mut Message,
+        extra: &[u8],
+        stans: &StanSequence,
+        expect: Mti,
+        seq: u64,
+        tx: oneshot::Sender<Reply>,
+    ) -> Register {
+        let key = match msg.get(11) {
+            Some(raw) => {
+                let shown = || String::from_utf8_lossy(raw).into_owned();
+                let Some(stan) = parse_stan(raw) else {
+                    return Register::BadStan(shown());
+                };
+                let key = MatchKey::with_stan(stan, msg, extra);
+                if self.map.contains_key(&key) {
+                    return Register::InUse(shown());
+                }
+                key
+            }
+            None => {
+                // At most len()+1 tries: only that many STANs can be taken.
+                let mut key = MatchKey::with_stan(stans.next(), msg, extra);
+                for _ in 0..=self.map.len() {
+                    if !self.map.contains_key(&key) {
+                        break;
+                    }
+                    key.stan = stans.next();
+                }
+                msg.set_stan(key.stan);
+                key
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.map.insert(key.clone(), Entry { tx, expect, id, seq });
+        Register::Ok(key, id)
+    }
+
+    /// Removes the entry of `key` if it is still the one registered as `id`.
+    pub(crate) fn remove_if(&mut self, key: &MatchKey, id: u64) -> Option<Entry> {
+        match self.map.get(key) {
+            Some(e) if e.id == id => self.map.remove(key),
+            _ => None,
+        }
+    }
+}

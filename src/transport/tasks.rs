@@ -1,0 +1,184 @@
+//! The tasks behind a [`Connection`](super::Connection): reader, writer, keeper.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+use tracing::{debug, warn};
+
+use super::connection::{Link, Taken};
+use super::error::{Cause, SendError};
+use super::framing::{swap_tpdu, Frame};
+use super::pending::MatchKey;
+use super::stats::EndpointStats;
+use crate::Message;
+
+/// Reads frames until the peer closes, the stream fails or the link goes down.
+pub(crate) async fn read_loop(link: Arc<Link>, read: OwnedReadHalf) {
+    let mut frames = FramedRead::with_capacity(read, link.config.framing.clone(), 64 * 1024);
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = link.cancel.cancelled() => return,
+            next = frames.next() => next,
+        };
+        match next {
+            Some(Ok(frame)) => on_frame(&link, frame),
+            Some(Err(e)) => {
+                link.go_down(format!("unreadable frame: {e}"), false);
+                return;
+            }
+            None => {
+                link.go_down("closed by host".into(), false);
+                return;
+            }
+        }
+    }
+}
+
+fn on_frame(link: &Link, frame: Frame) {
+    link.touch();
+    let header = frame.header;
+    match link.spec.decode_bytes(frame.message) {
+        Ok(msg) if msg.mti().is_response() => on_response(link, msg),
+        Ok(msg) if msg.mti().is_request() => on_host_request(link, &header, msg),
+        Ok(msg) => {
+            EndpointStats::bump(&link.stats.unmatched);
+            warn!(peer = %link.peer, %msg, "message of unknown function dropped");
+        }
+        Err(err) => on_undecodable(link, err),
+    }
+}
+
+fn on_response(link: &Link, msg: Message) {
+    let Some(key) = MatchKey::of(&msg, &link.config.match_fields) else {
+        EndpointStats::bump(&link.stats.unmatched);
+        warn!(peer = %link.peer, %msg, "response without a usable STAN dropped");
+        return;
+    };
+    match link.take_entry(&key) {
+        Taken::Waiting(entry) if entry.expect == msg.mti() => {
+            link.answered();
+            EndpointStats::bump(&link.stats.answered);
+            debug!(peer = %link.peer, mti = %msg.mti(), stan = key.stan(), "response paired");
+            let _ = entry.tx.send(Ok(msg));
+        }
+        Taken::Waiting(entry) => {
+            EndpointStats::bump(&link.stats.unmatched);
+            warn!(peer = %link.peer, expected = %entry.expect, %msg, "response MTI does not answer the request in flight; dropped");
+            link.restore_entry(key, entry);
+        }
+        Taken::Late => {
+            EndpointStats::bump(&link.stats.late);
+            warn!(peer = %link.peer, %msg, "late response dropped");
+        }
+        Taken::Unknown => {
+            EndpointStats::bump(&link.stats.unmatched);
+            warn!(peer = %link.peer, %msg, "unmatched or duplicate response dropped");
+        }
+    }
+}
+
+fn on_host_request(link: &Link, header: &[u8], msg: Message) {
+    EndpointStats::bump(&link.stats.unsolicited);
+    match link.config.unsolicited.handle(&msg) {
+        Some(reply) => {
+            debug!(peer = %link.peer, %msg, "answering host request");
+            match swap_tpdu(header) {
+                Some(tpdu) => link.queue_unsolicited_reply(&tpdu, &reply),
+                None => link.queue_unsolicited_reply(&link.config.framing.header().clone(), &reply),
+            }
+        }
+        None => warn!(peer = %link.peer, %msg, "host request not handled"),
+    }
+}
+
+fn on_undecodable(link: &Link, err: crate::CodecError) {
+    EndpointStats::bump(&link.stats.undecodable);
+    let key = err
+        .partial()
+        .and_then(|m| MatchKey::of(m, &link.config.match_fields).map(|k| (k, m.mti())));
+    if let Some((key, mti)) = key {
+        match link.take_entry(&key) {
+            Taken::Waiting(entry) if entry.expect == mti => {
+                warn!(peer = %link.peer, stan = key.stan(), error = %err, "response undecodable; failing its request");
+                let _ = entry.tx.send(Err(SendError::OutcomeUnknown(Cause::Decode(err))));
+                return;
+            }
+            Taken::Waiting(entry) => link.restore_entry(key, entry),
+            Taken::Late | Taken::Unknown => {}
+        }
+    }
+    warn!(peer = %link.peer, error = %err, "undecodable frame dropped");
+}
+
+/// Writes whatever was queued since the last write, in one write call.
+pub(crate) async fn write_loop(link: Arc<Link>, mut write: OwnedWriteHalf) {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        let permits = {
+            let mut st = link.lock();
+            if link.is_down() {
+                drop(st);
+                let _ = write.shutdown().await;
+                return;
+            }
+            std::mem::swap(&mut st.out, &mut buf);
+            st.taken_seq = st.queued_seq;
+            std::mem::take(&mut st.out_permits)
+        };
+        if permits > 0 {
+            link.queue.add_permits(permits);
+        }
+        if buf.is_empty() {
+            link.wake_writer.notified().await;
+            continue;
+        }
+        if let Err(e) = write.write_all(&buf).await {
+            link.go_down(format!("write failed: {e}"), false);
+            return;
+        }
+        buf.clear();
+        if buf.capacity() > 1 << 20 {
+            buf = BytesMut::with_capacity(16 * 1024);
+        }
+    }
+}
+
+/// Sends an echo whenever the host has been silent for `idle`; an echo that
+/// goes unanswered marks the link broken.
+pub(crate) async fn keep_alive(link: Arc<Link>, idle: Duration) {
+    let idle = idle.max(Duration::from_millis(10));
+    loop {
+        let wait = idle.saturating_sub(link.idle_for()).max(Duration::from_millis(5));
+        tokio::select! {
+            _ = link.cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if link.idle_for() < idle {
+            continue;
+        }
+        let mut echo = link.config.echo.clone();
+        let deadline = Instant::now() + link.config.echo_timeout;
+        let outcome = match link.dispatch(&mut echo, deadline, true).await {
+            Ok(waiting) => waiting.response().await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(answer) => debug!(peer = %link.peer, code = ?answer.response_code(), "echo answered"),
+            Err(e) if link.is_down() => {
+                debug!(peer = %link.peer, error = %e, "echo ended with the link");
+                return;
+            }
+            Err(e) => {
+                link.go_down(format!("echo unanswered: {e}"), true);
+                return;
+            }
+        }
+    }
+}

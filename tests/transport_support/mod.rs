@@ -1,0 +1,138 @@
+//! Shared helpers of the transport tests: a scripted host, a silent proxy, messages.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use iso8583_client::transport::framing::Framing;
+use iso8583_client::{Message, Spec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+
+pub const SPEC: &str = "iso87-ascii-binary-bitmap";
+
+pub fn spec() -> Arc<Spec> {
+    Spec::builtin(SPEC).expect("built-in spec")
+}
+
+/// An authorization request with a unique amount so responses can be checked.
+pub fn auth(amount: u64) -> Message {
+    let mut m = Message::new("0100".parse().expect("mti"));
+    m.set(2, "4111111111111111")
+        .set(3, "000000")
+        .set(4, format!("{amount:012}"))
+        .set(41, "TERM0001")
+        .set(49, "840");
+    m
+}
+
+pub fn msg(mti: &str) -> Message {
+    let mut m = Message::new(mti.parse().expect("mti"));
+    m.set(3, "000000").set(4, "000000001000").set(41, "TERM0001");
+    m
+}
+
+/// A host the test drives by hand, one frame at a time.
+pub struct Scripted {
+    pub io: Framed<TcpStream, Framing>,
+}
+
+impl Scripted {
+    /// Next request from the client (fails the test after 5 s).
+    pub async fn recv(&mut self) -> Message {
+        let frame = tokio::time::timeout(Duration::from_secs(5), self.io.next())
+            .await
+            .expect("request within 5 s")
+            .expect("stream open")
+            .expect("frame");
+        spec().decode_bytes(frame.message).expect("decodable request")
+    }
+
+    pub async fn send(&mut self, m: &Message) {
+        let body = spec().encode(m).expect("encodable");
+        self.io.send(body).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, body: bytes::Bytes) {
+        self.io.send(body).await.expect("send");
+    }
+}
+
+/// Listens on 127.0.0.1; returns the address and a task giving the first accepted connection.
+pub async fn scripted_host() -> (String, JoinHandle<Scripted>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        Scripted { io: Framed::new(stream, Framing::default()) }
+    });
+    (addr, task)
+}
+
+/// The response the sim would give.
+pub fn respond(req: &Message) -> Message {
+    iso8583_client::sim::answer(req).expect("request")
+}
+
+/// A TCP proxy on 127.0.0.1 that can be told to stop forwarding, silently
+/// (sockets stay open), like a dead NAT or firewall.
+pub struct SilentProxy {
+    pub addr: String,
+    stalled: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl SilentProxy {
+    pub async fn start(upstream: String) -> SilentProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
+        let task = tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else { continue };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                pipes.spawn(pipe(cr, sw, flag.clone()));
+                pipes.spawn(pipe(sr, cw, flag.clone()));
+            }
+        });
+        SilentProxy { addr, stalled, task }
+    }
+
+    /// Stops forwarding in both directions without closing anything.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for SilentProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stalled.load(Ordering::SeqCst) {
+            continue; // swallow: the bytes go nowhere, the socket stays open
+        }
+        if to.write_all(buf.get(..n).unwrap_or_default()).await.is_err() {
+            return;
+        }
+    }
+}
