@@ -20,8 +20,8 @@
 
 pub mod codec;
 pub mod message;
-pub mod spec;
 pub mod sim;
+pub mod spec;
 pub mod transport;
 
 pub use codec::CodecError;

@@ -124,9 +124,18 @@ impl Sim {
         let addr = listener.local_addr()?;
         let stats = Arc::new(SimStats::default());
         let stop = CancellationToken::new();
-        let host = Arc::new(Host { spec, config, stats: stats.clone() });
+        let host = Arc::new(Host {
+            spec,
+            config,
+            stats: stats.clone(),
+        });
         let task = tokio::spawn(accept_loop(listener, host, stop.clone()));
-        Ok(Sim { addr, stats, stop, task: Some(task) })
+        Ok(Sim {
+            addr,
+            stats,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// The address to connect to.
@@ -322,7 +331,13 @@ impl Host {
         });
     }
 
-    fn emit_batch(&self, batch: &mut Vec<Bytes>, out: &mut BytesMut, tx: &mpsc::Sender<Bytes>, tasks: &mut JoinSet<()>) {
+    fn emit_batch(
+        &self,
+        batch: &mut Vec<Bytes>,
+        out: &mut BytesMut,
+        tx: &mpsc::Sender<Bytes>,
+        tasks: &mut JoinSet<()>,
+    ) {
         let mut joined = BytesMut::new();
         for answer in batch.drain(..).rev() {
             joined.extend_from_slice(&answer);

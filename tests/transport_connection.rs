@@ -26,7 +26,11 @@ async fn connect(addr: &str, config: Arc<ConnectionConfig>) -> Connection {
 async fn out_of_order_answers_are_paired_under_1000_concurrent_requests() {
     let sim = Sim::start(
         spec(),
-        SimConfig { jitter: Duration::from_millis(20), reverse_order: 7, ..SimConfig::default() },
+        SimConfig {
+            jitter: Duration::from_millis(20),
+            reverse_order: 7,
+            ..SimConfig::default()
+        },
     )
     .await
     .expect("sim");
@@ -37,7 +41,10 @@ async fn out_of_order_answers_are_paired_under_1000_concurrent_requests() {
         tasks.spawn(async move {
             let amount = 10_000 + i * 100; // never ends in 51: always approved
             let mut req = auth(amount);
-            let waiting = link.dispatch(&mut req, Instant::now() + Duration::from_secs(10)).await.expect("queued");
+            let waiting = link
+                .dispatch(&mut req, Instant::now() + Duration::from_secs(10))
+                .await
+                .expect("queued");
             let stan = req.stan().expect("assigned").to_owned();
             let resp = waiting.response().await.expect("answered");
             assert_eq!(resp.mti().as_str(), "0110");
@@ -56,13 +63,27 @@ async fn out_of_order_answers_are_paired_under_1000_concurrent_requests() {
 
 #[tokio::test]
 async fn deadline_is_honoured_within_a_few_milliseconds() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
     let link = connect(&sim.addr().to_string(), config()).await;
     let started = Instant::now();
-    let err = link.send(auth(1000), Duration::from_millis(80)).await.expect_err("no answer");
+    let err = link
+        .send(auth(1000), Duration::from_millis(80))
+        .await
+        .expect_err("no answer");
     let took = started.elapsed();
     assert!(err.is_timeout() && err.is_outcome_unknown(), "{err}");
-    assert!(took >= Duration::from_millis(80) && took < Duration::from_millis(95), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(80) && took < Duration::from_millis(95),
+        "took {took:?}"
+    );
     assert_eq!(link.stats().snapshot().timed_out, 1);
     sim.shutdown().await;
 }
@@ -75,7 +96,11 @@ async fn link_drop_fails_every_pending_send_at_once() {
     let mut waiting = Vec::new();
     for i in 0..10 {
         let mut req = auth(1000 + i);
-        waiting.push(link.dispatch(&mut req, Instant::now() + Duration::from_secs(30)).await.expect("queued"));
+        waiting.push(
+            link.dispatch(&mut req, Instant::now() + Duration::from_secs(30))
+                .await
+                .expect("queued"),
+        );
     }
     for _ in 0..10 {
         host.recv().await;
@@ -100,7 +125,10 @@ async fn late_and_duplicate_responses_are_never_delivered() {
     let mut a = auth(1000);
     a.set(11, "000001");
     let err = {
-        let w = link.dispatch(&mut a, Instant::now() + Duration::from_millis(50)).await.expect("queued");
+        let w = link
+            .dispatch(&mut a, Instant::now() + Duration::from_millis(50))
+            .await
+            .expect("queued");
         let req_a = host.recv().await;
         let err = w.response().await.expect_err("timed out");
         host.send(&respond(&req_a)).await; // late
@@ -109,7 +137,10 @@ async fn late_and_duplicate_responses_are_never_delivered() {
     assert!(err.is_timeout());
     let mut b = auth(2000);
     b.set(11, "000002");
-    let w = link.dispatch(&mut b, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let w = link
+        .dispatch(&mut b, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let req_b = host.recv().await;
     host.send(&respond(&req_b)).await;
     host.send(&respond(&req_b)).await; // duplicate
@@ -118,7 +149,10 @@ async fn late_and_duplicate_responses_are_never_delivered() {
     // A third request proves the reader went past the duplicate.
     let mut c = auth(3000);
     c.set(11, "000003");
-    let w = link.dispatch(&mut c, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let w = link
+        .dispatch(&mut c, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let req_c = host.recv().await;
     host.send(&respond(&req_c)).await;
     assert_eq!(w.response().await.expect("answered").amount(), Some(3000));
@@ -132,7 +166,10 @@ async fn response_with_the_wrong_mti_is_not_paired() {
     let link = connect(&addr, config()).await;
     let mut host = host.await.expect("host");
     let mut req = auth(1000);
-    let w = link.dispatch(&mut req, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let w = link
+        .dispatch(&mut req, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let got = host.recv().await;
     let mut wrong = respond(&got);
     wrong.set_mti("0410".parse().expect("mti"));
@@ -148,7 +185,10 @@ async fn undecodable_response_with_a_readable_stan_fails_its_caller() {
     let link = connect(&addr, config()).await;
     let mut host = host.await.expect("host");
     let mut req = auth(1000);
-    let w = link.dispatch(&mut req, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let w = link
+        .dispatch(&mut req, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let got = host.recv().await;
     let body = spec().encode(&respond(&got)).expect("encode");
     host.send_raw(body.slice(..body.len() - 3)).await; // cut inside the last field
@@ -160,11 +200,22 @@ async fn undecodable_response_with_a_readable_stan_fails_its_caller() {
 
 #[tokio::test]
 async fn stan_collision_is_refused_at_once() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
     let link = connect(&sim.addr().to_string(), config()).await;
     let mut first = auth(1);
     first.set(11, "000123");
-    let _w = link.dispatch(&mut first, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let _w = link
+        .dispatch(&mut first, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let mut second = auth(2);
     second.set(11, "123"); // same STAN, written differently
     let started = Instant::now();
@@ -176,7 +227,15 @@ async fn stan_collision_is_refused_at_once() {
 
 #[tokio::test]
 async fn stan_allocation_wraps_and_skips_stans_in_flight() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
     let stans = Arc::new(StanSequence::starting_at(999_999));
     let link = Connection::connect_shared(
         &sim.addr().to_string(),
@@ -210,14 +269,20 @@ async fn unsolicited_echo_is_answered() {
     host.send(&echo).await;
     let reply = host.recv().await;
     assert_eq!(reply.mti().as_str(), "0810");
-    assert_eq!((reply.stan(), reply.response_code(), reply.get_str(70)), (Some("555555"), Some("00"), Some("301")));
+    assert_eq!(
+        (reply.stan(), reply.response_code(), reply.get_str(70)),
+        (Some("555555"), Some("00"), Some("301"))
+    );
     assert_eq!(link.stats().snapshot().unsolicited, 1);
 }
 
 #[tokio::test]
 async fn sign_on_comes_before_first_use() {
     let (addr, host) = scripted_host().await;
-    let cfg = Arc::new(ConnectionConfig { sign_on: Some(network_request("001")), ..ConnectionConfig::default() });
+    let cfg = Arc::new(ConnectionConfig {
+        sign_on: Some(network_request("001")),
+        ..ConnectionConfig::default()
+    });
     let host_side = tokio::spawn(async move {
         let mut host = host.await.expect("host");
         let first = host.recv().await;
@@ -235,7 +300,10 @@ async fn sign_on_comes_before_first_use() {
 #[tokio::test]
 async fn refused_sign_on_fails_the_connect() {
     let (addr, host) = scripted_host().await;
-    let cfg = Arc::new(ConnectionConfig { sign_on: Some(network_request("001")), ..ConnectionConfig::default() });
+    let cfg = Arc::new(ConnectionConfig {
+        sign_on: Some(network_request("001")),
+        ..ConnectionConfig::default()
+    });
     let host_side = tokio::spawn(async move {
         let mut host = host.await.expect("host");
         let first = host.recv().await;
@@ -245,17 +313,31 @@ async fn refused_sign_on_fails_the_connect() {
         host
     });
     let err = Connection::connect(&addr, spec(), cfg).await.expect_err("refused");
-    assert!(matches!(err, ConnectError::SignOnRefused { code: Some(ref c), .. } if c == "91"), "{err}");
+    assert!(
+        matches!(err, ConnectError::SignOnRefused { code: Some(ref c), .. } if c == "91"),
+        "{err}"
+    );
     drop(host_side.await);
 }
 
 #[tokio::test]
 async fn cancelled_sends_leave_no_pending_entry() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
     let link = connect(&sim.addr().to_string(), config()).await;
     for i in 0..100 {
         let mut req = auth(i);
-        let waiting = link.dispatch(&mut req, Instant::now() + Duration::from_secs(30)).await.expect("queued");
+        let waiting = link
+            .dispatch(&mut req, Instant::now() + Duration::from_secs(30))
+            .await
+            .expect("queued");
         assert_eq!(link.in_flight(), 1);
         drop(waiting); // cancelled before any answer
         assert_eq!(link.in_flight(), 0);
@@ -271,15 +353,28 @@ async fn cancelled_sends_leave_no_pending_entry() {
 
 #[tokio::test]
 async fn graceful_close_drains_in_flight_and_signs_off() {
-    let sim = Sim::start(spec(), SimConfig { delay: Duration::from_millis(60), ..SimConfig::default() })
-        .await
-        .expect("sim");
-    let cfg = Arc::new(ConnectionConfig { sign_off: Some(network_request("002")), ..ConnectionConfig::default() });
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_millis(60),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        sign_off: Some(network_request("002")),
+        ..ConnectionConfig::default()
+    });
     let link = connect(&sim.addr().to_string(), cfg).await;
     let mut waiting = Vec::new();
     for i in 0..5 {
         let mut req = auth(1000 + i);
-        waiting.push(link.dispatch(&mut req, Instant::now() + Duration::from_secs(5)).await.expect("queued"));
+        waiting.push(
+            link.dispatch(&mut req, Instant::now() + Duration::from_secs(5))
+                .await
+                .expect("queued"),
+        );
     }
     let answers = tokio::spawn(async move {
         let mut ok = 0;
@@ -297,11 +392,25 @@ async fn graceful_close_drains_in_flight_and_signs_off() {
 
 #[tokio::test]
 async fn requests_timing_out_in_a_row_mark_the_link_broken() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
-    let cfg = Arc::new(ConnectionConfig { max_consecutive_timeouts: 3, ..ConnectionConfig::default() });
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        max_consecutive_timeouts: 3,
+        ..ConnectionConfig::default()
+    });
     let link = connect(&sim.addr().to_string(), cfg).await;
     for i in 0..3 {
-        let err = link.send(auth(i), Duration::from_millis(20)).await.expect_err("timeout");
+        let err = link
+            .send(auth(i), Duration::from_millis(20))
+            .await
+            .expect_err("timeout");
         assert!(err.is_timeout());
     }
     assert!(!link.is_usable());
@@ -319,7 +428,9 @@ async fn silent_link_is_found_by_the_idle_echo() {
         ..ConnectionConfig::default()
     });
     let link = connect(&proxy.addr, cfg).await;
-    link.send(auth(1000), Duration::from_secs(2)).await.expect("through the proxy");
+    link.send(auth(1000), Duration::from_secs(2))
+        .await
+        .expect("through the proxy");
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert!(link.is_usable(), "echoes answered while the proxy forwards");
     assert!(sim.received().iter().any(|(m, _)| m.as_str() == "0800"));
@@ -329,7 +440,11 @@ async fn silent_link_is_found_by_the_idle_echo() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!link.is_usable(), "silent link not detected");
-    assert!(started.elapsed() < Duration::from_millis(400), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(link.stats().snapshot().broken, 1);
     sim.shutdown().await;
 }

@@ -68,7 +68,9 @@ pub async fn scripted_host() -> (String, JoinHandle<Scripted>) {
     let addr = listener.local_addr().expect("addr").to_string();
     let task = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accept");
-        Scripted { io: Framed::new(stream, Framing::default()) }
+        Scripted {
+            io: Framed::new(stream, Framing::default()),
+        }
     });
     (addr, task)
 }
@@ -95,7 +97,9 @@ impl SilentProxy {
         let task = tokio::spawn(async move {
             let mut pipes = tokio::task::JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(&upstream).await else { continue };
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
                 pipes.spawn(pipe(cr, sw, flag.clone()));

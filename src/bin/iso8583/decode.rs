@@ -61,7 +61,7 @@ fn decode_one(spec: &Spec, text: &str, args: &DecodeArgs) -> anyhow::Result<Outc
 
 /// Many messages, one a line: a bad line is reported and the rest goes on. Blank lines and lines
 /// starting with `#` are skipped.
-fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead>, args: &DecodeArgs) -> anyhow::Result<Outcome> {
+fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeArgs) -> anyhow::Result<Outcome> {
     let stdout = io::stdout();
     let mut out = io::LineWriter::new(stdout.lock());
     let mut outcome = Outcome::Success;

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 /// A source of input lines: a file, or standard input for `-` or no path.
-pub fn open(path: Option<&Path>) -> anyhow::Result<Box<dyn BufRead>> {
+pub fn open(path: Option<&Path>) -> anyhow::Result<Box<dyn BufRead + Send>> {
     match path {
         Some(p) if p != Path::new("-") => {
             let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
@@ -32,7 +32,7 @@ pub type Line = (usize, Result<String, String>);
 
 /// Iterates the lines of `reader`, numbering them from 1; a line that is not UTF-8 is an error
 /// for that line only. An I/O error ends the iteration with an error item.
-pub fn lines(mut reader: Box<dyn BufRead>) -> impl Iterator<Item = anyhow::Result<Line>> {
+pub fn lines(mut reader: Box<dyn BufRead + Send>) -> impl Iterator<Item = anyhow::Result<Line>> {
     let mut number = 0usize;
     let mut buf = Vec::new();
     std::iter::from_fn(move || {

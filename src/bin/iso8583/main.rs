@@ -10,9 +10,14 @@
 mod args;
 mod decode;
 mod encode;
+mod framing_args;
 mod hex;
 mod input;
 mod json;
+mod link;
+mod runtime;
+mod send;
+mod sim;
 mod table;
 
 use std::process::ExitCode;
@@ -33,6 +38,10 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Encode messages given as JSON (`{"mti": "0200", "fields": {"2": "...", ...}}`) to hex.
     Encode(encode::EncodeArgs),
+    /// Run the host simulator: answers requests, approves or declines by rule, optional faults.
+    Sim(sim::SimArgs),
+    /// Send messages (JSON lines) to a host; print each response (or error) as a JSON line.
+    Send(send::SendArgs),
 }
 
 /// What a command reports when it ran to the end: whether every item succeeded.
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
         Command::Encode(a) => encode::run(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Send(a) => send::run(a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
