@@ -20,5 +20,6 @@ pub use config::{network_request, ConnectionConfig, EchoResponder, UnsolicitedHa
 pub use connection::{Connection, PendingResponse};
 pub use error::{Cause, ConnectError, SendError};
 pub use pending::{MatchKey, StanSequence};
+pub use pool::{Endpoint, LinkManager, ReconnectBackoff};
 
 pub use stats::{Counters, EndpointStats};

@@ -1,0 +1,316 @@
+//! The public client: pooled links, deadlines, and retries only where safe.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use iso8583_client::{Message, Spec, client::{Client, SendOptions}};
+//! let client = Client::builder(Spec::builtin("iso87-ascii-binary-bitmap").unwrap())
+//!     .endpoint("10.0.0.1:9583")   // primary
+//!     .endpoint("10.0.0.2:9583")   // secondary
+//!     .timeout(Duration::from_secs(10))
+//!     .build()?;
+//! let mut auth = Message::new("0100".parse()?);
+//! auth.set(2, "4111111111111111").set(3, "000000").set(4, "000000001000");
+//! match client.send(auth).await {
+//!     Ok(answer) => println!("answered {:?}", answer.response_code()),
+//!     Err(e) if e.is_outcome_unknown() => println!("unknown outcome: reverse it ({e})"),
+//!     Err(e) => println!("not sent, safe to retry ({e})"),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool::managed::{Pool, PoolError};
+use tokio::time::Instant;
+use tracing::{debug, field, Instrument};
+
+use crate::transport::{
+    Cause, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
+};
+use crate::{Message, Mti, MtiClass, Spec};
+
+/// When and how often a failed request is tried again. Whether it may be
+/// tried again at all depends on whether it was written and on its
+/// idempotency (see [`SendOptions::idempotent`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use iso8583_client::client::RetryPolicy;
+/// let policy = RetryPolicy { attempts: 4, ..RetryPolicy::default() };
+/// assert!(policy.backoff(3) <= policy.max_backoff);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1: never retry). Default: 3.
+    pub attempts: u32,
+    /// Pause before the first retry. Default: 20 ms.
+    pub initial_backoff: Duration,
+    /// Longest pause. Default: 1 s.
+    pub max_backoff: Duration,
+    /// Longest wait for the answer to one attempt, so that an unanswered
+    /// idempotent request (a reversal) leaves time to be repeated before the
+    /// deadline. Default: none (an attempt may use the whole deadline).
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(1),
+            attempt_timeout: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> RetryPolicy {
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() }
+    }
+
+    /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = retry.saturating_sub(1).min(20);
+        let full = self.initial_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
+        full.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// Options of one send.
+///
+/// ```
+/// use std::time::Duration;
+/// use iso8583_client::client::SendOptions;
+/// let opts = SendOptions { timeout: Some(Duration::from_secs(2)), idempotent: Some(true), ..SendOptions::default() };
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// Deadline of the whole operation (checkout, write, wait, retries). Overrides `timeout`.
+    pub deadline: Option<Instant>,
+    /// Time allowed for the whole operation. Default: the client's timeout.
+    pub timeout: Option<Duration>,
+    /// Whether the request may be sent again once written. Default: by MTI —
+    /// network management (08xx), reversals (04xx) and advices are idempotent;
+    /// authorizations and financial requests are not.
+    pub idempotent: Option<bool>,
+    /// Retry policy. Default: the client's.
+    pub retry: Option<RetryPolicy>,
+}
+
+/// True when ISO 8583 convention makes a request safe to send twice.
+///
+/// ```
+/// use iso8583_client::client::idempotent_by_default;
+/// assert!(idempotent_by_default("0400".parse().unwrap()));
+/// assert!(idempotent_by_default("0220".parse().unwrap()));
+/// assert!(!idempotent_by_default("0200".parse().unwrap()));
+/// ```
+pub fn idempotent_by_default(mti: Mti) -> bool {
+    matches!(mti.class(), MtiClass::NetworkManagement | MtiClass::Reversal) || mti.is_advice()
+}
+
+/// Reversals and advices go out again as repeats (0400 -> 0401, 0220 -> 0221).
+fn retried_as_repeat(mti: Mti) -> bool {
+    mti.class() == MtiClass::Reversal || mti.is_advice()
+}
+
+/// Builder of a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    spec: Arc<Spec>,
+    endpoints: Vec<String>,
+    config: ConnectionConfig,
+    pool_size: usize,
+    timeout: Duration,
+    retry: RetryPolicy,
+    backoff: ReconnectBackoff,
+}
+
+impl ClientBuilder {
+    /// Adds an endpoint (`host:port`); the first added is the primary.
+    pub fn endpoint(mut self, addr: impl Into<String>) -> Self {
+        self.endpoints.push(addr.into());
+        self
+    }
+
+    /// Link settings (framing, sign-on, echo, match fields…). Default: [`ConnectionConfig::default`].
+    pub fn connection(mut self, config: ConnectionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Most links open at once. Default: 4.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// Default time allowed for a send. Default: 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Default retry policy. Default: [`RetryPolicy::default`].
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Reconnect backoff of endpoints. Default: [`ReconnectBackoff::default`].
+    pub fn reconnect_backoff(mut self, backoff: ReconnectBackoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Builds the client; links open on first use. Needs a tokio runtime and at least one endpoint.
+    pub fn build(self) -> Result<Client, BuildError> {
+        if self.endpoints.is_empty() {
+            return Err(BuildError("no endpoint configured".into()));
+        }
+        let endpoints = self.endpoints.into_iter().map(Endpoint::new).collect();
+        let manager = LinkManager::new(endpoints, self.spec, Arc::new(self.config)).with_backoff(self.backoff);
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| BuildError(e.to_string()))?;
+        Ok(Client { pool, timeout: self.timeout, retry: self.retry })
+    }
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build client: {0}")]
+pub struct BuildError(String);
+
+/// Sends ISO 8583 requests over a pool of links and returns their responses.
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Client {
+    pool: Pool<LinkManager>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("status", &self.pool.status()).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts a builder for messages of `spec`.
+    pub fn builder(spec: Arc<Spec>) -> ClientBuilder {
+        ClientBuilder {
+            spec,
+            endpoints: Vec::new(),
+            config: ConnectionConfig::default(),
+            pool_size: 4,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            backoff: ReconnectBackoff::default(),
+        }
+    }
+
+    /// Sends `msg` with the client's defaults; see [`Client::send_with`].
+    pub async fn send(&self, msg: Message) -> Result<Message, SendError> {
+        self.send_with(msg, SendOptions::default()).await
+    }
+
+    /// Sends `msg` and waits for its response until the deadline, retrying
+    /// where safe: a request that was not written may always be retried; one
+    /// that was written is retried only if idempotent (reversals and advices
+    /// then go out as repeats, with the same STAN and data). A missing DE 11
+    /// is assigned once and kept across retries. A decline is a response.
+    pub async fn send_with(&self, mut msg: Message, opts: SendOptions) -> Result<Message, SendError> {
+        let deadline = opts.deadline.unwrap_or_else(|| Instant::now() + opts.timeout.unwrap_or(self.timeout));
+        let policy = opts.retry.unwrap_or(self.retry);
+        let idempotent = opts.idempotent.unwrap_or_else(|| idempotent_by_default(msg.mti()));
+        let span = tracing::debug_span!("iso8583.send", mti = %msg.mti(), stan = field::Empty);
+        async move {
+            let mut written = false;
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                let attempt_deadline = match policy.attempt_timeout {
+                    Some(limit) => deadline.min(Instant::now() + limit),
+                    None => deadline,
+                };
+                let result = self.attempt(&mut msg, attempt_deadline, attempt > 1).await;
+                let err = match result {
+                    Ok(response) => return Ok(response),
+                    Err(err) => err,
+                };
+                written |= err.is_outcome_unknown();
+                let may_retry = retryable_cause(err.cause()) && (err.is_not_sent() || idempotent);
+                let pause = policy.backoff(attempt);
+                if !may_retry || attempt >= policy.attempts.max(1) || Instant::now() + pause >= deadline {
+                    debug!(error = %err, attempt, "send failed");
+                    return Err(settle(err, written));
+                }
+                debug!(error = %err, attempt, retry_in = ?pause, "retrying");
+                tokio::time::sleep(pause).await;
+                if written && retried_as_repeat(msg.mti()) {
+                    if let Some(repeat) = msg.mti().repeat() {
+                        msg.set_mti(repeat);
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One attempt: checkout, hand the frame to the writer, give the link back, wait.
+    async fn attempt(&self, msg: &mut Message, deadline: Instant, retry: bool) -> Result<Message, SendError> {
+        let link = match tokio::time::timeout_at(deadline, self.pool.get()).await {
+            Ok(Ok(link)) => link,
+            Ok(Err(PoolError::Backend(e))) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
+            Ok(Err(e)) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
+            Err(_) => return Err(SendError::NotSent(Cause::Timeout)),
+        };
+        if retry {
+            EndpointStats::bump(&link.stats().retried);
+        }
+        let waiting = link.dispatch(msg, deadline).await?;
+        drop(link); // the checkout ends once the frame is queued
+        tracing::Span::current().record("stan", waiting.stan());
+        waiting.response().await
+    }
+
+    /// Counters per endpoint, in priority order: `(address, counters)`.
+    pub fn counters(&self) -> Vec<(String, Counters)> {
+        self.pool.manager().endpoints().iter().map(|e| (e.addr().to_owned(), e.stats().snapshot())).collect()
+    }
+
+    /// Closes the client: idle links close gracefully (drain, sign-off),
+    /// links in use are dropped when given back, new sends fail as not sent.
+    pub async fn close(&self) {
+        let idle = self.pool.retain(|_, _| false).removed;
+        self.pool.close();
+        for link in idle {
+            link.close().await;
+        }
+    }
+}
+
+/// Errors worth another attempt: not the caller's own mistakes.
+fn retryable_cause(cause: &Cause) -> bool {
+    !matches!(
+        cause,
+        Cause::StanInUse { .. } | Cause::BadStan(_) | Cause::NotARequest(_) | Cause::Encode(_) | Cause::Frame(_)
+    )
+}
+
+/// Once any attempt was written, the overall outcome is unknown whatever the last attempt says.
+fn settle(err: SendError, written: bool) -> SendError {
+    match err {
+        SendError::NotSent(cause) if written => SendError::OutcomeUnknown(cause),
+        other => other,
+    }
+}

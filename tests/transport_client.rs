@@ -1,0 +1,208 @@
+//! The client: retries only where safe, repeats for reversals, failover,
+//! recovery after a host restart, silent-link replacement.
+
+mod transport_support;
+
+use std::time::Duration;
+
+use iso8583_client::client::{Client, RetryPolicy, SendOptions};
+use iso8583_client::sim::{Sim, SimConfig};
+use iso8583_client::transport::{network_request, Cause, ConnectionConfig, ReconnectBackoff, SendError};
+use tokio::time::Instant;
+use transport_support::*;
+
+fn retry_3_of_100ms() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(10),
+        attempt_timeout: Some(Duration::from_millis(100)),
+    }
+}
+
+fn silent_host_client(sim: &Sim) -> Client {
+    Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .retry(retry_3_of_100ms())
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client")
+}
+
+async fn silent_sim() -> Sim {
+    Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim")
+}
+
+#[tokio::test]
+async fn unanswered_0200_reaches_the_host_exactly_once() {
+    let sim = silent_sim().await;
+    let client = silent_host_client(&sim);
+    let err = client.send(msg("0200")).await.expect_err("never answered");
+    assert!(err.is_outcome_unknown() && err.is_timeout(), "{err}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
+    assert_eq!(got, ["0200"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unanswered_0400_is_repeated_as_0401_with_the_same_stan() {
+    let sim = silent_sim().await;
+    let client = silent_host_client(&sim);
+    let err = client.send(msg("0400")).await.expect_err("never answered");
+    assert!(err.is_outcome_unknown(), "{err}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got = sim.received();
+    let mtis: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(mtis, ["0400", "0401", "0401"]);
+    assert!(got.iter().all(|(_, stan)| *stan == got[0].1), "same STAN: {got:?}");
+    let (_, counters) = &client.counters()[0];
+    assert_eq!(counters.retried, 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unanswered_advice_is_repeated_and_echo_is_retried_as_is() {
+    let sim = silent_sim().await;
+    let client = silent_host_client(&sim);
+    let _ = client.send(msg("0220")).await.expect_err("never answered");
+    let _ = client.send(network_request("301")).await.expect_err("never answered");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mtis: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
+    assert_eq!(mtis, ["0220", "0221", "0221", "0800", "0800", "0800"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_0200_marked_idempotent_is_retried() {
+    let sim = silent_sim().await;
+    let client = silent_host_client(&sim);
+    let opts = SendOptions { idempotent: Some(true), ..SendOptions::default() };
+    let _ = client.send_with(msg("0200"), opts).await.expect_err("never answered");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sim.received().len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_never_pass_the_deadline() {
+    let sim = silent_sim().await;
+    let client = silent_host_client(&sim);
+    let started = Instant::now();
+    let opts = SendOptions { timeout: Some(Duration::from_millis(150)), ..SendOptions::default() };
+    let err = client.send_with(msg("0400"), opts).await.expect_err("never answered");
+    let took = started.elapsed();
+    assert!(err.is_outcome_unknown());
+    assert!(took < Duration::from_millis(170), "took {took:?}");
+    assert_eq!(sim.received().len(), 2, "100 ms attempt, then 50 ms left for one repeat");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn caller_stan_collision_is_refused_not_retried() {
+    let sim = silent_sim().await;
+    let client = Client::builder(spec()).endpoint(sim.addr().to_string()).pool_size(1).build().expect("client");
+    let mut first = msg("0200");
+    first.set(11, "000777");
+    let c = client.clone();
+    let pending = tokio::spawn(async move { c.send(first).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut second = msg("0800");
+    second.set(11, "000777");
+    let err = client.send(second).await.expect_err("collision");
+    assert!(matches!(err, SendError::NotSent(Cause::StanInUse { .. })), "{err}");
+    pending.abort();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_primary_fails_over_to_the_secondary() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead_addr = dead.local_addr().expect("addr").to_string();
+    drop(dead); // nothing listens there any more
+    let client = Client::builder(spec())
+        .endpoint(dead_addr)
+        .endpoint(sim.addr().to_string())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let resp = client.send(auth(1000)).await.expect("answered by the secondary");
+    assert_eq!(resp.response_code(), Some("00"));
+    let counters = client.counters();
+    assert_eq!((counters[0].1.connects, counters[1].1.answered), (0, 1));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pool_recovers_when_the_host_restarts() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let port = sim.addr().port();
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .timeout(Duration::from_secs(3))
+        .reconnect_backoff(ReconnectBackoff { initial: Duration::from_millis(20), max: Duration::from_millis(100) })
+        .retry(RetryPolicy { attempts: 100, ..retry_3_of_100ms() })
+        .build()
+        .expect("client");
+    client.send(auth(1000)).await.expect("before the restart");
+    sim.shutdown().await;
+    let opts = SendOptions { timeout: Some(Duration::from_millis(200)), ..SendOptions::default() };
+    let err = client.send_with(auth(2000), opts).await.expect_err("host down");
+    assert!(err.is_not_sent(), "{err}");
+    let sim = Sim::start_on(port, spec(), SimConfig::default()).await.expect("restart");
+    let resp = client.send(auth(3000)).await.expect("after the restart");
+    assert_eq!(resp.amount(), Some(3000));
+    assert!(client.counters()[0].1.reconnects >= 1);
+    client.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silently_dead_link_is_replaced_while_a_healthy_link_serves() {
+    let behind_proxy = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let direct = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let proxy = SilentProxy::start(behind_proxy.addr().to_string()).await;
+    let client = Client::builder(spec())
+        .endpoint(proxy.addr.clone())
+        .endpoint(direct.addr().to_string())
+        .connection(ConnectionConfig {
+            sign_on: Some(network_request("001")),
+            sign_on_timeout: Duration::from_millis(100),
+            idle_echo: Some(Duration::from_millis(50)),
+            echo_timeout: Duration::from_millis(100),
+            max_consecutive_timeouts: 2,
+            ..ConnectionConfig::default()
+        })
+        .retry(RetryPolicy { attempts: 10, ..retry_3_of_100ms() })
+        .reconnect_backoff(ReconnectBackoff { initial: Duration::from_secs(5), max: Duration::from_secs(5) })
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    client.send(network_request("301")).await.expect("through the proxy");
+    proxy.stall();
+    let started = Instant::now();
+    for _ in 0..20 {
+        client.send(network_request("301")).await.expect("served despite the dead link");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let counters = client.counters();
+    assert_eq!(counters[0].1.broken, 1, "{counters:?}");
+    assert!(counters[1].1.answered >= 20, "{counters:?}");
+    client.close().await;
+    behind_proxy.shutdown().await;
+    direct.shutdown().await;
+}
+
+#[tokio::test]
+async fn counters_follow_the_traffic() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let client = Client::builder(spec()).endpoint(sim.addr().to_string()).build().expect("client");
+    for i in 0..10 {
+        client.send(auth(1000 + i)).await.expect("answered");
+    }
+    let (_, c) = client.counters()[0];
+    assert_eq!((c.sent, c.answered, c.in_flight, c.connects), (10, 10, 0, 1));
+    client.close().await;
+    sim.shutdown().await;
+}
