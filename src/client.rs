@@ -69,7 +69,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Never retry.
     pub fn none() -> RetryPolicy {
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() }
+        RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        }
     }
 
     /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
@@ -179,7 +182,11 @@ impl ClientBuilder {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
-        Ok(Client { pool, timeout: self.timeout, retry: self.retry })
+        Ok(Client {
+            pool,
+            timeout: self.timeout,
+            retry: self.retry,
+        })
     }
 }
 
@@ -199,7 +206,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("status", &self.pool.status()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("status", &self.pool.status())
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,7 +237,9 @@ impl Client {
     /// then go out as repeats, with the same STAN and data). A missing DE 11
     /// is assigned once and kept across retries. A decline is a response.
     pub async fn send_with(&self, mut msg: Message, opts: SendOptions) -> Result<Message, SendError> {
-        let deadline = opts.deadline.unwrap_or_else(|| Instant::now() + opts.timeout.unwrap_or(self.timeout));
+        let deadline = opts
+            .deadline
+            .unwrap_or_else(|| Instant::now() + opts.timeout.unwrap_or(self.timeout));
         let policy = opts.retry.unwrap_or(self.retry);
         let idempotent = opts.idempotent.unwrap_or_else(|| idempotent_by_default(msg.mti()));
         let span = tracing::debug_span!("iso8583.send", mti = %msg.mti(), stan = field::Empty);
@@ -285,7 +296,12 @@ impl Client {
 
     /// Counters per endpoint, in priority order: `(address, counters)`.
     pub fn counters(&self) -> Vec<(String, Counters)> {
-        self.pool.manager().endpoints().iter().map(|e| (e.addr().to_owned(), e.stats().snapshot())).collect()
+        self.pool
+            .manager()
+            .endpoints()
+            .iter()
+            .map(|e| (e.addr().to_owned(), e.stats().snapshot()))
+            .collect()
     }
 
     /// Closes the client: idle links close gracefully (drain, sign-off),

@@ -52,7 +52,8 @@ fn parse(text: &str) -> Vec<Step> {
 }
 
 fn decode(spec: &Spec, frame: &[u8]) -> Message {
-    spec.decode(frame.get(2..).expect("prefix")).expect("recorded frame decodes")
+    spec.decode(frame.get(2..).expect("prefix"))
+        .expect("recorded frame decodes")
 }
 
 /// Plays the host side of `steps` on one accepted connection.
@@ -102,7 +103,9 @@ async fn replay(file: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let host = tokio::spawn(play_host(listener, steps));
-    let link = Connection::connect(&addr, spec.clone(), Arc::new(ConnectionConfig::default())).await.expect("connect");
+    let link = Connection::connect(&addr, spec.clone(), Arc::new(ConnectionConfig::default()))
+        .await
+        .expect("connect");
 
     let deadline_after = Duration::from_millis(400);
     let started = Instant::now();
@@ -113,13 +116,17 @@ async fn replay(file: &str) {
     }
     for (req, w) in requests.iter().zip(waiting) {
         let outcome = w.response().await;
-        let recorded =
-            answers.iter().find(|a| a.stan() == req.stan() && Some(a.mti()) == req.mti().response());
+        let recorded = answers
+            .iter()
+            .find(|a| a.stan() == req.stan() && Some(a.mti()) == req.mti().response());
         match (recorded, outcome) {
             (Some(expected), Ok(got)) => assert_eq!(&got, expected, "{file}: STAN {:?}", req.stan()),
             (None, Err(e)) if closes => {
                 assert!(e.is_link_down(), "{file}: STAN {:?}: {e}", req.stan());
-                assert!(started.elapsed() < deadline_after, "{file}: waited out the deadline on a dead link");
+                assert!(
+                    started.elapsed() < deadline_after,
+                    "{file}: waited out the deadline on a dead link"
+                );
             }
             (None, Err(e)) => assert!(e.is_timeout(), "{file}: STAN {:?}: {e}", req.stan()),
             (expected, got) => panic!("{file}: STAN {:?}: recorded {expected:?}, got {got:?}", req.stan()),
@@ -156,7 +163,11 @@ fn every_recorded_exchange_is_replayed() {
     files.sort();
     assert_eq!(
         files,
-        ["echo-and-auth.txt", "host-closes-mid-flight.txt", "pipelined-out-of-order-with-drops.txt"],
+        [
+            "echo-and-auth.txt",
+            "host-closes-mid-flight.txt",
+            "pipelined-out-of-order-with-drops.txt"
+        ],
         "a new recording needs its replay test"
     );
 }

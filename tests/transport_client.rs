@@ -30,7 +30,15 @@ fn silent_host_client(sim: &Sim) -> Client {
 }
 
 async fn silent_sim() -> Sim {
-    Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim")
+    Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim")
 }
 
 #[tokio::test]
@@ -77,7 +85,10 @@ async fn unanswered_advice_is_repeated_and_echo_is_retried_as_is() {
 async fn a_0200_marked_idempotent_is_retried() {
     let sim = silent_sim().await;
     let client = silent_host_client(&sim);
-    let opts = SendOptions { idempotent: Some(true), ..SendOptions::default() };
+    let opts = SendOptions {
+        idempotent: Some(true),
+        ..SendOptions::default()
+    };
     let _ = client.send_with(msg("0200"), opts).await.expect_err("never answered");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(sim.received().len(), 3);
@@ -89,19 +100,30 @@ async fn retries_never_pass_the_deadline() {
     let sim = silent_sim().await;
     let client = silent_host_client(&sim);
     let started = Instant::now();
-    let opts = SendOptions { timeout: Some(Duration::from_millis(150)), ..SendOptions::default() };
+    let opts = SendOptions {
+        timeout: Some(Duration::from_millis(150)),
+        ..SendOptions::default()
+    };
     let err = client.send_with(msg("0400"), opts).await.expect_err("never answered");
     let took = started.elapsed();
     assert!(err.is_outcome_unknown());
     assert!(took < Duration::from_millis(170), "took {took:?}");
-    assert_eq!(sim.received().len(), 2, "100 ms attempt, then 50 ms left for one repeat");
+    assert_eq!(
+        sim.received().len(),
+        2,
+        "100 ms attempt, then 50 ms left for one repeat"
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn caller_stan_collision_is_refused_not_retried() {
     let sim = silent_sim().await;
-    let client = Client::builder(spec()).endpoint(sim.addr().to_string()).pool_size(1).build().expect("client");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .pool_size(1)
+        .build()
+        .expect("client");
     let mut first = msg("0200");
     first.set(11, "000777");
     let c = client.clone();
@@ -141,16 +163,27 @@ async fn the_pool_recovers_when_the_host_restarts() {
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
         .timeout(Duration::from_secs(3))
-        .reconnect_backoff(ReconnectBackoff { initial: Duration::from_millis(20), max: Duration::from_millis(100) })
-        .retry(RetryPolicy { attempts: 100, ..retry_3_of_100ms() })
+        .reconnect_backoff(ReconnectBackoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        })
+        .retry(RetryPolicy {
+            attempts: 100,
+            ..retry_3_of_100ms()
+        })
         .build()
         .expect("client");
     client.send(auth(1000)).await.expect("before the restart");
     sim.shutdown().await;
-    let opts = SendOptions { timeout: Some(Duration::from_millis(200)), ..SendOptions::default() };
+    let opts = SendOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..SendOptions::default()
+    };
     let err = client.send_with(auth(2000), opts).await.expect_err("host down");
     assert!(err.is_not_sent(), "{err}");
-    let sim = Sim::start_on(port, spec(), SimConfig::default()).await.expect("restart");
+    let sim = Sim::start_on(port, spec(), SimConfig::default())
+        .await
+        .expect("restart");
     let resp = client.send(auth(3000)).await.expect("after the restart");
     assert_eq!(resp.amount(), Some(3000));
     assert!(client.counters()[0].1.reconnects >= 1);
@@ -174,8 +207,14 @@ async fn a_silently_dead_link_is_replaced_while_a_healthy_link_serves() {
             max_consecutive_timeouts: 2,
             ..ConnectionConfig::default()
         })
-        .retry(RetryPolicy { attempts: 10, ..retry_3_of_100ms() })
-        .reconnect_backoff(ReconnectBackoff { initial: Duration::from_secs(5), max: Duration::from_secs(5) })
+        .retry(RetryPolicy {
+            attempts: 10,
+            ..retry_3_of_100ms()
+        })
+        .reconnect_backoff(ReconnectBackoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(5),
+        })
         .timeout(Duration::from_secs(2))
         .build()
         .expect("client");
@@ -183,7 +222,10 @@ async fn a_silently_dead_link_is_replaced_while_a_healthy_link_serves() {
     proxy.stall();
     let started = Instant::now();
     for _ in 0..20 {
-        client.send(network_request("301")).await.expect("served despite the dead link");
+        client
+            .send(network_request("301"))
+            .await
+            .expect("served despite the dead link");
     }
     assert!(started.elapsed() < Duration::from_secs(2));
     let counters = client.counters();
@@ -197,7 +239,10 @@ async fn a_silently_dead_link_is_replaced_while_a_healthy_link_serves() {
 #[tokio::test]
 async fn counters_follow_the_traffic() {
     let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
-    let client = Client::builder(spec()).endpoint(sim.addr().to_string()).build().expect("client");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .build()
+        .expect("client");
     for i in 0..10 {
         client.send(auth(1000 + i)).await.expect("answered");
     }

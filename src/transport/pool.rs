@@ -40,7 +40,10 @@ pub struct ReconnectBackoff {
 
 impl Default for ReconnectBackoff {
     fn default() -> Self {
-        ReconnectBackoff { initial: Duration::from_millis(100), max: Duration::from_secs(30) }
+        ReconnectBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+        }
     }
 }
 
@@ -76,7 +79,11 @@ impl Endpoint {
     /// assert_eq!(primary.addr(), "10.0.0.1:9583");
     /// ```
     pub fn new(addr: impl Into<String>) -> Endpoint {
-        Endpoint { addr: addr.into(), stats: Arc::default(), state: Mutex::default() }
+        Endpoint {
+            addr: addr.into(),
+            stats: Arc::default(),
+            state: Mutex::default(),
+        }
     }
 
     /// The address.
@@ -102,7 +109,11 @@ impl Endpoint {
         if st.connected_before {
             EndpointStats::bump(&self.stats.reconnects);
         }
-        *st = EndpointState { failures: 0, retry_at: None, connected_before: true };
+        *st = EndpointState {
+            failures: 0,
+            retry_at: None,
+            connected_before: true,
+        };
     }
 
     fn failed(&self, backoff: &ReconnectBackoff) -> Duration {
@@ -141,7 +152,13 @@ pub struct LinkManager {
 impl LinkManager {
     /// A manager over `endpoints`, in priority order.
     pub fn new(endpoints: Vec<Endpoint>, spec: Arc<Spec>, config: Arc<ConnectionConfig>) -> LinkManager {
-        LinkManager { endpoints, spec, config, stans: Arc::default(), backoff: ReconnectBackoff::default() }
+        LinkManager {
+            endpoints,
+            spec,
+            config,
+            stans: Arc::default(),
+            backoff: ReconnectBackoff::default(),
+        }
     }
 
     /// Sets the reconnect backoff.
@@ -191,9 +208,8 @@ impl managed::Manager for LinkManager {
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| {
-            ConnectError::NoEndpoint("every endpoint is waiting out its reconnect backoff".into())
-        }))
+        Err(last_error
+            .unwrap_or_else(|| ConnectError::NoEndpoint("every endpoint is waiting out its reconnect backoff".into())))
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<ConnectError> {

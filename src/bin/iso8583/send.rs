@@ -14,8 +14,9 @@ use serde_json::json;
 use crate::args::SpecArg;
 use crate::framing_args::FramingArgs;
 use crate::json::{message_from_json, JsonMessage};
-use crate::link::{self, HostLink, SendPolicy};
+use crate::link::{self, LinkOptions};
 use crate::{input, runtime, Outcome};
+use iso8583_client::client::Client;
 
 /// `iso8583 send` options.
 #[derive(Args, Debug)]
@@ -33,7 +34,8 @@ pub struct SendArgs {
     /// Requests in flight at once on the link.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
-    /// Time allowed for each attempt, in milliseconds.
+    /// Time allowed for each attempt, in milliseconds (the whole send may take an attempt's time
+    /// per retry, plus pauses).
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
     /// Further attempts where retrying is safe (never for a sent 0100/0200 unless --idempotent).
@@ -56,15 +58,18 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     let spec = args.spec.load()?;
     let framing = args.framing.build()?;
     let reader = input::open(args.file.as_deref())?;
-    let link = Arc::new(HostLink::new(args.host.clone(), spec.clone(), framing, args.sign_on));
-    let policy = SendPolicy {
-        timeout: Duration::from_millis(args.timeout_ms),
+    let opts = LinkOptions {
+        addr: args.host.clone(),
+        framing,
+        sign_on: args.sign_on,
+        links: 1,
+        attempt_timeout: Duration::from_millis(args.timeout_ms),
         retries: args.retries,
-        idempotent: args.idempotent,
     };
     let concurrency = args.concurrency.max(1);
-    let reveal = args.reveal;
+    let (reveal, idempotent) = (args.reveal, args.idempotent);
     runtime::block_on(async move {
+        let client = link::client(spec.clone(), &opts)?;
         // Lines are read on their own thread so a slow standard input never blocks the runtime.
         let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
         std::thread::spawn(move || {
@@ -83,10 +88,10 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
                 }
             })
             .map(|item| {
-                let (link, spec) = (link.clone(), spec.clone());
+                let (client, spec) = (client.clone(), spec.clone());
                 async move {
                     match item {
-                        Ok((_, Ok(text))) => send_line(&link, &spec, &text, policy, reveal).await,
+                        Ok((_, Ok(text))) => send_line(&client, &spec, &text, idempotent, reveal).await,
                         Ok((_, Err(e))) => (false, input_error(&e)),
                         Err(e) => (false, input_error(&format!("{e:#}"))),
                     }
@@ -104,7 +109,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
             out.flush()?;
         }
         drop(out);
-        link.close().await;
+        client.close().await;
         Ok(outcome)
     })?
 }
@@ -114,7 +119,7 @@ fn input_error(message: &str) -> String {
 }
 
 /// Sends one input line; returns whether it got an answer, and the output line.
-async fn send_line(link: &HostLink, spec: &Arc<Spec>, text: &str, policy: SendPolicy, reveal: bool) -> (bool, String) {
+async fn send_line(client: &Client, spec: &Arc<Spec>, text: &str, idempotent: bool, reveal: bool) -> (bool, String) {
     let request = match serde_json::from_str(text)
         .map_err(|e| anyhow::anyhow!("invalid JSON: {e}"))
         .and_then(|v| message_from_json(spec, &v))
@@ -129,12 +134,11 @@ async fn send_line(link: &HostLink, spec: &Arc<Spec>, text: &str, policy: SendPo
             json!({"error": "encode", "outcome": "not_sent", "message": e.to_string()}).to_string(),
         );
     }
-    let done = link::send(link, request, policy).await;
-    match done.result {
+    match client.send_with(request, link::send_options(idempotent)).await {
         Ok(resp) => (true, JsonMessage::new(spec, &resp, reveal).to_line()),
         Err(e) => (
             false,
-            json!({"error": link::error_kind(&e), "outcome": link::outcome_name(&e), "message": e.to_string(), "attempts": done.attempts})
+            json!({"error": link::error_kind(&e), "outcome": link::outcome_name(&e), "message": e.to_string()})
                 .to_string(),
         ),
     }
