@@ -206,7 +206,11 @@ impl Recording {
                         _ => return Err(err(format!("length-includes-header is yes or no, not {value:?}"))),
                     }
                 }
-                other => return Err(err(format!("unknown header key {other:?} (spec, framing, header, length-includes-header)"))),
+                other => {
+                    return Err(err(format!(
+                        "unknown header key {other:?} (spec, framing, header, length-includes-header)"
+                    )))
+                }
             }
         }
         Ok(rec)
@@ -276,7 +280,11 @@ impl Recording {
         let mut out: Vec<Exchange> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             match e {
-                Entry::Frame { direction: Direction::ToHost, connection, frame } => {
+                Entry::Frame {
+                    direction: Direction::ToHost,
+                    connection,
+                    frame,
+                } => {
                     let msg = self.decode(spec, frame).map_err(|p| format!("entry {}: {p}", i + 1))?;
                     if msg.mti().is_request() && msg.mti().response().is_some() {
                         out.push(Exchange {
@@ -289,7 +297,11 @@ impl Recording {
                         });
                     }
                 }
-                Entry::Frame { direction: Direction::FromHost, connection, frame } => {
+                Entry::Frame {
+                    direction: Direction::FromHost,
+                    connection,
+                    frame,
+                } => {
                     let msg = self.decode(spec, frame).map_err(|p| format!("entry {}: {p}", i + 1))?;
                     if let Some(x) = out.iter_mut().find(|x| {
                         x.connection == *connection && x.outcome == Outcome::Unanswered && answers(&x.request, &msg)
@@ -300,7 +312,10 @@ impl Recording {
                     }
                 }
                 Entry::Closed { connection, .. } => {
-                    for x in out.iter_mut().filter(|x| x.connection == *connection && x.outcome == Outcome::Unanswered) {
+                    for x in out
+                        .iter_mut()
+                        .filter(|x| x.connection == *connection && x.outcome == Outcome::Unanswered)
+                    {
                         x.outcome = Outcome::Closed;
                     }
                 }
@@ -314,8 +329,8 @@ impl Recording {
 /// Whether `response` answers `request`: its response MTI (a repeat answered as the original or
 /// as itself), the same DE 11 and, when the request has one, the same DE 41.
 pub fn answers(request: &Message, response: &Message) -> bool {
-    let mti_ok = request.mti().response() == Some(response.mti())
-        || request.mti().original().response() == Some(response.mti());
+    let mti_ok =
+        request.mti().response() == Some(response.mti()) || request.mti().original().response() == Some(response.mti());
     mti_ok && request.get(11) == response.get(11) && (request.get(41).is_none() || request.get(41) == response.get(41))
 }
 
@@ -375,7 +390,11 @@ fn close_note(note: &str) -> Option<Side> {
     if !lower.contains("closed the connection") {
         return None;
     }
-    Some(if lower.contains("client") { Side::Client } else { Side::Host })
+    Some(if lower.contains("client") {
+        Side::Client
+    } else {
+        Side::Host
+    })
 }
 
 /// The length prefix of a framing name.
@@ -440,8 +459,14 @@ mod tests {
         let x = fixture("echo-and-auth.txt").exchanges(&spec).unwrap();
         assert_eq!(x.len(), 2);
         assert!(x.iter().all(|x| x.outcome == Outcome::Answered));
-        let x = fixture("pipelined-out-of-order-with-drops.txt").exchanges(&spec).unwrap();
-        let unanswered: Vec<_> = x.iter().filter(|x| x.outcome == Outcome::Unanswered).map(|x| x.request.stan().unwrap().to_owned()).collect();
+        let x = fixture("pipelined-out-of-order-with-drops.txt")
+            .exchanges(&spec)
+            .unwrap();
+        let unanswered: Vec<_> = x
+            .iter()
+            .filter(|x| x.outcome == Outcome::Unanswered)
+            .map(|x| x.request.stan().unwrap().to_owned())
+            .collect();
         assert_eq!(unanswered, ["000003", "000006"]);
         let x = fixture("host-closes-mid-flight.txt").exchanges(&spec).unwrap();
         assert_eq!(x.len(), 8);
@@ -467,9 +492,15 @@ mod tests {
         w.frame(2, Direction::FromHost, b"0001B").unwrap();
         w.closed(2, Side::Host).unwrap();
         let back = Recording::parse(std::str::from_utf8(&buf).unwrap()).unwrap();
-        assert_eq!((back.spec.as_str(), back.framing.as_str(), back.length_includes_header), ("iso87-ascii", "4a", true));
+        assert_eq!(
+            (back.spec.as_str(), back.framing.as_str(), back.length_includes_header),
+            ("iso87-ascii", "4a", true)
+        );
         assert_eq!(back.header, vec![0x60, 0, 3, 0, 0]);
-        assert!(back.entries.contains(&Entry::Closed { connection: 2, by: Side::Host }));
+        assert!(back.entries.contains(&Entry::Closed {
+            connection: 2,
+            by: Side::Host
+        }));
         assert!(matches!(back.entries[2], Entry::Frame { connection: 2, .. }));
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod bench;
 mod decode;
 mod encode;
 mod framing_args;
@@ -42,6 +43,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Send messages (JSON lines) to a host; print each response (or error) as a JSON line.
     Send(send::SendArgs),
+    /// Load a host (or the embedded simulator): throughput, latency percentiles, errors by kind.
+    Bench(bench::BenchArgs),
 }
 
 /// What a command reports when it ran to the end: whether every item succeeded.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Encode(a) => encode::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Send(a) => send::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
