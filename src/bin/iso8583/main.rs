@@ -16,6 +16,8 @@ mod hex;
 mod input;
 mod json;
 mod link;
+mod record;
+mod replay;
 mod runtime;
 mod send;
 mod sim;
@@ -45,6 +47,10 @@ enum Command {
     Send(send::SendArgs),
     /// Load a host (or the embedded simulator): throughput, latency percentiles, errors by kind.
     Bench(bench::BenchArgs),
+    /// A transparent recording proxy between a client and a host, writing the fixture format.
+    Record(record::RecordArgs),
+    /// Replay a recording against a host (or against the recording itself) and compare the answers.
+    Replay(replay::ReplayArgs),
 }
 
 /// What a command reports when it ran to the end: whether every item succeeded.
@@ -64,6 +70,8 @@ fn main() -> ExitCode {
         Command::Sim(a) => sim::run(a),
         Command::Send(a) => send::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Record(a) => record::run(a),
+        Command::Replay(a) => replay::run(a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -17,8 +17,13 @@ pub fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
 /// Sends `tracing` events to standard error, filtered by `RUST_LOG` (default: warnings). The
 /// library masks card data in its events.
 pub fn init_logging() {
+    init_logging_at("warn");
+}
+
+/// Like [`init_logging`] with another default level (`error` where timeouts are expected).
+pub fn init_logging_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
