@@ -47,12 +47,6 @@ impl JsonMessage {
         }
     }
 
-    /// As a `serde_json::Value`, for embedding in a bigger object.
-    pub fn to_value(&self) -> Value {
-        // Serializing strings into a Value cannot fail.
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
     /// One line of JSON.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

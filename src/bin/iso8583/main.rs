@@ -10,6 +10,7 @@
 mod args;
 mod bench;
 mod decode;
+mod demo;
 mod encode;
 mod framing_args;
 mod hex;
@@ -51,6 +52,9 @@ enum Command {
     Record(record::RecordArgs),
     /// Replay a recording against a host (or against the recording itself) and compare the answers.
     Replay(replay::ReplayArgs),
+    /// Show what the project does: simulator, sign-on, authorization, decline, reversal with a
+    /// repeat, echo, then a 3-second bench. Loopback only; under 10 seconds.
+    Demo(demo::DemoArgs),
 }
 
 /// What a command reports when it ran to the end: whether every item succeeded.
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Record(a) => record::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
