@@ -32,7 +32,7 @@ use crate::spec::{MaskSet, MAX_FIELD};
 /// assert!(shown.contains("411111******1111"));
 /// assert!(!shown.contains("4111111111111111"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message {
     mti: Mti,
     /// Sorted by field number, no duplicates.
@@ -185,6 +185,24 @@ impl Message {
         &self.fields
     }
 }
+
+/// Two messages are equal when their MTIs and data elements are: the masking rules are output
+/// settings, not content (a message decoded with a spec carries that spec's rules).
+///
+/// ```
+/// use iso8583_client::{MaskSet, Message};
+/// let a = Message::new("0800".parse().unwrap()).with(70, "301");
+/// let mut b = a.clone();
+/// b.set_masks(MaskSet::empty());
+/// assert_eq!(a, b);
+/// ```
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.mti == other.mti && self.fields == other.fields
+    }
+}
+
+impl Eq for Message {}
 
 /// Typed accessors for the common data elements.
 impl Message {
