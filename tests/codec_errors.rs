@@ -411,3 +411,48 @@ fn encode_field_not_in_spec() {
     let e = encode_err(&small, &msg("0800").with(11, "000001").with(70, "301"));
     assert_eq!(e.to_string(), "field 70 at byte 42: the spec does not define this field");
 }
+
+#[test]
+fn padded_values_report_the_position_in_the_value_given() {
+    let spec = spec(
+        "ascii",
+        "hex",
+        r#"
+        { number = 4, name = "Amount", length = "fixed", max = 12, class = "n", pad = "zeros" },
+        { number = 43, name = "Name", length = "fixed", max = 10, class = "ans", pad = "spaces" },
+        "#,
+    );
+    let e = encode_err(&spec, &msg("0200").with(4, "12a"));
+    assert_eq!(
+        e.to_string(),
+        "field 4 (Amount) at byte 20: expected a digit (class n) at position 2, found 'a' (0x61)"
+    );
+    let e = encode_err(&spec, &msg("0200").with(43, "A\tB"));
+    assert_eq!(
+        e.to_string(),
+        "field 43 (Name) at byte 20: expected a printable character (class ans) at position 1, found 0x09"
+    );
+}
+
+#[test]
+fn bcd_counted_in_bytes_refuses_an_odd_digit_count() {
+    // With lengths in bytes the decoder cannot tell a pad nibble from a digit: "12345" would come
+    // back as "012345" (left-0) or not at all (right-f), so the encoder refuses it.
+    for pad in ["left-0", "left-f", "right-0", "right-f"] {
+        let spec = spec(
+            "bcd",
+            "binary",
+            &format!(
+                r#"{{ number = 60, name = "Packed", length = "LL", max = 20, class = "n", encoding = "bcd", prefix = "bcd", unit = "bytes", odd_pad = "{pad}" }},"#
+            ),
+        );
+        let e = encode_err(&spec, &msg("0200").with(60, "12345"));
+        assert_eq!(
+            e.to_string(),
+            "field 60 (Packed) at byte 10: packed BCD counted in bytes needs an even number of digits, value has 5"
+        );
+        assert_eq!(e.kind(), &ErrorKind::OddDigitCount(5));
+        let wire = spec.encode(&msg("0200").with(60, "123456")).unwrap();
+        assert_eq!(&wire[10..], &h("03 123456")[..]);
+    }
+}

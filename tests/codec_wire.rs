@@ -460,3 +460,16 @@ fn decode_bytes_shares_the_buffer_and_matches_decode() {
     let range = wire.as_ptr() as usize..wire.as_ptr() as usize + wire.len();
     assert!(range.contains(&(stan.as_ptr() as usize)));
 }
+
+#[test]
+fn zero_padding_of_bcd_counted_in_bytes_fills_whole_bytes() {
+    let spec = spec(
+        "bcd",
+        "binary",
+        r#"{ number = 4, name = "Amount", length = "fixed", max = 6, class = "n", encoding = "bcd", unit = "bytes", pad = "zeros" },"#,
+    );
+    // Six bytes = twelve digits: "1000" is padded with eight zeros, not two.
+    let wire = h("0200 1000000000000000 000000001000");
+    assert_eq!(hex(&spec.encode(&msg("0200").with(4, "1000")).unwrap()), hex(&wire));
+    both_ways(&spec, &msg("0200").with(4, "000000001000"), &wire);
+}

@@ -72,6 +72,10 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
 
 /// Writes one field (prefix and content) after checking it against its spec.
 fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    // Packed BCD counted in bytes cannot carry an odd digit count: the pad nibble would read back as a digit.
+    if fs.encoding == Encoding::Bcd && fs.unit == LengthUnit::Bytes && value.len() % 2 == 1 {
+        return Err(ErrorKind::OddDigitCount(value.len()));
+    }
     // Length in the field's units.
     let units = match (fs.encoding, fs.unit) {
         (Encoding::Bcd, LengthUnit::Bytes) => value.len().div_ceil(2),
@@ -83,7 +87,13 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
     match fs.length {
         LengthKind::Fixed if units == max => {}
         LengthKind::Fixed if units < max && fs.pad != FixedPad::None => {
-            let fill = max - units;
+            // Check the value as given, so that a bad character's position is the caller's.
+            text::check_class(fs.class, value)?;
+            // In characters: packed BCD counted in bytes holds two digits a unit.
+            let fill = match (fs.encoding, fs.unit) {
+                (Encoding::Bcd, LengthUnit::Bytes) => 2 * (max - units),
+                _ => max - units,
+            };
             let mut v = Vec::with_capacity(max);
             match fs.pad {
                 FixedPad::LeftZeros => {
