@@ -13,7 +13,7 @@ use crate::Message;
 
 /// Upper bound of the encoded size, to reserve once.
 pub(crate) fn size_hint(msg: &Message) -> usize {
-    4 + 48 + msg.entries().iter().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
+    4 + 48 + msg.fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
 }
 
 fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
@@ -162,7 +162,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
     let mut bits = Bitmap::ZERO;
-    for &(n, _) in msg.entries() {
+    for (n, _) in msg.fields() {
         if !(2..=MAX_FIELD).contains(&n) || n == 65 {
             let part = Part::Field {
                 number: n,
@@ -194,12 +194,12 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
                 .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
         }
     }
-    for (n, value) in msg.entries() {
+    for (n, value) in msg.fields() {
         let at = out.len() - start;
-        let Some(fs) = spec.field(*n) else {
+        let Some(fs) = spec.field(n) else {
             return Err(CodecError::new(
                 Part::Field {
-                    number: *n,
+                    number: n,
                     name: "".into(),
                 },
                 at,
@@ -209,7 +209,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         write_field(out, fs, value).map_err(|kind| {
             CodecError::new(
                 Part::Field {
-                    number: *n,
+                    number: n,
                     name: fs.name.clone(),
                 },
                 at,
