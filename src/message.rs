@@ -53,6 +53,16 @@ pub(crate) enum Value {
     Owned(Bytes),
 }
 
+/// Two messages are equal when their MTIs and data elements are: the masking rules are output
+/// settings, not content (a message decoded with a spec carries that spec's rules).
+///
+/// ```
+/// use iso8583_client::{MaskSet, Message};
+/// let a = Message::new("0800".parse().unwrap()).with(70, "301");
+/// let mut b = a.clone();
+/// b.set_masks(MaskSet::empty());
+/// assert_eq!(a, b);
+/// ```
 impl PartialEq for Message {
     fn eq(&self, other: &Message) -> bool {
         self.mti == other.mti && self.fields.len() == other.fields.len() && self.fields().eq(other.fields())
@@ -238,24 +248,6 @@ impl Message {
         self.fields.last().map_or(0, |(n, _)| *n).min(MAX_FIELD)
     }
 }
-
-/// Two messages are equal when their MTIs and data elements are: the masking rules are output
-/// settings, not content (a message decoded with a spec carries that spec's rules).
-///
-/// ```
-/// use iso8583_client::{MaskSet, Message};
-/// let a = Message::new("0800".parse().unwrap()).with(70, "301");
-/// let mut b = a.clone();
-/// b.set_masks(MaskSet::empty());
-/// assert_eq!(a, b);
-/// ```
-impl PartialEq for Message {
-    fn eq(&self, other: &Self) -> bool {
-        self.mti == other.mti && self.fields == other.fields
-    }
-}
-
-impl Eq for Message {}
 
 /// Typed accessors for the common data elements.
 impl Message {

@@ -39,13 +39,22 @@ fn encode_err(spec: &Spec, m: &Message) -> CodecError {
 #[test]
 fn truncated_mti() {
     let e = decode_err(&ascii(), b"02");
-    assert_eq!(e.to_string(), "MTI at byte 0: message ends too early: needs 4 bytes, 2 left");
+    assert_eq!(
+        e.to_string(),
+        "MTI at byte 0: message ends too early: needs 4 bytes, 2 left"
+    );
     assert_eq!(e.part(), &Part::Mti);
     assert!(e.partial().is_none());
     let e = decode_err(&ascii(), b"");
-    assert_eq!(e.to_string(), "MTI at byte 0: message ends too early: needs 4 bytes, 0 left");
+    assert_eq!(
+        e.to_string(),
+        "MTI at byte 0: message ends too early: needs 4 bytes, 0 left"
+    );
     let e = decode_err(&bcd(), &[0x02]);
-    assert_eq!(e.to_string(), "MTI at byte 0: message ends too early: needs 2 bytes, 1 left");
+    assert_eq!(
+        e.to_string(),
+        "MTI at byte 0: message ends too early: needs 2 bytes, 1 left"
+    );
 }
 
 #[test]
@@ -96,7 +105,13 @@ fn truncated_fields() {
         e.to_string(),
         "field 2 (Primary Account Number (PAN)) at byte 22: message ends too early: needs 16 bytes, 6 left"
     );
-    assert_eq!(e.kind(), &ErrorKind::Truncated { needed: 16, available: 6 });
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Truncated {
+            needed: 16,
+            available: 6
+        }
+    );
     // BCD: a 19-digit PAN needs 10 bytes.
     let e = decode_err(&bcd(), &h("0200 4000000000000000 19 0411111111"));
     assert_eq!(
@@ -149,7 +164,10 @@ fn partial_keeps_the_fields_decoded_before_the_failure() {
     assert_eq!(e.partial().unwrap().stan(), Some("000123"));
     // A failure before any field: the MTI is known, no fields.
     let e = decode_err(&ascii(), b"0810XX");
-    assert_eq!(e.partial(), None, "bitmap failures have no message yet");
+    let partial = e.partial().expect("the MTI was read");
+    assert_eq!((partial.mti().as_str(), partial.len()), ("0810", 0));
+    // A failure in the MTI: nothing to keep.
+    assert!(decode_err(&ascii(), b"08").partial().is_none());
 }
 
 #[test]
@@ -182,7 +200,10 @@ fn bad_length_prefix_digits() {
         "hex",
         r#"{ number = 44, name = "Response Data", length = "LL", max = 25, class = "ans", prefix = "ebcdic" },"#,
     );
-    let e = decode_err(&spec, &h(&format!("{}{}{}", a("0200"), a("0000000000100000"), a("02OK"))));
+    let e = decode_err(
+        &spec,
+        &h(&format!("{}{}{}", a("0200"), a("0000000000100000"), a("02OK"))),
+    );
     assert_eq!(
         e.to_string(),
         "field 44 (Response Data) at byte 20: length prefix is not a number: bytes 30 32"
@@ -258,7 +279,13 @@ fn bad_bcd_nibble_and_bad_pad_nibble() {
         e.to_string(),
         "field 2 (Primary Account Number (PAN)) at byte 10: expected pad nibble 0, found F"
     );
-    assert_eq!(e.kind(), &ErrorKind::BadPad { expected: 0, found: 0xF });
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::BadPad {
+            expected: 0,
+            found: 0xF
+        }
+    );
     // A right-F spec given a right 0 pad.
     let spec = spec(
         "bcd",
@@ -266,7 +293,10 @@ fn bad_bcd_nibble_and_bad_pad_nibble() {
         r#"{ number = 2, name = "PAN", length = "LL", max = 19, class = "n", encoding = "bcd", prefix = "bcd", odd_pad = "right-f" },"#,
     );
     let e = decode_err(&spec, &h("0100 4000000000000000 05 123450"));
-    assert_eq!(e.to_string(), "field 2 (PAN) at byte 10: expected pad nibble F, found 0");
+    assert_eq!(
+        e.to_string(),
+        "field 2 (PAN) at byte 10: expected pad nibble F, found 0"
+    );
 }
 
 #[test]
@@ -288,7 +318,10 @@ fn hex_content_errors() {
 #[test]
 fn bad_mti_and_bad_hex_bitmap() {
     let e = decode_err(&ascii(), b"02A00000000000000000");
-    assert_eq!(e.to_string(), "MTI at byte 0: expected four digits, found bytes 30 32 41 30");
+    assert_eq!(
+        e.to_string(),
+        "MTI at byte 0: expected four digits, found bytes 30 32 41 30"
+    );
     let e = decode_err(&bcd(), &h("0A00 0000000000000000"));
     assert_eq!(e.to_string(), "MTI at byte 0: expected four digits, found bytes 0A 00");
     let ebcdic = spec(
@@ -297,7 +330,10 @@ fn bad_mti_and_bad_hex_bitmap() {
         r#"{ number = 11, name = "STAN", length = "fixed", max = 6, class = "n" },"#,
     );
     let e = decode_err(&ebcdic, b"0200\0\0\0\0\0\0\0\0");
-    assert_eq!(e.to_string(), "MTI at byte 0: expected four digits, found bytes 30 32 30 30");
+    assert_eq!(
+        e.to_string(),
+        "MTI at byte 0: expected four digits, found bytes 30 32 30 30"
+    );
     let e = decode_err(&ascii(), b"020000G0000000000000");
     assert_eq!(
         e.to_string(),
@@ -314,7 +350,10 @@ fn bad_mti_and_bad_hex_bitmap() {
 fn field_in_bitmap_that_the_spec_does_not_define() {
     // Built-ins stop at 128: bit 129 in a tertiary bitmap.
     let e = decode_err(&ascii(), b"0800800000000000000080000000000000008000000000000000123");
-    assert_eq!(e.to_string(), "field 129 at byte 52: the spec does not define this field");
+    assert_eq!(
+        e.to_string(),
+        "field 129 at byte 52: the spec does not define this field"
+    );
     assert_eq!(e.kind(), &ErrorKind::UndefinedField);
     let small = spec(
         "ascii",
@@ -322,14 +361,20 @@ fn field_in_bitmap_that_the_spec_does_not_define() {
         r#"{ number = 11, name = "STAN", length = "fixed", max = 6, class = "n" },"#,
     );
     let e = decode_err(&small, b"0800003000000000000000000112");
-    assert_eq!(e.to_string(), "field 12 at byte 26: the spec does not define this field");
+    assert_eq!(
+        e.to_string(),
+        "field 12 at byte 26: the spec does not define this field"
+    );
     assert_eq!(e.partial().unwrap().stan(), Some("000001"));
 }
 
 #[test]
 fn trailing_bytes() {
     let e = decode_err(&ascii(), b"08000020000000000000000001XY");
-    assert_eq!(e.to_string(), "end of message at byte 26: 2 bytes left after the last field");
+    assert_eq!(
+        e.to_string(),
+        "end of message at byte 26: 2 bytes left after the last field"
+    );
     assert_eq!(e.part(), &Part::Trailing);
     assert_eq!(e.kind(), &ErrorKind::TrailingBytes(2));
     assert_eq!(e.partial().unwrap().stan(), Some("000001"));
@@ -360,7 +405,10 @@ fn encode_wrong_fixed_length_and_too_long() {
         &Spec::builtin("iso87-ascii-binary-bitmap").unwrap(),
         &msg("0200").with(11, "000001").with(52, vec![1u8; 7]),
     );
-    assert_eq!(e.to_string(), "field 52 (PIN) at byte 18: fixed length is 8, value has 7");
+    assert_eq!(
+        e.to_string(),
+        "field 52 (PIN) at byte 18: fixed length is 8, value has 7"
+    );
 }
 
 #[test]
@@ -402,14 +450,20 @@ fn encode_bad_field_numbers() {
 fn encode_field_not_in_spec() {
     // Three bitmaps precede it: 4 + 3 * 16 = 52.
     let e = encode_err(&ascii(), &msg("0800").with(129, "1"));
-    assert_eq!(e.to_string(), "field 129 at byte 52: the spec does not define this field");
+    assert_eq!(
+        e.to_string(),
+        "field 129 at byte 52: the spec does not define this field"
+    );
     let small = spec(
         "ascii",
         "hex",
         r#"{ number = 11, name = "STAN", length = "fixed", max = 6, class = "n" },"#,
     );
     let e = encode_err(&small, &msg("0800").with(11, "000001").with(70, "301"));
-    assert_eq!(e.to_string(), "field 70 at byte 42: the spec does not define this field");
+    assert_eq!(
+        e.to_string(),
+        "field 70 at byte 42: the spec does not define this field"
+    );
 }
 
 #[test]

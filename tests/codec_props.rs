@@ -177,12 +177,19 @@ fn message(spec: &Spec, p: f64) -> impl Strategy<Value = Message> {
 fn check_decode(spec: &Spec, wire: &[u8]) -> Result<Option<Message>, TestCaseError> {
     match spec.decode(wire) {
         Err(e) => {
-            prop_assert!(e.offset() <= wire.len(), "offset {} past {} bytes: {e}", e.offset(), wire.len());
+            prop_assert!(
+                e.offset() <= wire.len(),
+                "offset {} past {} bytes: {e}",
+                e.offset(),
+                wire.len()
+            );
             prop_assert!(!e.to_string().is_empty());
             Ok(None)
         }
         Ok(m) => {
-            let again = spec.encode(&m).map_err(|e| TestCaseError::fail(format!("re-encode of {m:?}: {e}")))?;
+            let again = spec
+                .encode(&m)
+                .map_err(|e| TestCaseError::fail(format!("re-encode of {m:?}: {e}")))?;
             let back = spec
                 .decode(&again)
                 .map_err(|e| TestCaseError::fail(format!("decode of re-encoded {m:?}: {e}")))?;
@@ -225,7 +232,12 @@ macro_rules! round_trip_test {
 }
 
 round_trip_test!(round_trip_iso87_ascii, "iso87-ascii", 0.12, 1_500);
-round_trip_test!(round_trip_iso87_ascii_binary_bitmap, "iso87-ascii-binary-bitmap", 0.12, 1_500);
+round_trip_test!(
+    round_trip_iso87_ascii_binary_bitmap,
+    "iso87-ascii-binary-bitmap",
+    0.12,
+    1_500
+);
 round_trip_test!(round_trip_iso87_bcd, "iso87-bcd", 0.12, 1_500);
 round_trip_test!(round_trip_zoo, "zoo", 0.3, 4_000);
 
@@ -390,4 +402,3 @@ proptest! {
         );
     }
 }
-

@@ -55,7 +55,11 @@ fn ascii_fixed_and_every_prefix_width() {
     // LLLL with four significant digits: 1234 characters -> "1234".
     let long = "y".repeat(1234);
     let m = msg("0200").with(62, long.clone());
-    let wire = [h("30323030 30303030 30303030 30303030 30303034 31323334"), long.into_bytes()].concat();
+    let wire = [
+        h("30323030 30303030 30303030 30303030 30303034 31323334"),
+        long.into_bytes(),
+    ]
+    .concat();
     both_ways(&spec, &m, &wire);
 }
 

@@ -1,7 +1,9 @@
 //! The `Message` API: MTI helpers, typed accessors, date/time helpers, masking.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use iso8583_client::{mask_value, MaskSet, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Sensitivity, Spec};
+use iso8583_client::{
+    mask_value, MaskSet, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Sensitivity, Spec,
+};
 
 fn mti(s: &str) -> Mti {
     s.parse().unwrap()
@@ -12,12 +14,22 @@ fn mti_parts() {
     let m = mti("0200");
     assert_eq!(
         (m.version(), m.class(), m.function(), m.origin()),
-        (MtiVersion::Iso1987, MtiClass::Financial, MtiFunction::Request, MtiOrigin::Acquirer)
+        (
+            MtiVersion::Iso1987,
+            MtiClass::Financial,
+            MtiFunction::Request,
+            MtiOrigin::Acquirer
+        )
     );
     let m = mti("1423");
     assert_eq!(
         (m.version(), m.class(), m.function(), m.origin()),
-        (MtiVersion::Iso1993, MtiClass::Reversal, MtiFunction::Advice, MtiOrigin::IssuerRepeat)
+        (
+            MtiVersion::Iso1993,
+            MtiClass::Reversal,
+            MtiFunction::Advice,
+            MtiOrigin::IssuerRepeat
+        )
     );
     assert_eq!(mti("2800").version(), MtiVersion::Iso2003);
     assert_eq!(mti("8100").version(), MtiVersion::National);
@@ -74,7 +86,11 @@ fn mti_response_repeat_original() {
         ("0102", "0112"),
     ];
     for (req, resp) in pairs {
-        assert_eq!(mti(req).response().map(|m| m.to_string()), Some(resp.to_string()), "{req}");
+        assert_eq!(
+            mti(req).response().map(|m| m.to_string()),
+            Some(resp.to_string()),
+            "{req}"
+        );
     }
     for resp in ["0110", "0210", "0410", "0810", "0230", "0180"] {
         assert_eq!(mti(resp).response(), None, "{resp}");
@@ -111,7 +127,11 @@ fn set_get_remove() {
     let mut m = Message::new(mti("0200"));
     assert!(m.is_empty());
     m.set(41, "TERM0001").set(11, "000001").set(2, "4111111111111111");
-    assert_eq!(m.fields().map(|(n, _)| n).collect::<Vec<_>>(), [2, 11, 41], "kept in number order");
+    assert_eq!(
+        m.fields().map(|(n, _)| n).collect::<Vec<_>>(),
+        [2, 11, 41],
+        "kept in number order"
+    );
     m.set(11, "000002");
     assert_eq!((m.len(), m.get_str(11)), (3, Some("000002")), "set replaces");
     assert_eq!(m.remove(11).as_deref(), Some(&b"000002"[..]));
@@ -172,14 +192,23 @@ fn transmission_time_de7() {
     // No year on the wire: the nearest year to "now" wins, across new year both ways.
     m.set(7, "1231235959");
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 30).unwrap();
-    assert_eq!(m.transmission_time(now), Some(Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap()));
+    assert_eq!(
+        m.transmission_time(now),
+        Some(Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 59).unwrap())
+    );
     m.set(7, "0101000010");
     let now = Utc.with_ymd_and_hms(2025, 12, 31, 23, 59, 0).unwrap();
-    assert_eq!(m.transmission_time(now), Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 10).unwrap()));
+    assert_eq!(
+        m.transmission_time(now),
+        Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 10).unwrap())
+    );
     // 29 February only exists in leap years.
     m.set(7, "0229120000");
     let now = Utc.with_ymd_and_hms(2028, 3, 1, 0, 0, 0).unwrap();
-    assert_eq!(m.transmission_time(now), Some(Utc.with_ymd_and_hms(2028, 2, 29, 12, 0, 0).unwrap()));
+    assert_eq!(
+        m.transmission_time(now),
+        Some(Utc.with_ymd_and_hms(2028, 2, 29, 12, 0, 0).unwrap())
+    );
     for bad in ["1332000000", "0230000000", "0101250000", "010100000", "01010000x0"] {
         m.set(7, bad);
         assert_eq!(m.transmission_time(now), None, "{bad}");
@@ -189,7 +218,10 @@ fn transmission_time_de7() {
 #[test]
 fn local_time_and_date_de12_de13() {
     let mut m = Message::new(mti("0200"));
-    let t = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(23, 59, 58).unwrap();
+    let t = NaiveDate::from_ymd_opt(2026, 12, 31)
+        .unwrap()
+        .and_hms_opt(23, 59, 58)
+        .unwrap();
     m.set_local_datetime(t);
     assert_eq!((m.get_str(12), m.get_str(13)), (Some("235958"), Some("1231")));
     assert_eq!(m.local_time(), NaiveTime::from_hms_opt(23, 59, 58));
@@ -260,7 +292,10 @@ fn debug_and_display_mask_card_data() {
 fn short_or_odd_pans_are_fully_masked() {
     assert_eq!(mask_value(b"4111111111", Sensitivity::Pan), "**********");
     assert_eq!(mask_value(b"41111111111", Sensitivity::Pan), "411111*1111");
-    assert_eq!(mask_value(b"4111-1111-1111-1111", Sensitivity::Pan), "*******************");
+    assert_eq!(
+        mask_value(b"4111-1111-1111-1111", Sensitivity::Pan),
+        "*******************"
+    );
     assert_eq!(mask_value(b"", Sensitivity::Pan), "");
     assert_eq!(mask_value(b"OK", Sensitivity::None), "OK");
     assert_eq!(mask_value(&[0x00, 0xAB], Sensitivity::None), "00AB");
@@ -281,7 +316,9 @@ fn decoded_messages_mask_by_their_spec() {
         "custom.toml",
     )
     .unwrap();
-    let m = Message::new(mti("0100")).with(2, "4111111111111111").with(48, "SECRETKEY");
+    let m = Message::new(mti("0100"))
+        .with(2, "4111111111111111")
+        .with(48, "SECRETKEY");
     let decoded = spec.decode(&spec.encode(&m).unwrap()).unwrap();
     assert_eq!(decoded, m, "masking rules are not content");
     assert_eq!(decoded.masks(), spec.masks());

@@ -45,7 +45,10 @@ fn the_four_mistakes_of_the_issue() {
         "t.toml: field 11 (STAN again): defined twice",
     );
     let e = refused(r#"{ number = 11, name = "STAN again", length = "fixed", max = 6, class = "n" }"#);
-    assert_eq!((e.origin(), e.field(), e.problem()), ("t.toml", Some(11), "defined twice"));
+    assert_eq!(
+        (e.origin(), e.field(), e.problem()),
+        ("t.toml", Some(11), "defined twice")
+    );
 }
 
 #[test]
@@ -218,18 +221,33 @@ fn defaults_and_field_attributes() {
     assert_eq!((spec.name(), spec.description()), ("pos", "A POS host."));
     assert_eq!(spec.mti_encoding(), MtiEncoding::Bcd);
     assert_eq!(spec.bitmap_encoding(), BitmapEncoding::Binary);
-    assert_eq!(spec.fields().map(|f| f.number()).collect::<Vec<_>>(), [2, 35, 41, 44, 52, 61]);
+    assert_eq!(
+        spec.fields().map(|f| f.number()).collect::<Vec<_>>(),
+        [2, 35, 41, 44, 52, 61]
+    );
 
     let pan = spec.field(2).unwrap();
     assert_eq!(pan.length(), LengthKind::Variable(2));
-    assert_eq!((pan.encoding(), pan.prefix(), pan.unit()), (Encoding::Bcd, PrefixEncoding::Bcd, LengthUnit::Digits));
-    assert_eq!((pan.odd_pad(), pan.pad(), pan.class()), (OddPad::LeftZero, FixedPad::None, ContentClass::N));
+    assert_eq!(
+        (pan.encoding(), pan.prefix(), pan.unit()),
+        (Encoding::Bcd, PrefixEncoding::Bcd, LengthUnit::Digits)
+    );
+    assert_eq!(
+        (pan.odd_pad(), pan.pad(), pan.class()),
+        (OddPad::LeftZero, FixedPad::None, ContentClass::N)
+    );
     assert_eq!(spec.field(35).unwrap().odd_pad(), OddPad::RightF);
     // A spec-wide bcd default applies to n and z only: text stays ASCII.
     let term = spec.field(41).unwrap();
-    assert_eq!((term.encoding(), term.pad(), term.length()), (Encoding::Ascii, FixedPad::RightSpaces, LengthKind::Fixed));
+    assert_eq!(
+        (term.encoding(), term.pad(), term.length()),
+        (Encoding::Ascii, FixedPad::RightSpaces, LengthKind::Fixed)
+    );
     let extra = spec.field(44).unwrap();
-    assert_eq!((extra.encoding(), extra.prefix()), (Encoding::Ebcdic, PrefixEncoding::Binary));
+    assert_eq!(
+        (extra.encoding(), extra.prefix()),
+        (Encoding::Ebcdic, PrefixEncoding::Binary)
+    );
     assert!(spec.field(52).unwrap().is_binary());
     assert_eq!(spec.field(61).unwrap().unit(), LengthUnit::Bytes);
     assert!(spec.field(3).is_none());
@@ -240,9 +258,16 @@ fn defaults_and_field_attributes() {
     assert_eq!(masks.of(52), Sensitivity::Secret);
     assert_eq!(masks.of(41), Sensitivity::None);
     // Without defaults, fields are ASCII with ASCII prefixes.
-    let plain = Spec::from_toml(&with_field(r#"{ number = 2, name = "PAN", length = "LL", max = 19, class = "n" }"#), "t").unwrap();
+    let plain = Spec::from_toml(
+        &with_field(r#"{ number = 2, name = "PAN", length = "LL", max = 19, class = "n" }"#),
+        "t",
+    )
+    .unwrap();
     let pan = plain.field(2).unwrap();
-    assert_eq!((pan.encoding(), pan.prefix(), pan.unit()), (Encoding::Ascii, PrefixEncoding::Ascii, LengthUnit::Bytes));
+    assert_eq!(
+        (pan.encoding(), pan.prefix(), pan.unit()),
+        (Encoding::Ascii, PrefixEncoding::Ascii, LengthUnit::Bytes)
+    );
 }
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
@@ -252,24 +277,37 @@ fn temp_path(tag: &str) -> std::path::PathBuf {
 #[test]
 fn load_a_spec_file_from_disk() {
     let path = temp_path("good");
-    std::fs::write(&path, with_field(r#"{ number = 70, name = "Network Code", length = "fixed", max = 3, class = "n" }"#)).unwrap();
+    std::fs::write(
+        &path,
+        with_field(r#"{ number = 70, name = "Network Code", length = "fixed", max = 3, class = "n" }"#),
+    )
+    .unwrap();
     let loaded = Spec::load(path.to_str().unwrap());
     std::fs::remove_file(&path).unwrap();
     let spec = loaded.unwrap();
     assert_eq!(spec.name(), "t");
     assert_eq!(spec.field(70).unwrap().name(), "Network Code");
-    let m = iso8583_client::Message::new("0800".parse().unwrap()).with(11, "000001").with(70, "301");
+    let m = iso8583_client::Message::new("0800".parse().unwrap())
+        .with(11, "000001")
+        .with(70, "301");
     let expected = concat!("0800", "8020000000000000", "0400000000000000", "000001", "301");
     assert_eq!(&spec.encode(&m).unwrap()[..], expected.as_bytes());
 
     // A bad file on disk: the error names the path.
     let path = temp_path("bad");
-    std::fs::write(&path, with_field(r#"{ number = 35, name = "Track 2", length = "LL", max = 200, class = "z" }"#)).unwrap();
+    std::fs::write(
+        &path,
+        with_field(r#"{ number = 35, name = "Track 2", length = "LL", max = 200, class = "z" }"#),
+    )
+    .unwrap();
     let err = Spec::load(path.to_str().unwrap()).unwrap_err();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(
         err.to_string(),
-        format!("{}: field 35 (Track 2): an LL prefix holds at most 99, but max is 200", path.display())
+        format!(
+            "{}: field 35 (Track 2): an LL prefix holds at most 99, but max is 200",
+            path.display()
+        )
     );
     assert_eq!(err.origin(), path.to_str().unwrap());
 }
@@ -279,7 +317,8 @@ fn load_a_missing_path() {
     let path = temp_path("missing");
     let err = Spec::load(path.to_str().unwrap()).unwrap_err();
     assert!(
-        err.to_string().starts_with(&format!("{}: cannot read: ", path.display())),
+        err.to_string()
+            .starts_with(&format!("{}: cannot read: ", path.display())),
         "{err}"
     );
     assert_eq!(err.field(), None);
@@ -303,9 +342,15 @@ fn builtin_specs() {
     }
     assert!(Spec::builtin("iso87-ebcdic").is_none());
     let bcd = Spec::builtin("iso87-bcd").unwrap();
-    assert_eq!((bcd.mti_encoding(), bcd.bitmap_encoding()), (MtiEncoding::Bcd, BitmapEncoding::Binary));
+    assert_eq!(
+        (bcd.mti_encoding(), bcd.bitmap_encoding()),
+        (MtiEncoding::Bcd, BitmapEncoding::Binary)
+    );
     let ascii = Spec::builtin("iso87-ascii").unwrap();
-    assert_eq!((ascii.mti_encoding(), ascii.bitmap_encoding()), (MtiEncoding::Ascii, BitmapEncoding::Hex));
+    assert_eq!(
+        (ascii.mti_encoding(), ascii.bitmap_encoding()),
+        (MtiEncoding::Ascii, BitmapEncoding::Hex)
+    );
     assert_eq!(ascii.field(52).unwrap().encoding(), Encoding::Hex);
     let bin = Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
     assert_eq!(bin.bitmap_encoding(), BitmapEncoding::Binary);
