@@ -137,6 +137,13 @@ pub(crate) async fn write_loop(link: Arc<Link>, mut write: OwnedWriteHalf) {
         }
         if buf.is_empty() {
             link.wake_writer.notified().await;
+            // With other requests in flight, let the senders that are ready
+            // run first, so that one write carries all their frames instead
+            // of one write per frame. A lone request goes out at once.
+            let others_in_flight = link.lock().pending.map.len() > 1;
+            if others_in_flight {
+                tokio::task::yield_now().await;
+            }
             continue;
         }
         if let Err(e) = write.write_all(&buf).await {

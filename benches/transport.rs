@@ -1,0 +1,261 @@
+//! Round trips per second and p50/p99 latency over loopback: the transport
+//! (Connection + codec) against the simulator, beside a bare length-prefixed
+//! echo (no codec, no matching) in the same runtime and process layout.
+//!
+//! `cargo bench --bench transport` (each case runs ~2 s; set
+//! `ISO8583_BENCH_SECS` to change it).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use iso8583_client::sim::{Sim, SimConfig};
+use iso8583_client::transport::{Connection, ConnectionConfig};
+use iso8583_client::{Message, Spec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const SPEC: &str = "iso87-ascii-binary-bitmap";
+
+struct Outcome {
+    round_trips: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.round_trips as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&mut self, p: f64) -> u32 {
+        self.latencies_us.sort_unstable();
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us.get(i).copied().unwrap_or(0)
+    }
+}
+
+fn request() -> Message {
+    let mut m = Message::new("0200".parse().expect("mti"));
+    m.set(2, "4111111111111111")
+        .set(3, "000000")
+        .set(4, "000000001000")
+        .set(7, "1127120000")
+        .set(12, "120000")
+        .set(13, "1127")
+        .set(32, "123456")
+        .set(37, "RRN000000001")
+        .set(41, "TERM0001")
+        .set(42, "MERCHANT0000001")
+        .set(49, "840");
+    m
+}
+
+/// Our transport: `links` connections, `per_link` tasks each keeping one request in flight.
+async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> Outcome {
+    let spec = Spec::builtin(SPEC).expect("spec");
+    let config = Arc::new(ConnectionConfig::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    let stop_at = start + run;
+    for _ in 0..links {
+        let link = Arc::new(
+            Connection::connect(addr, spec.clone(), config.clone())
+                .await
+                .expect("connect"),
+        );
+        for _ in 0..per_link {
+            let link = link.clone();
+            tasks.spawn(async move {
+                let template = request();
+                let mut lat = Vec::with_capacity(200_000);
+                while Instant::now() < stop_at {
+                    let t = Instant::now();
+                    let resp = link
+                        .send(template.clone(), Duration::from_secs(5))
+                        .await
+                        .expect("answered");
+                    debug_assert_eq!(resp.response_code(), Some("00"));
+                    lat.push(t.elapsed().as_micros() as u32);
+                }
+                lat
+            });
+        }
+    }
+    collect(tasks, start).await
+}
+
+async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> Outcome {
+    let mut latencies_us = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        latencies_us.extend(done.expect("task"));
+    }
+    Outcome {
+        round_trips: latencies_us.len(),
+        elapsed: start.elapsed(),
+        latencies_us,
+    }
+}
+
+/// Bare echo server: writes back whatever it reads.
+async fn bare_echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = BytesMut::with_capacity(64 * 1024);
+                loop {
+                    match s.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if s.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                    buf.clear();
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Bare link: a writer task and a reader task around one socket, requests
+/// paired with replies in arrival order (the echo keeps order): no codec, no
+/// matching table, but the same task layout and wake-ups as the transport.
+struct BareLink {
+    tx: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
+    let s = TcpStream::connect(addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let (mut read, mut write) = s.into_split();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4096);
+    let waiting = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let w = waiting.clone();
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        let mut out = Vec::new();
+        while rx.recv_many(&mut batch, 1024).await > 0 {
+            out.clear();
+            {
+                let mut q = w.lock().expect("lock");
+                for reply in batch.drain(..) {
+                    q.push_back(reply);
+                    out.extend_from_slice(&frame);
+                }
+            }
+            if write.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut inbuf = BytesMut::with_capacity(64 * 1024);
+        loop {
+            match read.read_buf(&mut inbuf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let mut q = waiting.lock().expect("lock");
+            while inbuf.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
+                if inbuf.len() < 2 + len {
+                    break;
+                }
+                inbuf.advance(2 + len);
+                if let Some(reply) = q.pop_front() {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    });
+    Arc::new(BareLink { tx })
+}
+
+async fn bare_case(addr: &str, links: usize, per_link: usize, run: Duration) -> Outcome {
+    let spec = Spec::builtin(SPEC).expect("spec");
+    let mut msg = request();
+    msg.set(11, "000001");
+    let body = spec.encode(&msg).expect("encode");
+    let mut frame = (body.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    let stop_at = start + run;
+    for _ in 0..links {
+        let link = bare_link(addr, frame.clone()).await;
+        for _ in 0..per_link {
+            let link = link.clone();
+            tasks.spawn(async move {
+                let mut lat = Vec::with_capacity(200_000);
+                while Instant::now() < stop_at {
+                    let t = Instant::now();
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    link.tx.send(tx).await.expect("queued");
+                    rx.await.expect("echoed");
+                    lat.push(t.elapsed().as_micros() as u32);
+                }
+                lat
+            });
+        }
+    }
+    collect(tasks, start).await
+}
+
+fn main() {
+    let secs: f64 = std::env::var("ISO8583_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let run = Duration::from_secs_f64(secs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
+            .await
+            .expect("sim");
+        let sim_addr = sim.addr().to_string();
+        let echo_addr = bare_echo_server().await;
+        // Warm-up.
+        let _ = iso_case(&sim_addr, 1, 16, Duration::from_millis(300)).await;
+        let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
+        println!(
+            "{:<16} {:>12} {:>8} {:>8} | {:>12} {:>8} {:>8} | {:>6}",
+            "arrangement", "iso rt/s", "p50 us", "p99 us", "bare rt/s", "p50 us", "p99 us", "ratio"
+        );
+        let only = std::env::var("ISO8583_BENCH_ONLY").unwrap_or_default();
+        let cases = [
+            (1, 1, "1 link x 1"),
+            (1, 16, "1 link x 16"),
+            (1, 128, "1 link x 128"),
+            (4, 32, "4 links x 32"),
+        ];
+        for (links, per_link, name) in cases
+            .into_iter()
+            .filter(|(_, _, name)| only.is_empty() || name.contains(only.as_str()))
+        {
+            let side = std::env::var("ISO8583_BENCH_SIDE").unwrap_or_default();
+            let skip = Duration::from_millis(1);
+            let mut iso = iso_case(&sim_addr, links, per_link, if side == "bare" { skip } else { run }).await;
+            let mut bare = bare_case(&echo_addr, links, per_link, if side == "iso" { skip } else { run }).await;
+            println!(
+                "{:<16} {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>5.0}%",
+                name,
+                iso.rate(),
+                iso.percentile(0.5),
+                iso.percentile(0.99),
+                bare.rate(),
+                bare.percentile(0.5),
+                bare.percentile(0.99),
+                100.0 * iso.rate() / bare.rate()
+            );
+        }
+        sim.shutdown().await;
+    });
+}
