@@ -252,15 +252,18 @@ async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) 
                         host.stats.dropped.fetch_add(1, Relaxed);
                         continue;
                     }
+                    if cfg.reverse_order <= 1 && cfg.delay.is_zero() && cfg.jitter.is_zero() {
+                        if host.answer_into(&request, &frame.header, &mut out) {
+                            host.stats.answered.fetch_add(1, Relaxed);
+                        }
+                        continue;
+                    }
                     let Some(answer) = host.answer_frame(&request, &frame.header) else { continue };
                     if cfg.reverse_order > 1 {
                         batch.push(answer);
                         if batch.len() >= cfg.reverse_order {
                             host.emit_batch(&mut batch, &mut out, &delayed_tx, &mut delayed);
                         }
-                    } else if cfg.delay.is_zero() && cfg.jitter.is_zero() {
-                        out.extend_from_slice(&answer);
-                        host.stats.answered.fetch_add(1, Relaxed);
                     } else {
                         host.schedule(answer, &delayed_tx, &mut delayed);
                     }
@@ -304,15 +307,33 @@ impl Host {
 
     /// The framed answer to `request`, or `None` if it gets none.
     fn answer_frame(&self, request: &Message, header: &[u8]) -> Option<Bytes> {
-        let answer = answer(request)?;
-        let body = self.spec.encode(&answer).ok()?;
         let mut out = BytesMut::new();
+        self.answer_into(request, header, &mut out).then(|| out.freeze())
+    }
+
+    /// Appends the framed answer to `request` to `out`; false if it gets none.
+    fn answer_into(&self, request: &Message, header: &[u8], out: &mut BytesMut) -> bool {
+        let Some(answer) = answer(request) else { return false };
+        let framing = &self.config.framing;
+        let start = out.len();
         let written = match swap_tpdu(header) {
-            Some(tpdu) => self.config.framing.write_frame_with_header(&tpdu, &body, &mut out),
-            None => self.config.framing.write_frame_with_header(header, &body, &mut out),
+            Some(tpdu) => {
+                let body = self.spec.encode(&answer).map_err(|_| ());
+                body.and_then(|b| framing.write_frame_with_header(&tpdu, &b, out).map_err(|_| ()))
+            }
+            None => {
+                // Encode straight into the output buffer behind the configured header.
+                let at = framing.begin_frame(out);
+                match self.spec.encode_into(&answer, out) {
+                    Ok(()) => framing.finish_frame(out, at).map_err(|_| ()),
+                    Err(_) => Err(()),
+                }
+            }
         };
-        written.ok()?;
-        Some(out.freeze())
+        if written.is_err() {
+            out.truncate(start);
+        }
+        written.is_ok()
     }
 
     fn delay(&self) -> Duration {

@@ -297,6 +297,9 @@ impl Link {
     }
 
     pub(crate) fn touch(&self) {
+        if self.config.idle_echo.is_none() {
+            return; // nobody reads it: spare the clock read per frame
+        }
         let ms = self.born.elapsed().as_millis() as u64;
         self.last_read.store(ms, Relaxed);
     }

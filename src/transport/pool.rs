@@ -101,7 +101,7 @@ impl Endpoint {
     }
 
     fn ready(&self, now: Instant) -> bool {
-        self.state().retry_at.map_or(true, |at| now >= at)
+        !matches!(self.state().retry_at, Some(at) if now < at)
     }
 
     fn succeeded(&self) {
