@@ -221,11 +221,7 @@ async fn play_host(listener: TcpListener, rec: Arc<Recording>, spec: Arc<Spec>, 
                 direction: Direction::FromHost,
                 connection,
                 frame,
-            } if *connection == c => {
-                if socket.write_all(frame).await.is_err() {
-                    return;
-                }
-            }
+            } if *connection == c && socket.write_all(frame).await.is_err() => return,
             Entry::Closed {
                 connection,
                 by: Side::Host,
