@@ -21,6 +21,7 @@
 pub mod client;
 pub mod codec;
 pub mod message;
+pub mod recording;
 pub mod sim;
 pub mod spec;
 pub mod transport;

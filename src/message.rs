@@ -32,13 +32,43 @@ use crate::spec::{MaskSet, MAX_FIELD};
 /// assert!(shown.contains("411111******1111"));
 /// assert!(!shown.contains("4111111111111111"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message {
     mti: Mti,
     /// Sorted by field number, no duplicates.
-    fields: Vec<(u8, Bytes)>,
+    fields: Vec<(u8, Value)>,
+    /// The received message the `Wire` values point into.
+    wire: Bytes,
+    /// Converted (BCD, EBCDIC, hex) values of a decoded message, one buffer for all.
+    scratch: Bytes,
     masks: MaskSet,
 }
+
+/// Where a value lives: ranges into the decoded buffers (no copy, no reference count per field), or
+/// bytes of its own for values set by the user.
+#[derive(Clone)]
+pub(crate) enum Value {
+    Wire(u32, u32),
+    Scratch(u32, u32),
+    Owned(Bytes),
+}
+
+/// Two messages are equal when their MTIs and data elements are: the masking rules are output
+/// settings, not content (a message decoded with a spec carries that spec's rules).
+///
+/// ```
+/// use iso8583_client::{MaskSet, Message};
+/// let a = Message::new("0800".parse().unwrap()).with(70, "301");
+/// let mut b = a.clone();
+/// b.set_masks(MaskSet::empty());
+/// assert_eq!(a, b);
+/// ```
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.mti == other.mti && self.fields.len() == other.fields.len() && self.fields().eq(other.fields())
+    }
+}
+impl Eq for Message {}
 
 impl Message {
     /// An empty message of this type, masked by the ISO 8583:1987 defaults.
@@ -46,22 +76,54 @@ impl Message {
         Message {
             mti,
             fields: Vec::new(),
+            wire: Bytes::new(),
+            scratch: Bytes::new(),
             masks: MaskSet::ISO_DEFAULT,
         }
     }
 
-    pub(crate) fn with_capacity(mti: Mti, n: usize, masks: MaskSet) -> Message {
+    /// A decoded message whose values are ranges of `wire` and `scratch`, in field order.
+    pub(crate) fn from_decoded(
+        mti: Mti,
+        fields: Vec<(u8, Value)>,
+        wire: Bytes,
+        scratch: Bytes,
+        masks: MaskSet,
+    ) -> Message {
         Message {
             mti,
-            fields: Vec::with_capacity(n),
+            fields,
+            wire,
+            scratch,
             masks,
         }
     }
 
-    /// Appends a field known to be in order (decoder use).
-    pub(crate) fn push_sorted(&mut self, field: u8, value: Bytes) {
-        debug_assert!(self.fields.last().is_none_or(|(n, _)| *n < field));
-        self.fields.push((field, value));
+    fn value<'a>(&'a self, v: &'a Value) -> &'a [u8] {
+        let range = |buf: &'a Bytes, start: u32, len: u32| {
+            buf.get(start as usize..start as usize + len as usize).unwrap_or(&[])
+        };
+        match v {
+            Value::Wire(start, len) => range(&self.wire, *start, *len),
+            Value::Scratch(start, len) => range(&self.scratch, *start, *len),
+            Value::Owned(b) => b,
+        }
+    }
+
+    fn value_bytes(&self, v: &Value) -> Bytes {
+        let range = |buf: &Bytes, start: u32, len: u32| {
+            let (start, end) = (start as usize, start as usize + len as usize);
+            if end <= buf.len() {
+                buf.slice(start..end)
+            } else {
+                Bytes::new()
+            }
+        };
+        match v {
+            Value::Wire(start, len) => range(&self.wire, *start, *len),
+            Value::Scratch(start, len) => range(&self.scratch, *start, *len),
+            Value::Owned(b) => b.clone(),
+        }
     }
 
     /// The message type indicator.
@@ -84,7 +146,7 @@ impl Message {
     /// assert_eq!(msg.get(70), Some(&b"301"[..]));
     /// ```
     pub fn set(&mut self, field: u8, value: impl Into<Bytes>) -> &mut Self {
-        let value = value.into();
+        let value = Value::Owned(value.into());
         match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
             Ok(i) => self.fields[i].1 = value,
             Err(i) => self.fields.insert(i, (field, value)),
@@ -105,15 +167,18 @@ impl Message {
 
     /// A field's value, if present.
     pub fn get(&self, field: u8) -> Option<&[u8]> {
-        self.get_bytes(field).map(|b| &b[..])
+        let i = self.index(field)?;
+        Some(self.value(&self.fields[i].1))
     }
 
-    /// A field's value as shared bytes (cheap to clone).
-    pub fn get_bytes(&self, field: u8) -> Option<&Bytes> {
-        self.fields
-            .binary_search_by_key(&field, |(n, _)| *n)
-            .ok()
-            .map(|i| &self.fields[i].1)
+    /// A field's value as shared bytes: a slice of the received message, no copy.
+    pub fn get_bytes(&self, field: u8) -> Option<Bytes> {
+        let i = self.index(field)?;
+        Some(self.value_bytes(&self.fields[i].1))
+    }
+
+    fn index(&self, field: u8) -> Option<usize> {
+        self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()
     }
 
     /// A field's value as text, if present and valid UTF-8.
@@ -124,7 +189,9 @@ impl Message {
     /// Removes a field, returning its value.
     pub fn remove(&mut self, field: u8) -> Option<Bytes> {
         let i = self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()?;
-        Some(self.fields.remove(i).1)
+        let value = self.value_bytes(&self.fields[i].1);
+        self.fields.remove(i);
+        Some(value)
     }
 
     /// Whether a field is present.
@@ -134,7 +201,7 @@ impl Message {
 
     /// Present fields in number order, with their values (unmasked: this is data access, not output).
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (u8, &[u8])> + '_ {
-        self.fields.iter().map(|(n, v)| (*n, &v[..]))
+        self.fields.iter().map(|(n, v)| (*n, self.value(v)))
     }
 
     /// Number of data elements present.
@@ -179,10 +246,6 @@ impl Message {
     /// Largest field number present (0 if none).
     pub(crate) fn highest_field(&self) -> u8 {
         self.fields.last().map_or(0, |(n, _)| *n).min(MAX_FIELD)
-    }
-
-    pub(crate) fn entries(&self) -> &[(u8, Bytes)] {
-        &self.fields
     }
 }
 

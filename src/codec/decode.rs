@@ -10,6 +10,7 @@ use nom::IResult;
 
 use super::error::{CodecError, ErrorKind, Part};
 use super::text::{self, bcd_nibble_to_char};
+use crate::message::Value as FieldValue;
 use crate::spec::{
     BitmapEncoding, Encoding, FieldSpec, LengthKind, LengthUnit, MtiEncoding, OddPad, PrefixEncoding, Spec,
 };
@@ -269,8 +270,26 @@ fn canonical(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Re
 
 /// Decodes one whole message (no length prefix) that `buf` holds exactly.
 pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
-    let total = buf.len();
-    let input: &[u8] = &buf;
+    let mut fields = Vec::new();
+    let mut scratch = BytesMut::new();
+    let outcome = parse(spec, &buf, &mut fields, &mut scratch);
+    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks);
+    match outcome {
+        Ok(mti) => Ok(message(mti)),
+        Err((Some(mti), err)) => Err(err.with_partial(message(mti))),
+        Err((None, err)) => Err(err),
+    }
+}
+
+/// Parses `input` into field ranges (of `input`, or of `scratch` for converted values).
+/// On failure, returns the MTI if it was read, so the caller can keep what was decoded.
+fn parse(
+    spec: &Spec,
+    input: &[u8],
+    fields: &mut Vec<(u8, FieldValue)>,
+    scratch: &mut BytesMut,
+) -> Result<Mti, (Option<Mti>, CodecError)> {
+    let total = input.len();
     let at = |rest: &[u8]| total - rest.len();
     let fail = |part: Part, e: nom::Err<Fail>| match e {
         nom::Err::Failure(f) | nom::Err::Error(f) => CodecError::new(part, total - f.left, f.kind),
@@ -284,11 +303,11 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
         ),
     };
 
-    let (mut rest, mti) = mti(spec.mti)(input).map_err(|e| fail(Part::Mti, e))?;
+    let (mut rest, mti) = mti(spec.mti)(input).map_err(|e| (None, fail(Part::Mti, e)))?;
     let mut bits = Bitmap::ZERO;
     let mut maps = 1;
     loop {
-        let (r, raw) = bitmap(spec.bitmap)(rest).map_err(|e| fail(Part::Bitmap(maps), e))?;
+        let (r, raw) = bitmap(spec.bitmap)(rest).map_err(|e| (Some(mti), fail(Part::Bitmap(maps), e)))?;
         rest = r;
         bits.as_raw_mut_slice()[(maps as usize - 1) * 8..maps as usize * 8].copy_from_slice(&raw);
         // Bit 1 announces the secondary bitmap, bit 65 the tertiary.
@@ -300,8 +319,7 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
         }
     }
     let count = bits.count_ones() - bits[0] as usize - bits[64] as usize;
-    let mut msg = Message::with_capacity(mti, count, spec.masks);
-    let mut scratch = BytesMut::new();
+    fields.reserve_exact(count);
 
     for index in bits.iter_ones() {
         if index == 0 || index == 64 {
@@ -317,7 +335,7 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
                 at(rest),
                 ErrorKind::UndefinedField,
             );
-            return Err(err.with_partial(msg));
+            return Err((Some(mti), err));
         };
         let part = || Part::Field {
             number,
@@ -326,25 +344,26 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
         let start = at(rest);
         let (r, (raw, units)) = match field_content(fs)(rest) {
             Ok(ok) => ok,
-            Err(e) => return Err(fail(part(), e).with_partial(msg)),
+            Err(e) => return Err((Some(mti), fail(part(), e))),
         };
         if scratch.capacity() == 0 && !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
             scratch.reserve(2 * total);
         }
-        let value = match canonical(fs, raw, units, &mut scratch) {
-            Ok(false) => {
-                let end = at(r);
-                buf.slice(end - raw.len()..end)
+        let before = scratch.len();
+        let value = match canonical(fs, raw, units, scratch) {
+            Ok(false) => FieldValue::Wire((at(r) - raw.len()) as u32, raw.len() as u32),
+            Ok(true) => FieldValue::Scratch(before as u32, (scratch.len() - before) as u32),
+            Err(kind) => {
+                scratch.truncate(before);
+                return Err((Some(mti), CodecError::new(part(), start, kind)));
             }
-            Ok(true) => scratch.split().freeze(),
-            Err(kind) => return Err(CodecError::new(part(), start, kind).with_partial(msg)),
         };
-        msg.push_sorted(number, value);
+        fields.push((number, value));
         rest = r;
     }
     if !rest.is_empty() {
         let err = CodecError::new(Part::Trailing, at(rest), ErrorKind::TrailingBytes(rest.len()));
-        return Err(err.with_partial(msg));
+        return Err((Some(mti), err));
     }
-    Ok(msg)
+    Ok(mti)
 }

@@ -13,7 +13,7 @@ use crate::Message;
 
 /// Upper bound of the encoded size, to reserve once.
 pub(crate) fn size_hint(msg: &Message) -> usize {
-    4 + 48 + msg.entries().iter().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
+    4 + 48 + msg.fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
 }
 
 fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
@@ -72,6 +72,10 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
 
 /// Writes one field (prefix and content) after checking it against its spec.
 fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    // Packed BCD counted in bytes cannot carry an odd digit count: the pad nibble would read back as a digit.
+    if fs.encoding == Encoding::Bcd && fs.unit == LengthUnit::Bytes && value.len() % 2 == 1 {
+        return Err(ErrorKind::OddDigitCount(value.len()));
+    }
     // Length in the field's units.
     let units = match (fs.encoding, fs.unit) {
         (Encoding::Bcd, LengthUnit::Bytes) => value.len().div_ceil(2),
@@ -83,7 +87,13 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
     match fs.length {
         LengthKind::Fixed if units == max => {}
         LengthKind::Fixed if units < max && fs.pad != FixedPad::None => {
-            let fill = max - units;
+            // Check the value as given, so that a bad character's position is the caller's.
+            text::check_class(fs.class, value)?;
+            // In characters: packed BCD counted in bytes holds two digits a unit.
+            let fill = match (fs.encoding, fs.unit) {
+                (Encoding::Bcd, LengthUnit::Bytes) => 2 * (max - units),
+                _ => max - units,
+            };
             let mut v = Vec::with_capacity(max);
             match fs.pad {
                 FixedPad::LeftZeros => {
@@ -152,7 +162,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
     let mut bits = Bitmap::ZERO;
-    for &(n, _) in msg.entries() {
+    for (n, _) in msg.fields() {
         if !(2..=MAX_FIELD).contains(&n) || n == 65 {
             let part = Part::Field {
                 number: n,
@@ -184,12 +194,12 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
                 .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
         }
     }
-    for (n, value) in msg.entries() {
+    for (n, value) in msg.fields() {
         let at = out.len() - start;
-        let Some(fs) = spec.field(*n) else {
+        let Some(fs) = spec.field(n) else {
             return Err(CodecError::new(
                 Part::Field {
-                    number: *n,
+                    number: n,
                     name: "".into(),
                 },
                 at,
@@ -199,7 +209,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         write_field(out, fs, value).map_err(|kind| {
             CodecError::new(
                 Part::Field {
-                    number: *n,
+                    number: n,
                     name: fs.name.clone(),
                 },
                 at,

@@ -104,6 +104,9 @@ pub enum ErrorKind {
     },
     /// Bytes left after the last field.
     TrailingBytes(usize),
+    /// Packed BCD whose length counts bytes, given an odd number of digits (the decoder could not
+    /// tell the pad nibble from a digit).
+    OddDigitCount(usize),
 }
 
 fn show_byte(b: u8) -> String {
@@ -152,6 +155,10 @@ impl fmt::Display for ErrorKind {
                 write!(f, "fixed length is {expected}, value has {found}")
             }
             ErrorKind::TrailingBytes(n) => write!(f, "{n} bytes left after the last field"),
+            ErrorKind::OddDigitCount(n) => write!(
+                f,
+                "packed BCD counted in bytes needs an even number of digits, value has {n}"
+            ),
         }
     }
 }

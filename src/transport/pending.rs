@@ -35,7 +35,7 @@ impl MatchKey {
     }
 
     fn with_stan(stan: u32, msg: &Message, extra: &[u8]) -> MatchKey {
-        let extra = extra.iter().map(|f| msg.get_bytes(*f).cloned()).collect();
+        let extra = extra.iter().map(|f| msg.get_bytes(*f)).collect();
         MatchKey { stan, extra }
     }
 

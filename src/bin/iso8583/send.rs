@@ -1,0 +1,153 @@
+//! `iso8583 send --host ADDR [FILE|-]`: JSON lines in, one JSON line out per input line, in input
+//! order: the decoded response, or `{"error": KIND, "outcome": "not_sent"|"unknown", "message": ...}`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use futures_util::stream::{self, StreamExt};
+use iso8583_client::{Message, Spec};
+use serde_json::json;
+
+use crate::args::SpecArg;
+use crate::framing_args::FramingArgs;
+use crate::json::{message_from_json, JsonMessage};
+use crate::link::{self, LinkOptions};
+use crate::{input, runtime, Outcome};
+use iso8583_client::client::Client;
+
+/// `iso8583 send` options.
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The host: HOST:PORT.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8583")]
+    host: String,
+    /// JSON lines to send (`{"mti": "0200", "fields": {...}}`); `-` or nothing for standard input.
+    #[arg(value_name = "FILE|-")]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    spec: SpecArg,
+    #[command(flatten)]
+    framing: FramingArgs,
+    /// Requests in flight at once on the link.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: usize,
+    /// Time allowed for each attempt, in milliseconds (the whole send may take an attempt's time
+    /// per retry, plus pauses).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Further attempts where retrying is safe (never for a sent 0100/0200 unless --idempotent).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    retries: u32,
+    /// Retry every message after an unknown outcome, not only reversals, advices and 08xx.
+    #[arg(long)]
+    idempotent: bool,
+    /// Sign on (0800, DE 70 = 001) when the link opens.
+    #[arg(long)]
+    sign_on: bool,
+    /// Show card data in clear in the responses.
+    #[arg(long)]
+    reveal: bool,
+}
+
+/// Runs `send`.
+pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
+    runtime::init_logging();
+    let spec = args.spec.load()?;
+    let framing = args.framing.build()?;
+    let reader = input::open(args.file.as_deref())?;
+    let opts = LinkOptions {
+        addr: args.host.clone(),
+        framing,
+        sign_on: args.sign_on,
+        links: 1,
+        attempt_timeout: Duration::from_millis(args.timeout_ms),
+        retries: args.retries,
+    };
+    let concurrency = args.concurrency.max(1);
+    let (reveal, idempotent) = (args.reveal, args.idempotent);
+    runtime::block_on(async move {
+        let client = link::client(spec.clone(), &opts)?;
+        // Lines are read on their own thread so a slow standard input never blocks the runtime.
+        let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
+        std::thread::spawn(move || {
+            for line in input::lines(reader) {
+                if tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let lines = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|l| (l, rx)) });
+        let results = lines
+            .filter_map(|item| async move {
+                match item {
+                    Ok((_, Ok(text))) if text.trim().is_empty() => None,
+                    other => Some(other),
+                }
+            })
+            .map(|item| {
+                let (client, spec) = (client.clone(), spec.clone());
+                async move {
+                    match item {
+                        Ok((_, Ok(text))) => send_line(&client, &spec, &text, idempotent, reveal).await,
+                        Ok((_, Err(e))) => (false, input_error(&e)),
+                        Err(e) => (false, input_error(&format!("{e:#}"))),
+                    }
+                }
+            })
+            .buffered(concurrency);
+        futures_util::pin_mut!(results);
+        let mut outcome = Outcome::Success;
+        let mut out = std::io::stdout().lock();
+        while let Some((ok, line)) = results.next().await {
+            if !ok {
+                outcome = Outcome::SomeFailed;
+            }
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        drop(out);
+        client.close().await;
+        Ok(outcome)
+    })?
+}
+
+fn input_error(message: &str) -> String {
+    json!({"error": "invalid_input", "outcome": "not_sent", "message": message}).to_string()
+}
+
+/// Sends one input line; returns whether it got an answer, and the output line.
+async fn send_line(client: &Client, spec: &Arc<Spec>, text: &str, idempotent: bool, reveal: bool) -> (bool, String) {
+    let request = match serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("invalid JSON: {e}"))
+        .and_then(|v| message_from_json(spec, &v))
+    {
+        Ok(m) => m,
+        Err(e) => return (false, input_error(&format!("{e:#}"))),
+    };
+    let request = fill_defaults(request);
+    if let Err(e) = spec.encode(&request) {
+        return (
+            false,
+            json!({"error": "encode", "outcome": "not_sent", "message": e.to_string()}).to_string(),
+        );
+    }
+    match client.send_with(request, link::send_options(idempotent)).await {
+        Ok(resp) => (true, JsonMessage::new(spec, &resp, reveal).to_line()),
+        Err(e) => (
+            false,
+            json!({"error": link::error_kind(&e), "outcome": link::outcome_name(&e), "message": e.to_string()})
+                .to_string(),
+        ),
+    }
+}
+
+/// Fills DE 7 (now, UTC) when absent; DE 11 is filled by the link.
+pub fn fill_defaults(mut msg: Message) -> Message {
+    if !msg.contains(7) {
+        msg.set_transmission_time(chrono::Utc::now());
+    }
+    msg
+}
