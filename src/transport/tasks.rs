@@ -146,7 +146,12 @@ pub(crate) async fn write_loop(link: Arc<Link>, mut write: OwnedWriteHalf) {
             }
             continue;
         }
-        if let Err(e) = write.write_all(&buf).await {
+        let written = tokio::select! {
+            // A peer that stopped reading must not pin the writer once the link is down.
+            _ = link.cancel.cancelled() => return,
+            written = write.write_all(&buf) => written,
+        };
+        if let Err(e) = written {
             link.go_down(format!("write failed: {e}"), false);
             return;
         }
