@@ -391,20 +391,26 @@ impl Host {
 /// assert_eq!(resp.response_code(), Some("51"));
 /// ```
 pub fn answer(request: &Message) -> Option<Message> {
-    let mut resp = Message::new(request.mti().response()?);
-    for f in COPIED_FIELDS {
-        if let Some(v) = request.get_bytes(f) {
-            resp.set(f, v.clone());
+    let mti = request.mti().response()?;
+    // Start from the request (its values share the received buffer) and drop
+    // what is not echoed: fewer allocations than building field by field.
+    let mut resp = request.clone();
+    resp.set_mti(mti);
+    for (field, _) in request.fields() {
+        if !COPIED_FIELDS.contains(&field) {
+            resp.remove(field);
         }
     }
     let declined = request.get(4).is_some_and(|a| a.ends_with(b"51"));
-    let code = if declined { "51" } else { "00" };
     let class = request.mti().class();
     if !declined && matches!(class, MtiClass::Authorization | MtiClass::Financial) {
-        let stan = request.stan().unwrap_or("000000");
-        let tail = stan.get(stan.len().saturating_sub(5)..).unwrap_or("00000");
-        resp.set(38, format!("A{tail:0>5}"));
+        let stan = request.get(11).unwrap_or(b"000000");
+        let mut code = *b"A00000";
+        for (slot, digit) in code.iter_mut().rev().zip(stan.iter().rev()).take(5) {
+            *slot = *digit;
+        }
+        resp.set(38, Bytes::copy_from_slice(&code));
     }
-    resp.set(39, code);
+    resp.set(39, if declined { "51" } else { "00" });
     Some(resp)
 }
