@@ -209,7 +209,7 @@ async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) 
     let _ = stream.set_nodelay(true);
     let cfg = &host.config;
     let mut framing = cfg.framing.clone();
-    let (delayed_tx, mut delayed_rx) = mpsc::channel::<Bytes>(4096);
+    let (delayed_tx, mut delayed_rx) = mpsc::channel::<(Bytes, u64)>(4096);
     let mut delayed = JoinSet::new();
     let mut inbuf = BytesMut::with_capacity(64 * 1024);
     let mut out = BytesMut::with_capacity(64 * 1024);
@@ -269,8 +269,9 @@ async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) 
                     }
                 }
             }
-            Some(answer) = delayed_rx.recv() => {
-                out.extend_from_slice(&answer);
+            Some((answers, count)) = delayed_rx.recv() => {
+                out.extend_from_slice(&answers);
+                host.stats.answered.fetch_add(count, Relaxed);
             }
             _ = tokio::time::sleep(flush_wait), if !batch.is_empty() => {
                 host.emit_batch(&mut batch, &mut out, &delayed_tx, &mut delayed);
@@ -342,13 +343,12 @@ impl Host {
         self.config.delay + Duration::from_micros(extra)
     }
 
-    fn schedule(&self, answer: Bytes, tx: &mpsc::Sender<Bytes>, tasks: &mut JoinSet<()>) {
+    fn schedule(&self, answer: Bytes, tx: &mpsc::Sender<(Bytes, u64)>, tasks: &mut JoinSet<()>) {
         let delay = self.delay();
         let tx = tx.clone();
-        self.stats.answered.fetch_add(1, Relaxed);
         tasks.spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = tx.send(answer).await;
+            let _ = tx.send((answer, 1)).await;
         });
     }
 
@@ -356,22 +356,23 @@ impl Host {
         &self,
         batch: &mut Vec<Bytes>,
         out: &mut BytesMut,
-        tx: &mpsc::Sender<Bytes>,
+        tx: &mpsc::Sender<(Bytes, u64)>,
         tasks: &mut JoinSet<()>,
     ) {
+        let count = batch.len() as u64;
         let mut joined = BytesMut::new();
         for answer in batch.drain(..).rev() {
             joined.extend_from_slice(&answer);
-            self.stats.answered.fetch_add(1, Relaxed);
         }
         if self.config.delay.is_zero() && self.config.jitter.is_zero() {
             out.extend_from_slice(&joined);
+            self.stats.answered.fetch_add(count, Relaxed);
         } else {
             let delay = self.delay();
             let tx = tx.clone();
             tasks.spawn(async move {
                 tokio::time::sleep(delay).await;
-                let _ = tx.send(joined.freeze()).await;
+                let _ = tx.send((joined.freeze(), count)).await;
             });
         }
     }
