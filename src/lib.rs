@@ -29,3 +29,8 @@ pub mod transport;
 pub use codec::CodecError;
 pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
