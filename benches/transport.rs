@@ -81,7 +81,7 @@ async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> O
             let link = link.clone();
             tasks.spawn(async move {
                 let template = request();
-                let mut lat = Vec::with_capacity(200_000);
+                let mut lat = Vec::with_capacity(1 << 14);
                 while Instant::now() < stop_at {
                     let t = Instant::now();
                     let resp = link
@@ -204,7 +204,7 @@ async fn bare_case(addr: &str, links: usize, per_link: usize, run: Duration) -> 
         for _ in 0..per_link {
             let link = link.clone();
             tasks.spawn(async move {
-                let mut lat = Vec::with_capacity(200_000);
+                let mut lat = Vec::with_capacity(1 << 14);
                 while Instant::now() < stop_at {
                     let t = Instant::now();
                     let (tx, rx) = tokio::sync::oneshot::channel();

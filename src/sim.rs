@@ -39,7 +39,7 @@ use crate::{Message, Mti, MtiClass, Spec};
 pub const COPIED_FIELDS: [u8; 14] = [2, 3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70];
 
 /// How many received requests the simulator remembers (MTI, STAN) for inspection.
-const RECEIVED_LOG: usize = 100_000;
+const RECEIVED_LOG: usize = 10_000;
 
 /// Behaviour of the simulator. Every fault is off by default.
 #[derive(Debug, Clone)]
@@ -84,7 +84,8 @@ struct SimStats {
     dropped: AtomicU64,
     echo_answers: AtomicU64,
     undecodable: AtomicU64,
-    log: Mutex<Vec<(Mti, String)>>,
+    /// (MTI, DE 11 as received, up to 6 bytes, and its length).
+    log: Mutex<Vec<(Mti, [u8; 6], u8)>>,
 }
 
 /// A copy of the simulator's counters.
@@ -157,9 +158,15 @@ impl Sim {
     }
 
     /// The (MTI, STAN) of the requests received so far, in arrival order
-    /// (the first 100,000).
+    /// (the first 10,000).
     pub fn received(&self) -> Vec<(Mti, String)> {
-        self.stats.log.lock().map(|l| l.clone()).unwrap_or_default()
+        let log = self.stats.log.lock().map(|l| l.clone()).unwrap_or_default();
+        log.into_iter()
+            .map(|(mti, stan, len)| {
+                let shown = stan.get(..usize::from(len)).unwrap_or_default();
+                (mti, String::from_utf8_lossy(shown).into_owned())
+            })
+            .collect()
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to end.
@@ -301,7 +308,11 @@ impl Host {
         self.stats.received.fetch_add(1, Relaxed);
         if let Ok(mut log) = self.stats.log.lock() {
             if log.len() < RECEIVED_LOG {
-                log.push((request.mti(), request.stan().unwrap_or("").to_owned()));
+                let raw = request.get(11).unwrap_or_default();
+                let mut stan = [0u8; 6];
+                let len = raw.len().min(6);
+                stan.iter_mut().zip(raw).for_each(|(d, s)| *d = *s);
+                log.push((request.mti(), stan, len as u8));
             }
         }
     }

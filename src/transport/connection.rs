@@ -440,6 +440,29 @@ impl Link {
         }
     }
 
+    /// Pairs the responses of one read with their requests under one lock.
+    pub(crate) fn pair(&self, responses: &mut Vec<(MatchKey, Message)>, outcomes: &mut Vec<Pairing>) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        for (key, msg) in responses.drain(..) {
+            let expected = st.pending.map.get(&key).map(|entry| entry.expect);
+            let outcome = match expected {
+                Some(mti) if mti == msg.mti() => match st.pending.map.remove(&key) {
+                    Some(entry) => Pairing::Answer(entry.tx, msg),
+                    None => Pairing::Unknown(msg),
+                },
+                Some(mti) => Pairing::WrongMti(mti, msg),
+                None if st.late.take(&key) => Pairing::Late(msg),
+                None => Pairing::Unknown(msg),
+            };
+            outcomes.push(outcome);
+        }
+        drop(guard);
+        if outcomes.iter().any(|o| matches!(o, Pairing::Answer(..))) {
+            self.answered();
+        }
+    }
+
     /// Takes a response's entry (for the reader), or records a late key hit.
     pub(crate) fn take_entry(&self, key: &MatchKey) -> Taken {
         let mut st = self.lock();
@@ -462,6 +485,18 @@ impl Link {
                 .send(Err(SendError::OutcomeUnknown(Cause::LinkDown("link is down".into()))));
         }
     }
+}
+
+/// What became of one response the reader paired.
+pub(crate) enum Pairing {
+    /// Its request was waiting: deliver.
+    Answer(oneshot::Sender<Reply>, Message),
+    /// A request with this key waits for another MTI (kept waiting).
+    WrongMti(crate::Mti, Message),
+    /// Its request timed out or was cancelled.
+    Late(Message),
+    /// Nobody waits for it (unknown key or duplicate).
+    Unknown(Message),
 }
 
 /// What the reader found for a response's key.
