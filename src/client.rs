@@ -51,7 +51,9 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Longest wait for the answer to one attempt, so that an unanswered
     /// idempotent request (a reversal) leaves time to be repeated before the
-    /// deadline. Default: none (an attempt may use the whole deadline).
+    /// deadline. Default: none — an idempotent request shares what is left
+    /// of its deadline evenly among its remaining attempts; any other request
+    /// may wait for its answer until the deadline.
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -257,8 +259,14 @@ impl Client {
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
+                let now = Instant::now();
                 let attempt_deadline = match policy.attempt_timeout {
-                    Some(limit) => deadline.min(Instant::now() + limit),
+                    Some(limit) => deadline.min(now + limit),
+                    None if idempotent => {
+                        // Share what is left evenly, so an unanswered reversal is repeated in time.
+                        let attempts_left = policy.attempts.saturating_sub(attempt - 1).max(1);
+                        now + deadline.saturating_duration_since(now) / attempts_left
+                    }
                     None => deadline,
                 };
                 let result = self.attempt(&mut msg, attempt_deadline, attempt > 1).await;
