@@ -533,16 +533,33 @@ async fn a_full_writer_queue_gives_back_pressure_not_growth() {
 
 #[tokio::test]
 async fn graceful_close_fails_what_is_left_after_the_drain_limit() {
-    let sim = Sim::start(spec(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.expect("sim");
-    let cfg = Arc::new(ConnectionConfig { drain_timeout: Duration::from_millis(50), ..ConnectionConfig::default() });
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        drain_timeout: Duration::from_millis(50),
+        ..ConnectionConfig::default()
+    });
     let link = connect(&sim.addr().to_string(), cfg).await;
     let mut req = auth(1000);
-    let waiting = link.dispatch(&mut req, Instant::now() + Duration::from_secs(5)).await.expect("queued");
+    let waiting = link
+        .dispatch(&mut req, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
     let started = Instant::now();
     link.close().await;
     let err = waiting.response().await.expect_err("left over");
     assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(50) && took < Duration::from_millis(200), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(50) && took < Duration::from_millis(200),
+        "took {took:?}"
+    );
     sim.shutdown().await;
 }
