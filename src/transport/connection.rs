@@ -7,6 +7,14 @@
 //! frame straight into the shared output buffer under the link's lock, so the
 //! hot path costs one lock, one oneshot channel and no other allocation.
 //!
+//! ```text
+//! callers      dispatch(0100 #1)  dispatch(0200 #2)  dispatch(0800 #3)
+//!                  │ lock: STAN, pending[#1], encode into out   (same for #2, #3)
+//! writer          └──────── one write: [#1][#2][#3] ────────►  host
+//! reader      ◄── [0210 #2][0810 #3] ── one read, one lock: pair #2, #3
+//!             ◄── [0110 #1] ─────────── pair #1
+//! ```
+//!
 //! Every request resolves exactly once: with its response, with
 //! [`Cause::Timeout`] at its deadline, or with [`Cause::LinkDown`] as soon as
 //! the link drops. Dropping a [`PendingResponse`] removes its entry.
@@ -21,7 +29,7 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use super::config::ConnectionConfig;
 use super::error::{Cause, ConnectError, SendError};
@@ -191,12 +199,13 @@ impl Connection {
             born: Instant::now(),
         });
         let (read, write) = stream.into_split();
+        let span = tracing::debug_span!("iso8583.link", peer = %link.peer);
         let mut tasks = vec![
-            tokio::spawn(tasks::read_loop(link.clone(), read)),
-            tokio::spawn(tasks::write_loop(link.clone(), write)),
+            tokio::spawn(tasks::read_loop(link.clone(), read).instrument(span.clone())),
+            tokio::spawn(tasks::write_loop(link.clone(), write).instrument(span.clone())),
         ];
         if let Some(idle) = link.config.idle_echo {
-            tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle)));
+            tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle).instrument(span)));
         }
         Connection { link, tasks }
     }
