@@ -98,6 +98,34 @@ async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> O
     collect(tasks, start).await
 }
 
+/// The public client over a pool of `pool` links, `senders` tasks each keeping one request in flight.
+async fn client_case(addr: &str, pool: usize, senders: usize, run: Duration) -> Outcome {
+    let client = iso8583_client::client::Client::builder(Spec::builtin(SPEC).expect("spec"))
+        .endpoint(addr)
+        .pool_size(pool)
+        .build()
+        .expect("client");
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    let stop_at = start + run;
+    for _ in 0..senders {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let template = request();
+            let mut lat = Vec::with_capacity(1 << 14);
+            while Instant::now() < stop_at {
+                let t = Instant::now();
+                client.send(template.clone()).await.expect("answered");
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            lat
+        });
+    }
+    let outcome = collect(tasks, start).await;
+    client.close().await;
+    outcome
+}
+
 async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> Outcome {
     let mut latencies_us = Vec::new();
     while let Some(done) = tasks.join_next().await {
@@ -153,6 +181,18 @@ async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
         let mut batch = Vec::new();
         let mut out = Vec::new();
         while rx.recv_many(&mut batch, 1024).await > 0 {
+            // Same batching as the transport's writer: with other requests in
+            // flight, let ready senders queue theirs before writing.
+            let others_in_flight = !w.lock().expect("lock").is_empty();
+            if others_in_flight {
+                tokio::task::yield_now().await;
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(reply) => batch.push(reply),
+                        Err(_) => break,
+                    }
+                }
+            }
             out.clear();
             {
                 let mut q = w.lock().expect("lock");
@@ -173,16 +213,22 @@ async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
-            let mut q = waiting.lock().expect("lock");
+            let mut frames = 0;
             while inbuf.len() >= 2 {
                 let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
                 if inbuf.len() < 2 + len {
                     break;
                 }
                 inbuf.advance(2 + len);
-                if let Some(reply) = q.pop_front() {
-                    let _ = reply.send(());
-                }
+                frames += 1;
+            }
+            let ready: Vec<_> = {
+                let mut q = waiting.lock().expect("lock");
+                let n = frames.min(q.len());
+                q.drain(..n).collect()
+            };
+            for reply in ready {
+                let _ = reply.send(());
             }
         }
     });
@@ -261,19 +307,27 @@ fn main() {
             "arrangement", "iso rt/s", "p50 us", "p99 us", "bare rt/s", "p50 us", "p99 us", "ratio"
         );
         let only = std::env::var("ISO8583_BENCH_ONLY").unwrap_or_default();
+        // The last row goes through the public Client (deadpool checkout per
+        // request, pool of 4), beside the bare echo on 4 links x 32.
         let cases = [
-            (1, 1, "1 link x 1"),
-            (1, 16, "1 link x 16"),
-            (1, 128, "1 link x 128"),
-            (4, 32, "4 links x 32"),
+            (1, 1, "1 link x 1", false),
+            (1, 16, "1 link x 16", false),
+            (1, 128, "1 link x 128", false),
+            (4, 32, "4 links x 32", false),
+            (4, 32, "Client 4 x 128", true),
         ];
-        for (links, per_link, name) in cases
+        for (links, per_link, name, via_client) in cases
             .into_iter()
-            .filter(|(_, _, name)| only.is_empty() || name.contains(only.as_str()))
+            .filter(|(_, _, name, _)| only.is_empty() || name.contains(only.as_str()))
         {
             let side = std::env::var("ISO8583_BENCH_SIDE").unwrap_or_default();
             let skip = Duration::from_millis(1);
-            let mut iso = iso_case(&sim_addr, links, per_link, if side == "bare" { skip } else { run }).await;
+            let iso_run = if side == "bare" { skip } else { run };
+            let mut iso = if via_client {
+                client_case(&sim_addr, links, links * per_link, iso_run).await
+            } else {
+                iso_case(&sim_addr, links, per_link, iso_run).await
+            };
             let mut bare = bare_case(&echo_addr, links, per_link, if side == "iso" { skip } else { run }).await;
             println!(
                 "{:<16} {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>5.0}%",
