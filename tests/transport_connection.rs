@@ -133,6 +133,7 @@ async fn late_and_duplicate_responses_are_never_delivered() {
         let req_a = host.recv().await;
         let err = w.response().await.expect_err("timed out");
         host.send(&respond(&req_a)).await; // late
+        host.send(&respond(&req_a)).await; // late, and a duplicate
         err
     };
     assert!(err.is_timeout());
@@ -155,10 +156,17 @@ async fn late_and_duplicate_responses_are_never_delivered() {
         .await
         .expect("queued");
     let req_c = host.recv().await;
+    let mut stranger = respond(&req_c);
+    stranger.set(11, "000999"); // nobody ever waited for STAN 999
+    host.send(&stranger).await;
     host.send(&respond(&req_c)).await;
     assert_eq!(w.response().await.expect("answered").amount(), Some(3000));
     let s = link.stats().snapshot();
-    assert_eq!((s.late, s.unmatched, s.answered), (1, 1, 2));
+    assert_eq!(
+        (s.late, s.duplicate, s.unmatched, s.answered),
+        (1, 2, 1, 2),
+        "duplicates are not unmatched: {s:?}"
+    );
 }
 
 #[tokio::test]

@@ -108,7 +108,8 @@ pub struct ConnectionConfig {
     pub max_consecutive_timeouts: u32,
     /// Graceful close waits this long for requests in flight. Default: 5 s.
     pub drain_timeout: Duration,
-    /// How many timed-out keys are remembered to recognise late answers. Default: 4096.
+    /// How many timed-out keys are remembered to recognise late answers, and
+    /// about how many answered keys to recognise duplicates. Default: 4096.
     pub late_memory: usize,
     /// Handler of requests from the host. Default: [`EchoResponder`].
     pub unsolicited: Arc<dyn UnsolicitedHandler>,

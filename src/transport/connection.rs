@@ -16,27 +16,29 @@
 //! ```
 //!
 //! Every request resolves exactly once: with its response, with
-//! [`Cause::Timeout`] at its deadline, or with [`Cause::LinkDown`] as soon as
-//! the link drops. Dropping a [`PendingResponse`] removes its entry.
+//! [`Cause::Timeout`](super::Cause::Timeout) at its deadline, or with
+//! [`Cause::LinkDown`](super::Cause::LinkDown) as soon as the link drops.
+//! Dropping a [`PendingResponse`] removes its entry.
+//!
+//! Files: this one is the public handle and its close; `link.rs` the state
+//! shared by tasks and senders and the rules that take a link down;
+//! `socket.rs` opening the socket; `tasks.rs` the reader, writer and keeper.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn, Instrument};
+use tracing::{debug, Instrument};
 
 use super::config::ConnectionConfig;
-use super::error::{Cause, ConnectError, SendError};
-use super::pending::{LateKeys, MatchKey, Pending, Register, Reply, StanSequence};
+use super::error::{ConnectError, SendError};
+use super::link::Link;
+use super::pending::StanSequence;
+use super::socket;
 use super::stats::EndpointStats;
 use super::tasks;
-use super::waiting::EntryGuard;
 pub use super::waiting::PendingResponse;
 use crate::{Message, Spec};
 
@@ -56,45 +58,56 @@ use crate::{Message, Spec};
 /// ```
 pub struct Connection {
     link: Arc<Link>,
+    /// `None` once the link was handed to a background close (see [`Connection::take_running`]).
+    running: Option<Running>,
+}
+
+/// The tasks of a link. Dropping it takes the link down at once (every
+/// request in flight fails) and stops the tasks; [`Running::close`] does the
+/// same gracefully.
+pub(crate) struct Running {
+    link: Arc<Link>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// State shared by a link's tasks and its senders.
-pub(crate) struct Link {
-    state: Mutex<State>,
-    pub(crate) wake_writer: Notify,
-    /// One permit per frame that may be queued for the writer.
-    pub(crate) queue: Semaphore,
-    pub(crate) spec: Arc<Spec>,
-    pub(crate) config: Arc<ConnectionConfig>,
-    stans: Arc<StanSequence>,
-    pub(crate) stats: Arc<EndpointStats>,
-    pub(crate) peer: String,
-    closing: AtomicBool,
-    down: AtomicBool,
-    pub(crate) cancel: CancellationToken,
-    pub(crate) consecutive_timeouts: AtomicU32,
-    /// Milliseconds since `born` when the last frame was read.
-    last_read: AtomicU64,
-    born: Instant,
+impl Running {
+    /// Graceful close: takes no new requests, waits for those in flight up to
+    /// the configured drain time, sends the sign-off if configured, then
+    /// fails whatever is left and closes the socket.
+    pub(crate) async fn close(self) {
+        let link = &self.link;
+        link.stop_taking_requests();
+        let until = Instant::now() + link.config.drain_timeout;
+        // Bounded by the drain time; 2 ms steps keep the wait cheap and prompt.
+        while Instant::now() < until && !link.is_down() && link.lock().pending.map.len() > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        if let Some(sign_off) = &link.config.sign_off {
+            let deadline = Instant::now() + link.config.sign_on_timeout;
+            let mut msg = sign_off.clone();
+            if let Ok(waiting) = link.dispatch(&mut msg, deadline, true).await {
+                let _ = waiting.response().await;
+            }
+        }
+        link.go_down("closed by client".into(), false);
+        // Let the writer shut the socket down before the tasks are aborted.
+        for _ in 0..50 {
+            if self.tasks.iter().all(|t| t.is_finished()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 }
 
-pub(crate) struct State {
-    pub(crate) pending: Pending,
-    pub(crate) late: LateKeys,
-    /// Frames waiting for the writer.
-    pub(crate) out: BytesMut,
-    /// Queue permits held by the frames in `out`.
-    pub(crate) out_permits: usize,
-    /// Sequence number of the last frame put in `out`.
-    pub(crate) queued_seq: u64,
-    /// Sequence number of the last frame the writer took.
-    pub(crate) taken_seq: u64,
-    down: Option<String>,
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.link.go_down("connection dropped".into(), false);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
-
-/// Unsolicited replies may sit in the output buffer up to this size.
-const MAX_UNSOLICITED_BACKLOG: usize = 1 << 20;
 
 impl Connection {
     /// Connects to `addr` (`host:port`) with a fresh STAN sequence and counters,
@@ -109,7 +122,10 @@ impl Connection {
         Connection::connect_shared(addr, spec, config, stans, stats).await
     }
 
-    /// Connects sharing a STAN sequence and an endpoint's counters with other links.
+    /// Connects sharing a STAN sequence and an endpoint's counters with other
+    /// links: TCP connect within `connect_timeout`, `TCP_NODELAY`, TCP
+    /// keepalive, then the sign-on (answered with DE 39 = 00 within
+    /// `sign_on_timeout`) when one is configured.
     pub async fn connect_shared(
         addr: &str,
         spec: Arc<Spec>,
@@ -117,35 +133,7 @@ impl Connection {
         stans: Arc<StanSequence>,
         stats: Arc<EndpointStats>,
     ) -> Result<Connection, ConnectError> {
-        let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => {
-                return Err(ConnectError::Io {
-                    addr: addr.into(),
-                    source,
-                })
-            }
-            Err(_) => {
-                return Err(ConnectError::Timeout {
-                    addr: addr.into(),
-                    timeout: config.connect_timeout,
-                })
-            }
-        };
-        let io = |source| ConnectError::Io {
-            addr: addr.into(),
-            source,
-        };
-        stream.set_nodelay(true).map_err(io)?;
-        if let Some(idle) = config.tcp_keepalive {
-            let keepalive = socket2::TcpKeepalive::new()
-                .with_time(idle)
-                .with_interval((idle / 3).max(Duration::from_secs(1)))
-                .with_retries(3);
-            socket2::SockRef::from(&stream)
-                .set_tcp_keepalive(&keepalive)
-                .map_err(io)?;
-        }
+        let stream = socket::open(addr, &config).await?;
         let conn = Connection::from_stream(stream, addr.into(), spec, config.clone(), stans, stats);
         if let Some(sign_on) = &config.sign_on {
             let answer = conn
@@ -176,30 +164,7 @@ impl Connection {
         stans: Arc<StanSequence>,
         stats: Arc<EndpointStats>,
     ) -> Connection {
-        let link = Arc::new(Link {
-            state: Mutex::new(State {
-                pending: Pending::new(),
-                late: LateKeys::new(config.late_memory),
-                out: BytesMut::with_capacity(16 * 1024),
-                out_permits: 0,
-                queued_seq: 0,
-                taken_seq: 0,
-                down: None,
-            }),
-            wake_writer: Notify::new(),
-            queue: Semaphore::new(config.queue_frames.max(1)),
-            spec,
-            config,
-            stans,
-            stats,
-            peer,
-            closing: AtomicBool::new(false),
-            down: AtomicBool::new(false),
-            cancel: CancellationToken::new(),
-            consecutive_timeouts: AtomicU32::new(0),
-            last_read: AtomicU64::new(0),
-            born: Instant::now(),
-        });
+        let link = Arc::new(Link::new(peer, spec, config, stans, stats));
         let (read, write) = stream.into_split();
         let span = tracing::debug_span!("iso8583.link", peer = %link.peer);
         let mut tasks = vec![
@@ -209,7 +174,14 @@ impl Connection {
         if let Some(idle) = link.config.idle_echo {
             tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle).instrument(span)));
         }
-        Connection { link, tasks }
+        let running = Running {
+            link: link.clone(),
+            tasks,
+        };
+        Connection {
+            link,
+            running: Some(running),
+        }
     }
 
     /// Sends `msg` and waits up to `timeout` for its response.
@@ -228,7 +200,7 @@ impl Connection {
 
     /// True while the link is up, not closing and not marked broken.
     pub fn is_usable(&self) -> bool {
-        !self.link.down.load(Relaxed) && !self.link.closing.load(Relaxed)
+        !self.link.is_down() && !self.link.is_closing()
     }
 
     /// Requests in flight on this link.
@@ -254,37 +226,18 @@ impl Connection {
     /// Graceful close: takes no new requests, waits for those in flight up to
     /// the configured drain time, sends the sign-off if configured, then
     /// fails whatever is left and closes the socket.
-    pub async fn close(self) {
-        let link = &self.link;
-        link.closing.store(true, Relaxed);
-        let until = Instant::now() + link.config.drain_timeout;
-        while Instant::now() < until && !link.down.load(Relaxed) && self.in_flight() > 0 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        if let Some(sign_off) = &link.config.sign_off {
-            let deadline = Instant::now() + link.config.sign_on_timeout;
-            let mut msg = sign_off.clone();
-            if let Ok(waiting) = link.dispatch(&mut msg, deadline, true).await {
-                let _ = waiting.response().await;
-            }
-        }
-        link.go_down("closed by client".into(), false);
-        // Let the writer shut the socket down before the tasks are aborted.
-        for _ in 0..50 {
-            if self.tasks.iter().all(|t| t.is_finished()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    pub async fn close(mut self) {
+        if let Some(running) = self.running.take() {
+            running.close().await;
         }
     }
-}
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.link.go_down("connection dropped".into(), false);
-        for task in &self.tasks {
-            task.abort();
-        }
+    /// Takes the link's tasks out, for a close that outlives this handle
+    /// (the pool closes links it lets go in the background). The link stops
+    /// taking requests at once; this handle is then inert.
+    pub(crate) fn take_running(&mut self) -> Option<Running> {
+        self.link.stop_taking_requests();
+        self.running.take()
     }
 }
 
@@ -295,224 +248,4 @@ impl std::fmt::Debug for Connection {
             .field("usable", &self.is_usable())
             .finish()
     }
-}
-
-impl Link {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves consistent data: keep going.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn is_down(&self) -> bool {
-        self.down.load(Relaxed)
-    }
-
-    pub(crate) fn touch(&self) {
-        if self.config.idle_echo.is_none() {
-            return; // nobody reads it: spare the clock read per frame
-        }
-        let ms = self.born.elapsed().as_millis() as u64;
-        self.last_read.store(ms, Relaxed);
-    }
-
-    pub(crate) fn idle_for(&self) -> Duration {
-        let last = Duration::from_millis(self.last_read.load(Relaxed));
-        self.born.elapsed().saturating_sub(last)
-    }
-
-    pub(crate) fn answered(&self) {
-        self.consecutive_timeouts.store(0, Relaxed);
-    }
-
-    pub(crate) async fn dispatch(
-        self: &Arc<Self>,
-        msg: &mut Message,
-        deadline: Instant,
-        internal: bool,
-    ) -> Result<PendingResponse, SendError> {
-        let down = || SendError::NotSent(Cause::LinkDown("link is down".into()));
-        if self.is_down() {
-            return Err(down());
-        }
-        if !internal && self.closing.load(Relaxed) {
-            return Err(SendError::NotSent(Cause::Closing));
-        }
-        let mti = msg.mti();
-        let expect = mti.response().ok_or(SendError::NotSent(Cause::NotARequest(mti)))?;
-        let permit = match tokio::time::timeout_at(deadline, self.queue.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_closed)) => return Err(down()),
-            Err(_) => return Err(SendError::NotSent(Cause::Timeout)),
-        };
-        let (tx, rx) = oneshot::channel();
-        let (key, id) = {
-            let mut guard = self.lock();
-            let st = &mut *guard;
-            if let Some(reason) = &st.down {
-                return Err(SendError::NotSent(Cause::LinkDown(reason.clone())));
-            }
-            let seq = st.queued_seq + 1;
-            let (key, id) = match st
-                .pending
-                .register(msg, &self.config.match_fields, &self.stans, expect, seq, tx)
-            {
-                Register::Ok(key, id) => (key, id),
-                Register::InUse(stan) => return Err(SendError::NotSent(Cause::StanInUse { stan })),
-                Register::BadStan(stan) => return Err(SendError::NotSent(Cause::BadStan(stan))),
-            };
-            let framing = &self.config.framing;
-            let start = framing.begin_frame(&mut st.out);
-            let encoded = match self.spec.encode_into(msg, &mut st.out) {
-                Ok(()) => framing.finish_frame(&mut st.out, start).map_err(Cause::from),
-                Err(e) => {
-                    st.out.truncate(start);
-                    Err(Cause::Encode(e))
-                }
-            };
-            if let Err(cause) = encoded {
-                st.pending.remove_if(&key, id);
-                return Err(SendError::NotSent(cause));
-            }
-            st.queued_seq = seq;
-            st.out_permits += 1;
-            (key, id)
-        };
-        permit.forget();
-        self.wake_writer.notify_one();
-        EndpointStats::bump(&self.stats.sent);
-        self.stats.in_flight.fetch_add(1, Relaxed);
-        debug!(peer = %self.peer, mti = %mti, stan = key.stan(), "request queued");
-        Ok(PendingResponse {
-            rx,
-            deadline,
-            entry: EntryGuard {
-                link: self.clone(),
-                key,
-                id,
-                armed: true,
-            },
-        })
-    }
-
-    /// Queues a frame that is not a tracked request (reply to the host).
-    pub(crate) fn queue_unsolicited_reply(&self, header: &[u8], reply: &Message) {
-        let mut st = self.lock();
-        if st.down.is_some() || st.out.len() > MAX_UNSOLICITED_BACKLOG {
-            return;
-        }
-        let framing = &self.config.framing;
-        let mut body = BytesMut::new();
-        let result = match self.spec.encode_into(reply, &mut body) {
-            Ok(()) => framing
-                .write_frame_with_header(header, &body, &mut st.out)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        drop(st);
-        match result {
-            Ok(()) => self.wake_writer.notify_one(),
-            Err(e) => warn!(peer = %self.peer, error = %e, "reply to host not encodable"),
-        }
-    }
-
-    /// Takes the link down once: fails every request in flight (not sent if
-    /// its frame never left the output buffer, outcome unknown otherwise),
-    /// stops the tasks.
-    pub(crate) fn go_down(&self, reason: String, broken: bool) {
-        let (entries, taken) = {
-            let mut st = self.lock();
-            if st.down.is_some() {
-                return;
-            }
-            st.down = Some(reason.clone());
-            st.out.clear();
-            (std::mem::take(&mut st.pending.map), st.taken_seq)
-        };
-        self.down.store(true, Relaxed);
-        self.queue.close();
-        self.cancel.cancel();
-        self.wake_writer.notify_one();
-        if broken {
-            EndpointStats::bump(&self.stats.broken);
-        }
-        if !entries.is_empty() || broken {
-            warn!(peer = %self.peer, in_flight = entries.len(), reason = %reason, "link down");
-        } else {
-            debug!(peer = %self.peer, reason = %reason, "link down");
-        }
-        for (_, entry) in entries {
-            let cause = Cause::LinkDown(reason.clone());
-            let err = if entry.seq != 0 && entry.seq <= taken {
-                SendError::OutcomeUnknown(cause)
-            } else {
-                SendError::NotSent(cause)
-            };
-            let _ = entry.tx.send(Err(err));
-        }
-    }
-
-    /// Pairs the responses of one read with their requests under one lock.
-    pub(crate) fn pair(&self, responses: &mut Vec<(MatchKey, Message)>, outcomes: &mut Vec<Pairing>) {
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        for (key, msg) in responses.drain(..) {
-            let expected = st.pending.map.get(&key).map(|entry| entry.expect);
-            let outcome = match expected {
-                Some(mti) if mti == msg.mti() => match st.pending.map.remove(&key) {
-                    Some(entry) => Pairing::Answer(entry.tx, msg),
-                    None => Pairing::Unknown(msg),
-                },
-                Some(mti) => Pairing::WrongMti(mti, msg),
-                None if st.late.take(&key) => Pairing::Late(msg),
-                None => Pairing::Unknown(msg),
-            };
-            outcomes.push(outcome);
-        }
-        drop(guard);
-        if outcomes.iter().any(|o| matches!(o, Pairing::Answer(..))) {
-            self.answered();
-        }
-    }
-
-    /// Takes a response's entry (for the reader), or records a late key hit.
-    pub(crate) fn take_entry(&self, key: &MatchKey) -> Taken {
-        let mut st = self.lock();
-        match st.pending.map.remove(key) {
-            Some(entry) => Taken::Waiting(entry),
-            None if st.late.take(key) => Taken::Late,
-            None => Taken::Unknown,
-        }
-    }
-
-    /// Puts back an entry taken by mistake (the response MTI did not match).
-    pub(crate) fn restore_entry(&self, key: MatchKey, entry: super::pending::Entry) {
-        let mut st = self.lock();
-        if st.down.is_none() {
-            st.pending.map.insert(key, entry);
-        } else {
-            drop(st);
-            let _ = entry
-                .tx
-                .send(Err(SendError::OutcomeUnknown(Cause::LinkDown("link is down".into()))));
-        }
-    }
-}
-
-/// What became of one response the reader paired.
-pub(crate) enum Pairing {
-    /// Its request was waiting: deliver.
-    Answer(oneshot::Sender<Reply>, Message),
-    /// A request with this key waits for another MTI (kept waiting).
-    WrongMti(crate::Mti, Message),
-    /// Its request timed out or was cancelled.
-    Late(Message),
-    /// Nobody waits for it (unknown key or duplicate).
-    Unknown(Message),
-}
-
-/// What the reader found for a response's key.
-pub(crate) enum Taken {
-    Waiting(super::pending::Entry),
-    Late,
-    Unknown,
 }

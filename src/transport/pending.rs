@@ -135,6 +135,42 @@ impl LateKeys {
     }
 }
 
+/// Keys of requests answered recently, to tell a duplicate answer from one
+/// nobody ever waited for. Two generations of at most `cap / 2` keys each:
+/// when the newer one fills up it becomes the older one, and the older one is
+/// forgotten — no per-key clone or queue on the hot path, memory bounded.
+pub(crate) struct AnsweredKeys {
+    newer: KeyMap<()>,
+    older: KeyMap<()>,
+    half: usize,
+}
+
+impl AnsweredKeys {
+    pub(crate) fn new(cap: usize) -> Self {
+        AnsweredKeys {
+            newer: KeyMap::default(),
+            older: KeyMap::default(),
+            half: cap / 2,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: MatchKey) {
+        if self.half == 0 {
+            return;
+        }
+        if self.newer.len() >= self.half {
+            std::mem::swap(&mut self.newer, &mut self.older);
+            self.newer.clear(); // keeps its capacity
+        }
+        self.newer.insert(key, ());
+    }
+
+    /// True if `key` was answered recently.
+    pub(crate) fn contains(&self, key: &MatchKey) -> bool {
+        self.newer.contains_key(key) || self.older.contains_key(key)
+    }
+}
+
 /// Outcome of [`Pending::register`].
 pub(crate) enum Register {
     Ok(MatchKey, u64),

@@ -17,6 +17,7 @@ pub struct EndpointStats {
     pub(crate) timed_out: AtomicU64,
     pub(crate) late: AtomicU64,
     pub(crate) unmatched: AtomicU64,
+    pub(crate) duplicate: AtomicU64,
     pub(crate) undecodable: AtomicU64,
     pub(crate) unsolicited: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -38,8 +39,12 @@ pub struct Counters {
     pub timed_out: u64,
     /// Responses that arrived after their request timed out or was cancelled.
     pub late: u64,
-    /// Responses nobody waited for (unknown key, duplicate, wrong MTI).
+    /// Responses nobody ever waited for (unknown key, or a response MTI that
+    /// does not answer the request in flight under that key).
     pub unmatched: u64,
+    /// Second copies of responses already delivered (or already counted late),
+    /// recognised among the last `late_memory` answers of the link.
+    pub duplicate: u64,
     /// Frames that could not be decoded.
     pub undecodable: u64,
     /// Requests the host sent on its own (echo, …).
@@ -64,6 +69,7 @@ impl EndpointStats {
             timed_out: self.timed_out.load(Relaxed),
             late: self.late.load(Relaxed),
             unmatched: self.unmatched.load(Relaxed),
+            duplicate: self.duplicate.load(Relaxed),
             undecodable: self.undecodable.load(Relaxed),
             unsolicited: self.unsolicited.load(Relaxed),
             retried: self.retried.load(Relaxed),

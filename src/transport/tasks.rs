@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, warn};
 
-use super::connection::{Link, Pairing, Taken};
+use super::link::{Link, Pairing, Taken};
 use super::error::{Cause, SendError};
 use super::framing::{swap_tpdu, Frame};
 use super::pending::MatchKey;
@@ -91,9 +91,13 @@ fn on_pairing(link: &Link, outcome: Pairing) {
             EndpointStats::bump(&link.stats.late);
             warn!(peer = %link.peer, %msg, "late response dropped");
         }
+        Pairing::Duplicate(msg) => {
+            EndpointStats::bump(&link.stats.duplicate);
+            warn!(peer = %link.peer, %msg, "duplicate response dropped");
+        }
         Pairing::Unknown(msg) => {
             EndpointStats::bump(&link.stats.unmatched);
-            warn!(peer = %link.peer, %msg, "unmatched or duplicate response dropped");
+            warn!(peer = %link.peer, %msg, "response nobody waits for dropped");
         }
     }
 }

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::connection::Link;
+use super::link::Link;
 use super::error::{Cause, SendError};
 use super::pending::{MatchKey, Reply};
 use super::stats::EndpointStats;
