@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,6 +200,7 @@ impl ClientBuilder {
             pool,
             timeout: self.timeout,
             retry: self.retry,
+            closing: Arc::default(),
         })
     }
 }
@@ -215,6 +217,8 @@ pub struct Client {
     pool: Pool<LinkManager>,
     timeout: Duration,
     retry: RetryPolicy,
+    /// Set by [`Client::close`]: new sends are refused.
+    closing: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Client {
@@ -278,7 +282,9 @@ impl Client {
                     Err(err) => err,
                 };
                 written |= err.is_outcome_unknown();
-                let may_retry = retryable_cause(err.cause()) && (err.is_not_sent() || idempotent);
+                let may_retry = retryable_cause(err.cause())
+                    && (err.is_not_sent() || idempotent)
+                    && !self.closing.load(Relaxed);
                 let pause = policy.backoff(attempt);
                 if !may_retry || attempt >= policy.attempts.max(1) || Instant::now() + pause >= deadline {
                     debug!(error = %err, attempt, "send failed");
@@ -299,12 +305,20 @@ impl Client {
 
     /// One attempt: checkout, hand the frame to the writer, give the link back, wait.
     async fn attempt(&self, msg: &mut Message, deadline: Instant, retry: bool) -> Result<Message, SendError> {
+        if self.closing.load(Relaxed) {
+            return Err(SendError::NotSent(Cause::Closing));
+        }
         let link = match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(link)) => link,
+            Ok(Err(PoolError::Closed)) => return Err(SendError::NotSent(Cause::Closing)),
             Ok(Err(PoolError::Backend(e))) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
             Ok(Err(e)) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
             Err(_) => return Err(SendError::NotSent(Cause::Timeout)),
         };
+        if self.closing.load(Relaxed) {
+            // Closed while this send waited for a link: give it back untouched.
+            return Err(SendError::NotSent(Cause::Closing));
+        }
         if retry {
             EndpointStats::bump(&link.stats().retried);
         }
@@ -324,14 +338,30 @@ impl Client {
             .collect()
     }
 
-    /// Closes the client: idle links close gracefully (drain, sign-off),
-    /// links in use are dropped when given back, new sends fail as not sent.
+    /// Closes the client gracefully, on every link: new sends fail at once
+    /// as not sent ([`Cause::Closing`]); each link takes no new request,
+    /// waits for those in flight up to the link's `drain_timeout`, signs off
+    /// if configured, then fails whatever is left. Links checked out at that
+    /// moment (a frame being handed to the writer) close the same way as soon
+    /// as they are given back. Returns once every link is closed; affects
+    /// every clone of the client.
     pub async fn close(&self) {
-        let idle = self.pool.retain(|_, _| false).removed;
+        self.closing.store(true, Relaxed);
+        let manager = self.pool.manager();
+        // Idle links are let go (and so closed in the background, see `LinkManager`) ...
+        drop(self.pool.retain(|_, _| false));
+        // ... and so is every link given back from now on.
         self.pool.close();
-        for link in idle {
-            link.close().await;
+        let until = Instant::now() + manager.config().drain_timeout;
+        // Bounded: a checkout is held only while a frame is handed to the writer.
+        while Instant::now() < until {
+            let status = self.pool.status();
+            if status.size == 0 && status.waiting == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        manager.shutdown().await;
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod config;
 mod connection;
+mod endpoint;
 mod error;
 pub mod framing;
 mod link;

@@ -1,133 +1,40 @@
-//! Pooling links with deadpool, over one or more endpoints with failover.
+//! Pooling links with deadpool, over one or more endpoints with failover and fail-back.
 //!
 //! [`LinkManager`] creates a link by trying the endpoints in priority order
 //! (primary first), skipping any endpoint that failed recently until its
 //! reconnect backoff (exponential, with jitter) has passed. A link is
 //! recycled only while it is up and signed on; a broken link is dropped and
 //! replaced on the next checkout.
+//!
+//! **Fail-back.** While a link serves from a lower-priority endpoint, each
+//! checkout of it checks the endpoints above: one whose backoff has passed is
+//! probed in the background (connect + sign-on, never in the caller's path;
+//! a failed probe lengthens its backoff). Once a preferred endpoint is
+//! healthy again, links on lower ones are let go at their next checkout and
+//! replaced by links to it (the probe's link first).
+//!
+//! **Letting go.** A link the pool lets go (failing back, pool closed while
+//! it was checked out, [`Client::close`](crate::client::Client::close)) is
+//! closed gracefully in the background: no new requests, those in flight
+//! drain up to `drain_timeout`, sign-off, then the rest fail.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use super::config::ConnectionConfig;
-use super::connection::Connection;
+use super::connection::{Connection, Running};
+pub use super::endpoint::{Endpoint, ReconnectBackoff};
 use super::error::ConnectError;
 use super::pending::StanSequence;
-use super::stats::EndpointStats;
 use crate::Spec;
-
-/// Reconnect backoff of an endpoint: after the n-th failure in a row the
-/// endpoint is skipped for `initial * 2^(n-1)` (at most `max`), scaled by a
-/// random factor between 0.5 and 1.
-///
-/// ```
-/// use std::time::Duration;
-/// let b = iso8583_client::transport::ReconnectBackoff { initial: Duration::from_millis(100), max: Duration::from_secs(10) };
-/// assert!(b.delay(1) <= Duration::from_millis(100));
-/// assert!(b.delay(30) <= Duration::from_secs(10));
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ReconnectBackoff {
-    /// Pause after the first failure. Default: 100 ms.
-    pub initial: Duration,
-    /// Longest pause. Default: 30 s.
-    pub max: Duration,
-}
-
-impl Default for ReconnectBackoff {
-    fn default() -> Self {
-        ReconnectBackoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-        }
-    }
-}
-
-impl ReconnectBackoff {
-    /// Pause after `failures` failures in a row (jittered).
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(20);
-        let full = self.initial.saturating_mul(1u32 << exp).min(self.max);
-        full.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-}
-
-/// One host address with its counters and reconnect state.
-#[derive(Debug)]
-pub struct Endpoint {
-    addr: String,
-    stats: Arc<EndpointStats>,
-    state: Mutex<EndpointState>,
-}
-
-#[derive(Debug, Default)]
-struct EndpointState {
-    failures: u32,
-    retry_at: Option<Instant>,
-    connected_before: bool,
-}
-
-impl Endpoint {
-    /// An endpoint at `addr` (`host:port`).
-    ///
-    /// ```
-    /// let primary = iso8583_client::transport::Endpoint::new("10.0.0.1:9583");
-    /// assert_eq!(primary.addr(), "10.0.0.1:9583");
-    /// ```
-    pub fn new(addr: impl Into<String>) -> Endpoint {
-        Endpoint {
-            addr: addr.into(),
-            stats: Arc::default(),
-            state: Mutex::default(),
-        }
-    }
-
-    /// The address.
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
-    /// Its counters.
-    pub fn stats(&self) -> &Arc<EndpointStats> {
-        &self.stats
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, EndpointState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn ready(&self, now: Instant) -> bool {
-        !matches!(self.state().retry_at, Some(at) if now < at)
-    }
-
-    fn succeeded(&self) {
-        let mut st = self.state();
-        if st.connected_before {
-            EndpointStats::bump(&self.stats.reconnects);
-        }
-        *st = EndpointState {
-            failures: 0,
-            retry_at: None,
-            connected_before: true,
-        };
-    }
-
-    fn failed(&self, backoff: &ReconnectBackoff) -> Duration {
-        let mut st = self.state();
-        st.failures = st.failures.saturating_add(1);
-        let pause = backoff.delay(st.failures);
-        st.retry_at = Some(Instant::now() + pause);
-        pause
-    }
-}
 
 /// deadpool [`Manager`](managed::Manager) of links: `create` connects (and
 /// signs on) to the first available endpoint, `recycle` keeps a link only
-/// while it is up and not broken.
+/// while it is up, not broken, and no preferred endpoint is healthy again.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -142,22 +49,31 @@ impl Endpoint {
 /// ```
 #[derive(Debug)]
 pub struct LinkManager {
-    endpoints: Vec<Endpoint>,
+    endpoints: Arc<[Endpoint]>,
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
     stans: Arc<StanSequence>,
     backoff: ReconnectBackoff,
+    /// Links opened by fail-back probes, waiting for the next `create`.
+    probed: Arc<Mutex<Vec<Connection>>>,
+    /// Fail-back probes running.
+    probes: Mutex<Vec<JoinHandle<()>>>,
+    /// Graceful closes of links the pool let go.
+    closes: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl LinkManager {
     /// A manager over `endpoints`, in priority order.
     pub fn new(endpoints: Vec<Endpoint>, spec: Arc<Spec>, config: Arc<ConnectionConfig>) -> LinkManager {
         LinkManager {
-            endpoints,
+            endpoints: endpoints.into(),
             spec,
             config,
             stans: Arc::default(),
             backoff: ReconnectBackoff::default(),
+            probed: Arc::default(),
+            probes: Mutex::default(),
+            closes: Mutex::default(),
         }
     }
 
@@ -177,6 +93,108 @@ impl LinkManager {
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }
+
+    /// The link settings.
+    pub fn config(&self) -> &Arc<ConnectionConfig> {
+        &self.config
+    }
+
+    /// Stops fail-back probes, closes the links they opened and waits for
+    /// every background close to finish (each bounded by the drain time and
+    /// the sign-off timeout).
+    pub async fn shutdown(&self) {
+        for probe in lock(&self.probes).drain(..) {
+            probe.abort();
+        }
+        let probed: Vec<Connection> = lock(&self.probed).drain(..).collect();
+        for mut conn in probed {
+            if let Some(running) = conn.take_running() {
+                self.close_in_background(running);
+            }
+        }
+        let closes: Vec<JoinHandle<()>> = lock(&self.closes).drain(..).collect();
+        for close in closes {
+            let _ = close.await;
+        }
+    }
+
+    fn rank_of(&self, peer: &str) -> Option<usize> {
+        self.endpoints.iter().position(|e| e.addr() == peer)
+    }
+
+    fn take_probed(&self) -> Option<Connection> {
+        let mut probed = lock(&self.probed);
+        probed.retain(Connection::is_usable);
+        probed.pop()
+    }
+
+    fn start_probe(&self, rank: usize) {
+        let task = probe(
+            self.endpoints.clone(),
+            rank,
+            self.spec.clone(),
+            self.config.clone(),
+            self.stans.clone(),
+            self.backoff,
+            self.probed.clone(),
+        );
+        let span = tracing::debug_span!("iso8583.probe", peer = %self.endpoints.get(rank).map_or("", |e| e.addr()));
+        let handle = tokio::spawn(task.instrument(span));
+        let mut probes = lock(&self.probes);
+        probes.retain(|p| !p.is_finished());
+        probes.push(handle);
+    }
+
+    fn close_in_background(&self, running: Running) {
+        // Outside a runtime, dropping `running` takes the link down at once.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let handle = runtime.spawn(running.close());
+            let mut closes = lock(&self.closes);
+            closes.retain(|c| !c.is_finished());
+            closes.push(handle);
+        }
+    }
+}
+
+impl Drop for LinkManager {
+    fn drop(&mut self) {
+        for task in lock(&self.probes).iter().chain(lock(&self.closes).iter()) {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Opens a link to `endpoints[rank]`; on success it waits in `probed` for the
+/// pool, on failure the endpoint's backoff grows.
+async fn probe(
+    endpoints: Arc<[Endpoint]>,
+    rank: usize,
+    spec: Arc<Spec>,
+    config: Arc<ConnectionConfig>,
+    stans: Arc<StanSequence>,
+    backoff: ReconnectBackoff,
+    probed: Arc<Mutex<Vec<Connection>>>,
+) {
+    let Some(endpoint) = endpoints.get(rank) else {
+        return;
+    };
+    let stats = endpoint.stats().clone();
+    match Connection::connect_shared(endpoint.addr(), spec, config, stans, stats).await {
+        Ok(conn) => {
+            endpoint.succeeded();
+            info!(peer = %endpoint.addr(), "preferred endpoint is back: failing back");
+            lock(&probed).push(conn);
+        }
+        Err(e) => {
+            let pause = endpoint.failed(&backoff);
+            debug!(peer = %endpoint.addr(), error = %e, retry_in = ?pause, "preferred endpoint still down");
+        }
+    }
+    endpoint.end_probe();
 }
 
 impl managed::Manager for LinkManager {
@@ -184,26 +202,29 @@ impl managed::Manager for LinkManager {
     type Error = ConnectError;
 
     async fn create(&self) -> Result<Connection, ConnectError> {
+        if let Some(conn) = self.take_probed() {
+            return Ok(conn);
+        }
         let now = Instant::now();
         let mut last_error = None;
         for endpoint in self.endpoints.iter().filter(|e| e.ready(now)) {
             let attempt = Connection::connect_shared(
-                &endpoint.addr,
+                endpoint.addr(),
                 self.spec.clone(),
                 self.config.clone(),
                 self.stans.clone(),
-                endpoint.stats.clone(),
+                endpoint.stats().clone(),
             )
             .await;
             match attempt {
                 Ok(conn) => {
                     endpoint.succeeded();
-                    info!(peer = %endpoint.addr, "link up");
+                    info!(peer = %endpoint.addr(), "link up");
                     return Ok(conn);
                 }
                 Err(e) => {
                     let pause = endpoint.failed(&self.backoff);
-                    warn!(peer = %endpoint.addr, error = %e, retry_in = ?pause, "endpoint unavailable");
+                    warn!(peer = %endpoint.addr(), error = %e, retry_in = ?pause, "endpoint unavailable");
                     last_error = Some(e);
                 }
             }
@@ -213,10 +234,28 @@ impl managed::Manager for LinkManager {
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<ConnectError> {
-        if conn.is_usable() {
-            Ok(())
-        } else {
-            Err(RecycleError::message("link is down or broken"))
+        if !conn.is_usable() {
+            return Err(RecycleError::message("link is down or broken"));
+        }
+        let rank = self.rank_of(conn.peer()).unwrap_or(0);
+        let now = Instant::now();
+        for (better, endpoint) in self.endpoints.iter().enumerate().take(rank) {
+            if endpoint.healthy() {
+                info!(from = %conn.peer(), to = %endpoint.addr(), "failing back to a preferred endpoint");
+                return Err(RecycleError::message("a preferred endpoint is healthy again"));
+            }
+            if endpoint.start_probe(now) {
+                self.start_probe(better);
+            }
+        }
+        Ok(())
+    }
+
+    /// The pool lets `conn` go (failing back, broken, or given back to a
+    /// closed pool): close it gracefully in the background.
+    fn detach(&self, conn: &mut Connection) {
+        if let Some(running) = conn.take_running() {
+            self.close_in_background(running);
         }
     }
 }
