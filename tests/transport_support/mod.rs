@@ -1,7 +1,7 @@
 //! Shared helpers of the transport tests: a scripted host, a silent proxy, messages.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +85,10 @@ pub fn respond(req: &Message) -> Message {
 pub struct SilentProxy {
     pub addr: String,
     stalled: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
+    /// Connections numbered below this are stalled.
+    stalled_below: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -93,25 +97,45 @@ impl SilentProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let stalled = Arc::new(AtomicBool::new(false));
-        let flag = stalled.clone();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stalled_below = Arc::new(AtomicUsize::new(0));
+        let (flag, count, below) = (stalled.clone(), accepted.clone(), stalled_below.clone());
         let task = tokio::spawn(async move {
             let mut pipes = tokio::task::JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
+                let number = count.fetch_add(1, Ordering::SeqCst);
+                let silent = Silent {
+                    all: flag.clone(),
+                    below: below.clone(),
+                    number,
+                };
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
-                pipes.spawn(pipe(cr, sw, flag.clone()));
-                pipes.spawn(pipe(sr, cw, flag.clone()));
+                pipes.spawn(pipe(cr, sw, silent.clone()));
+                pipes.spawn(pipe(sr, cw, silent));
             }
         });
-        SilentProxy { addr, stalled, task }
+        SilentProxy {
+            addr,
+            stalled,
+            accepted,
+            stalled_below,
+            task,
+        }
     }
 
     /// Stops forwarding in both directions without closing anything.
     pub fn stall(&self) {
         self.stalled.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops forwarding on the connections open now; later ones forward.
+    pub fn stall_existing(&self) {
+        self.stalled_below
+            .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 }
 
@@ -121,10 +145,23 @@ impl Drop for SilentProxy {
     }
 }
 
+#[derive(Clone)]
+struct Silent {
+    all: Arc<AtomicBool>,
+    below: Arc<AtomicUsize>,
+    number: usize,
+}
+
+impl Silent {
+    fn now(&self) -> bool {
+        self.all.load(Ordering::SeqCst) || self.number < self.below.load(Ordering::SeqCst)
+    }
+}
+
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    stalled: Arc<AtomicBool>,
+    silent: Silent,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -132,11 +169,45 @@ async fn pipe(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if stalled.load(Ordering::SeqCst) {
+        if silent.now() {
             continue; // swallow: the bytes go nowhere, the socket stays open
         }
         if to.write_all(buf.get(..n).unwrap_or_default()).await.is_err() {
             return;
         }
+    }
+}
+
+/// A host on 127.0.0.1 that accepts connections and closes them at once,
+/// counting them: a dead host behind a live port (sign-on always fails).
+pub struct SlammingHost {
+    pub addr: String,
+    pub accepted: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl SlammingHost {
+    pub async fn start() -> SlammingHost {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        SlammingHost { addr, accepted, task }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SlammingHost {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
