@@ -8,8 +8,32 @@ use super::framing::Framing;
 use crate::{Message, Mti};
 
 /// Handles requests the host sends on its own (not responses): network
-/// management echoes, advices… Called on the link's reader task, so it must
-/// be quick; return the reply to send, if any.
+/// management echoes, advices… Return the reply to send, if any.
+///
+/// **Runs on the link's reader task**, between the frames of one read: while
+/// `handle` runs, no response on that link is paired, so requests in flight
+/// wait (and may time out), and a blocking call stalls a runtime worker too.
+/// Keep it to building the reply from the request. Anything slow — a database
+/// write, a call to another service, logging an advice durably — belongs on
+/// another task: hand the request over a channel with `try_send` (never a
+/// blocking or awaiting send) and answer at once, as below.
+///
+/// ```
+/// use iso8583_client::{Message, transport::UnsolicitedHandler};
+/// use tokio::sync::mpsc;
+/// /// Answers advices at once; a task of the application stores them.
+/// struct AdviceInbox(mpsc::Sender<Message>);
+/// impl UnsolicitedHandler for AdviceInbox {
+///     fn handle(&self, request: &Message) -> Option<Message> {
+///         if self.0.try_send(request.clone()).is_err() {
+///             return None; // inbox full: no answer, the host repeats its advice
+///         }
+///         let mut reply = Message::new(request.mti().response()?);
+///         reply.set(11, request.get_bytes(11)?.clone()).set(39, "00");
+///         Some(reply)
+///     }
+/// }
+/// ```
 ///
 /// ```
 /// use iso8583_client::{Message, transport::UnsolicitedHandler};
@@ -111,7 +135,8 @@ pub struct ConnectionConfig {
     /// How many timed-out keys are remembered to recognise late answers, and
     /// about how many answered keys to recognise duplicates. Default: 4096.
     pub late_memory: usize,
-    /// Handler of requests from the host. Default: [`EchoResponder`].
+    /// Handler of requests from the host; runs on the reader task, so it must
+    /// be quick (see [`UnsolicitedHandler`]). Default: [`EchoResponder`].
     pub unsolicited: Arc<dyn UnsolicitedHandler>,
 }
 

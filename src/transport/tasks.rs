@@ -102,6 +102,8 @@ fn on_pairing(link: &Link, outcome: Pairing) {
     }
 }
 
+/// Runs the user's handler inline, on the reader task: it must be quick
+/// (documented on [`UnsolicitedHandler`](super::UnsolicitedHandler)).
 fn on_host_request(link: &Link, header: &[u8], msg: Message) {
     EndpointStats::bump(&link.stats.unsolicited);
     match link.config.unsolicited.handle(&msg) {
