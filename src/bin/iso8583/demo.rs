@@ -12,9 +12,9 @@ use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{network_request, ConnectionConfig};
 use iso8583_client::{Message, Spec};
 
+use crate::args::WireArgs;
 use crate::bench::{self, BenchArgs};
-use crate::framing_args::FramingArgs;
-use crate::{args::SpecArg, runtime, table, Outcome};
+use crate::{runtime, table, Outcome};
 
 /// `iso8583 demo` options.
 #[derive(Args, Debug)]
@@ -102,8 +102,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         let bench_args = BenchArgs {
             host: None,
             embedded: true,
-            spec: SpecArg { spec: SPEC.into() },
-            framing: FramingArgs::default(),
+            wire: WireArgs::with_spec(SPEC),
             connections: 2,
             in_flight: 32,
             duration: Some(args.bench_seconds),
@@ -112,7 +111,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
             json: false,
             quiet: false,
         };
-        let summary = bench::load(bench_args, spec).await?;
+        let summary = bench::load(bench_args, WireArgs::with_spec(SPEC).load()?).await?;
         print!("{}", summary.table());
         println!("\ndemo finished in {:.1} s", started.elapsed().as_secs_f64());
         Ok(Outcome::Success)

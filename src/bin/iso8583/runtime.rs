@@ -42,3 +42,8 @@ pub fn parse_addr(text: &str) -> anyhow::Result<std::net::SocketAddr> {
         .next()
         .with_context(|| format!("address {t:?} resolves to nothing"))
 }
+
+/// `--host` as `IP:PORT` (`8583` and `:8583` mean 127.0.0.1:8583); the error names the option.
+pub fn host_addr(text: &str) -> anyhow::Result<String> {
+    Ok(parse_addr(text).context("--host")?.to_string())
+}

@@ -11,8 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use iso8583_client::{Message, Spec};
 use serde_json::json;
 
-use crate::args::SpecArg;
-use crate::framing_args::FramingArgs;
+use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
 use crate::{input, runtime, Outcome};
@@ -28,9 +27,7 @@ pub struct SendArgs {
     #[arg(value_name = "FILE|-")]
     file: Option<PathBuf>,
     #[command(flatten)]
-    spec: SpecArg,
-    #[command(flatten)]
-    framing: FramingArgs,
+    wire: WireArgs,
     /// Requests in flight at once on the link.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
@@ -55,12 +52,11 @@ pub struct SendArgs {
 /// Runs `send`.
 pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging();
-    let spec = args.spec.load()?;
-    let framing = args.framing.build()?;
+    let wire = args.wire.load()?;
+    let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
     let opts = LinkOptions {
-        addr: args.host.clone(),
-        framing,
+        addr: runtime::host_addr(&args.host)?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),
@@ -69,7 +65,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     let concurrency = args.concurrency.max(1);
     let (reveal, idempotent) = (args.reveal, args.idempotent);
     runtime::block_on(async move {
-        let client = link::client(spec.clone(), &opts)?;
+        let client = link::client(&wire, &opts)?;
         // Lines are read on their own thread so a slow standard input never blocks the runtime.
         let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
         std::thread::spawn(move || {
