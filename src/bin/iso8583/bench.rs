@@ -71,7 +71,8 @@ pub struct Summary {
 
 /// Runs `bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
-    runtime::init_logging();
+    // Timeouts and other failures are counted in the summary, not logged one by one.
+    runtime::init_logging_at("error");
     let wire = args.wire.load()?;
     let summary = runtime::block_on(load(args.clone(), wire))??;
     print!(
@@ -116,7 +117,8 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     for _ in 0..args.connections {
         let link = Connection::connect(&addr, spec.clone(), config.clone())
             .await
-            .with_context(|| format!("cannot connect to {addr}"))?;
+            // The library's error names the address and the cause already.
+            .map_err(|e| anyhow!("cannot connect: {e}"))?;
         links.push(Arc::new(link));
     }
     let duration = match (args.count, args.duration) {

@@ -230,7 +230,8 @@ async fn replay_one(
     });
     let link = Connection::connect(&addr, plan.wire.spec.clone(), config)
         .await
-        .with_context(|| format!("cannot connect to {addr}"))?;
+        // The library's error names the address and the cause already.
+        .map_err(|e| anyhow!("cannot connect: {e}"))?;
     let out = replay_connection(plan, &link, mine).await;
     link.close().await;
     if let Some(t) = played {

@@ -51,7 +51,8 @@ pub struct SendArgs {
 
 /// Runs `send`.
 pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
-    runtime::init_logging();
+    // Every failure is reported on its own output line, and summed up on standard error.
+    runtime::init_logging_at("error");
     let wire = args.wire.load()?;
     let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
@@ -95,19 +96,35 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
             })
             .buffered(concurrency);
         futures_util::pin_mut!(results);
-        let mut outcome = Outcome::Success;
+        let (mut total, mut failed) = (0usize, 0usize);
+        let mut first_failure: Option<String> = None;
         let mut out = std::io::stdout().lock();
         while let Some((ok, line)) = results.next().await {
+            total += 1;
             if !ok {
-                outcome = Outcome::SomeFailed;
+                failed += 1;
+                first_failure.get_or_insert_with(|| failure_text(&line));
             }
             writeln!(out, "{line}")?;
             out.flush()?;
         }
         drop(out);
         client.close().await;
-        Ok(outcome)
+        Ok(match first_failure {
+            None => Outcome::Success,
+            Some(first) => {
+                eprintln!("iso8583: {failed} of {total} messages failed (the first: {first})");
+                Outcome::SomeFailed
+            }
+        })
     })?
+}
+
+/// `KIND (OUTCOME): MESSAGE` of an error output line.
+fn failure_text(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().unwrap_or("?").to_owned();
+    format!("{}, {}: {}", field("error"), field("outcome"), field("message"))
 }
 
 fn input_error(message: &str) -> String {
