@@ -3,11 +3,9 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cli_support::{bin, parse_listen_line, run, run_with_input, start_sim, ChildGuard};
+use cli_support::{run, run_with_input, start_record, start_sim, temp};
 
 fn fixture(name: &str) -> String {
     format!("{}/fixtures/exchanges/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -32,40 +30,6 @@ fn every_fixture_replays_with_its_noted_outcomes() {
         8,
         "{r:?}"
     );
-}
-
-/// Starts `iso8583 record` in front of `upstream`, returns its guard and address.
-fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, String) {
-    let mut args = vec![
-        "record",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        upstream,
-        "--out",
-        out,
-        "--max-connections",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(bin())
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard::new(child);
-    let stdout = guard.child().stdout.take().unwrap();
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
-    let addr = parse_listen_line(&first).to_string();
-    (guard, addr)
-}
-
-fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-rec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_owned()
 }
 
 const MESSAGES: &str = concat!(
