@@ -241,6 +241,8 @@ fn write_three_connections(path: &str) {
     w.frame(2, from, &echo_back("000001")).unwrap();
     w.frame(3, to, &echo("000003")).unwrap();
     w.frame(3, from, &echo_back("000003")).unwrap();
+    // A 0200 the client gave up on: it closed the connection before the answer.
+    w.frame(3, to, &auth("000004")).unwrap();
     w.closed(3, Side::Client).unwrap();
 }
 
@@ -252,10 +254,19 @@ fn overlapping_connections_replay_together_and_a_later_one_after_them() {
     let r = run(&["replay", &path, "--timeout-ms", "2000"]);
     let took = t0.elapsed();
     r.assert_ok();
-    assert!(r.stdout.contains("replayed 5 exchanges: 5 same, 0 different"), "{r:?}");
+    assert!(r.stdout.contains("replayed 6 exchanges: 6 same, 0 different"), "{r:?}");
     assert_eq!(r.stdout.matches("unanswered, as recorded").count(), 2, "{r:?}");
-    // Connections 1 and 2 each wait 2 s for their unanswered 0200: together, not one after the other.
-    assert!(took < Duration::from_millis(3500), "replay took {took:?}: {r:?}");
+    assert!(
+        r.stdout
+            .contains("0200 stan 000004: connection closed before the answer"),
+        "{r:?}"
+    );
+    // Connections 1 and 2 each wait 2 s for their unanswered 0200, together (one after the other
+    // would take 4 s); then connection 3 waits 2 s for the 0200 its client gave up on.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_millis(5300),
+        "replay took {took:?}: {r:?}"
+    );
     // Output in recorded order.
     let order: Vec<&str> = r.stdout.lines().filter_map(|l| l.split(':').next()).collect();
     assert_eq!(
@@ -277,9 +288,9 @@ fn overlapping_connections_replay_together_and_a_later_one_after_them() {
     let r = run(&["replay", &path, "--host", &sim.addr.to_string(), "--timeout-ms", "2000"]);
     let took = t0.elapsed();
     r.assert_ok();
-    assert!(r.stdout.contains("5 same, 0 different"), "{r:?}");
+    assert!(r.stdout.contains("6 same, 0 different"), "{r:?}");
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(3500),
+        took >= Duration::from_secs(4) && took < Duration::from_millis(5300),
         "{took:?}"
     );
     let mut seen = Vec::new();
@@ -288,6 +299,6 @@ fn overlapping_connections_replay_together_and_a_later_one_after_them() {
             seen.push(rest.to_owned());
         }
     }
-    assert_eq!(seen.len(), 5, "{seen:?}");
-    assert_eq!(seen[4], "0800 stan 000003", "connection 3 last: {seen:?}");
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen[4], "0800 stan 000003", "connection 3 after the others: {seen:?}");
 }
