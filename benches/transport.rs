@@ -3,7 +3,13 @@
 //! echo (no codec, no matching) in the same runtime and process layout.
 //!
 //! `cargo bench --bench transport` (each case runs ~2 s; set
-//! `ISO8583_BENCH_SECS` to change it).
+//! `ISO8583_BENCH_SECS` to change it, `ISO8583_BENCH_ONLY="x 128"` to run one
+//! arrangement).
+//!
+//! Client and hosts in separate processes: start the hosts with
+//! `ISO8583_BENCH_SERVE=7000 cargo bench --bench transport` (simulator on
+//! 127.0.0.1:7000, bare echo on 7001, for 60 s), then run the client side with
+//! `ISO8583_BENCH_REMOTE=7000 cargo bench --bench transport`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +22,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const SPEC: &str = "iso87-ascii-binary-bitmap";
+
+/// mimalloc for both sides of the comparison: with glibc's allocator the
+/// responses decoded on the reader's thread and freed on the caller's thread
+/// serialise on malloc arena locks (futex), which measures glibc, not the
+/// transport. Services that care about throughput make the same choice.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Outcome {
     round_trips: usize,
@@ -68,7 +81,7 @@ async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> O
             let link = link.clone();
             tasks.spawn(async move {
                 let template = request();
-                let mut lat = Vec::with_capacity(200_000);
+                let mut lat = Vec::with_capacity(1 << 14);
                 while Instant::now() < stop_at {
                     let t = Instant::now();
                     let resp = link
@@ -85,6 +98,34 @@ async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> O
     collect(tasks, start).await
 }
 
+/// The public client over a pool of `pool` links, `senders` tasks each keeping one request in flight.
+async fn client_case(addr: &str, pool: usize, senders: usize, run: Duration) -> Outcome {
+    let client = iso8583_client::client::Client::builder(Spec::builtin(SPEC).expect("spec"))
+        .endpoint(addr)
+        .pool_size(pool)
+        .build()
+        .expect("client");
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    let stop_at = start + run;
+    for _ in 0..senders {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let template = request();
+            let mut lat = Vec::with_capacity(1 << 14);
+            while Instant::now() < stop_at {
+                let t = Instant::now();
+                client.send(template.clone()).await.expect("answered");
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            lat
+        });
+    }
+    let outcome = collect(tasks, start).await;
+    client.close().await;
+    outcome
+}
+
 async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> Outcome {
     let mut latencies_us = Vec::new();
     while let Some(done) = tasks.join_next().await {
@@ -98,8 +139,8 @@ async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> O
 }
 
 /// Bare echo server: writes back whatever it reads.
-async fn bare_echo_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+async fn bare_echo_server(port: u16) -> String {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -140,6 +181,18 @@ async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
         let mut batch = Vec::new();
         let mut out = Vec::new();
         while rx.recv_many(&mut batch, 1024).await > 0 {
+            // Same batching as the transport's writer: with other requests in
+            // flight, let ready senders queue theirs before writing.
+            let others_in_flight = !w.lock().expect("lock").is_empty();
+            if others_in_flight {
+                tokio::task::yield_now().await;
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(reply) => batch.push(reply),
+                        Err(_) => break,
+                    }
+                }
+            }
             out.clear();
             {
                 let mut q = w.lock().expect("lock");
@@ -160,16 +213,22 @@ async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
-            let mut q = waiting.lock().expect("lock");
+            let mut frames = 0;
             while inbuf.len() >= 2 {
                 let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
                 if inbuf.len() < 2 + len {
                     break;
                 }
                 inbuf.advance(2 + len);
-                if let Some(reply) = q.pop_front() {
-                    let _ = reply.send(());
-                }
+                frames += 1;
+            }
+            let ready: Vec<_> = {
+                let mut q = waiting.lock().expect("lock");
+                let n = frames.min(q.len());
+                q.drain(..n).collect()
+            };
+            for reply in ready {
+                let _ = reply.send(());
             }
         }
     });
@@ -191,7 +250,7 @@ async fn bare_case(addr: &str, links: usize, per_link: usize, run: Duration) -> 
         for _ in 0..per_link {
             let link = link.clone();
             tasks.spawn(async move {
-                let mut lat = Vec::with_capacity(200_000);
+                let mut lat = Vec::with_capacity(1 << 14);
                 while Instant::now() < stop_at {
                     let t = Instant::now();
                     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -216,12 +275,30 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let port = |name: &str| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok());
     rt.block_on(async {
-        let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
-            .await
-            .expect("sim");
-        let sim_addr = sim.addr().to_string();
-        let echo_addr = bare_echo_server().await;
+        if let Some(serve) = port("ISO8583_BENCH_SERVE") {
+            let spec = Spec::builtin(SPEC).expect("spec");
+            let sim = Sim::start_on(serve, spec, SimConfig::default()).await.expect("sim");
+            bare_echo_server(serve + 1).await;
+            println!(
+                "simulator on {}, bare echo on port {}; serving for 60 s",
+                sim.addr(),
+                serve + 1
+            );
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        let (sim, sim_addr, echo_addr) = match port("ISO8583_BENCH_REMOTE") {
+            Some(remote) => (None, format!("127.0.0.1:{remote}"), format!("127.0.0.1:{}", remote + 1)),
+            None => {
+                let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
+                    .await
+                    .expect("sim");
+                let addr = sim.addr().to_string();
+                (Some(sim), addr, bare_echo_server(0).await)
+            }
+        };
         // Warm-up.
         let _ = iso_case(&sim_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
@@ -230,19 +307,27 @@ fn main() {
             "arrangement", "iso rt/s", "p50 us", "p99 us", "bare rt/s", "p50 us", "p99 us", "ratio"
         );
         let only = std::env::var("ISO8583_BENCH_ONLY").unwrap_or_default();
+        // The last row goes through the public Client (deadpool checkout per
+        // request, pool of 4), beside the bare echo on 4 links x 32.
         let cases = [
-            (1, 1, "1 link x 1"),
-            (1, 16, "1 link x 16"),
-            (1, 128, "1 link x 128"),
-            (4, 32, "4 links x 32"),
+            (1, 1, "1 link x 1", false),
+            (1, 16, "1 link x 16", false),
+            (1, 128, "1 link x 128", false),
+            (4, 32, "4 links x 32", false),
+            (4, 32, "Client 4 x 128", true),
         ];
-        for (links, per_link, name) in cases
+        for (links, per_link, name, via_client) in cases
             .into_iter()
-            .filter(|(_, _, name)| only.is_empty() || name.contains(only.as_str()))
+            .filter(|(_, _, name, _)| only.is_empty() || name.contains(only.as_str()))
         {
             let side = std::env::var("ISO8583_BENCH_SIDE").unwrap_or_default();
             let skip = Duration::from_millis(1);
-            let mut iso = iso_case(&sim_addr, links, per_link, if side == "bare" { skip } else { run }).await;
+            let iso_run = if side == "bare" { skip } else { run };
+            let mut iso = if via_client {
+                client_case(&sim_addr, links, links * per_link, iso_run).await
+            } else {
+                iso_case(&sim_addr, links, per_link, iso_run).await
+            };
             let mut bare = bare_case(&echo_addr, links, per_link, if side == "iso" { skip } else { run }).await;
             println!(
                 "{:<16} {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>5.0}%",
@@ -256,6 +341,8 @@ fn main() {
                 100.0 * iso.rate() / bare.rate()
             );
         }
-        sim.shutdown().await;
+        if let Some(sim) = sim {
+            sim.shutdown().await;
+        }
     });
 }

@@ -51,7 +51,9 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Longest wait for the answer to one attempt, so that an unanswered
     /// idempotent request (a reversal) leaves time to be repeated before the
-    /// deadline. Default: none (an attempt may use the whole deadline).
+    /// deadline. Default: none — an idempotent request shares what is left
+    /// of its deadline evenly among its remaining attempts; any other request
+    /// may wait for its answer until the deadline.
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -128,6 +130,7 @@ pub struct ClientBuilder {
     endpoints: Vec<String>,
     config: ConnectionConfig,
     pool_size: usize,
+    wait_timeout: Option<Duration>,
     timeout: Duration,
     retry: RetryPolicy,
     backoff: ReconnectBackoff,
@@ -146,9 +149,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Most links open at once. Default: 4.
+    /// Most links open at once. Default: 4. Links are handed out most recently
+    /// used first, so light traffic stays on one link (fuller write batches)
+    /// and more links open only when senders check out at the same time.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
+        self
+    }
+
+    /// Longest wait for a link of the pool (the send's deadline applies too). Default: none.
+    pub fn wait_timeout(mut self, wait: Duration) -> Self {
+        self.wait_timeout = Some(wait);
         self
     }
 
@@ -179,6 +190,8 @@ impl ClientBuilder {
         let manager = LinkManager::new(endpoints, self.spec, Arc::new(self.config)).with_backoff(self.backoff);
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
+            .wait_timeout(self.wait_timeout)
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| BuildError(e.to_string()))?;
@@ -220,6 +233,7 @@ impl Client {
             endpoints: Vec::new(),
             config: ConnectionConfig::default(),
             pool_size: 4,
+            wait_timeout: None,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             backoff: ReconnectBackoff::default(),
@@ -248,8 +262,14 @@ impl Client {
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
+                let now = Instant::now();
                 let attempt_deadline = match policy.attempt_timeout {
-                    Some(limit) => deadline.min(Instant::now() + limit),
+                    Some(limit) => deadline.min(now + limit),
+                    None if idempotent => {
+                        // Share what is left evenly, so an unanswered reversal is repeated in time.
+                        let attempts_left = policy.attempts.saturating_sub(attempt - 1).max(1);
+                        now + deadline.saturating_duration_since(now) / attempts_left
+                    }
                     None => deadline,
                 };
                 let result = self.attempt(&mut msg, attempt_deadline, attempt > 1).await;

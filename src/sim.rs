@@ -39,7 +39,7 @@ use crate::{Message, Mti, MtiClass, Spec};
 pub const COPIED_FIELDS: [u8; 14] = [2, 3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70];
 
 /// How many received requests the simulator remembers (MTI, STAN) for inspection.
-const RECEIVED_LOG: usize = 100_000;
+const RECEIVED_LOG: usize = 10_000;
 
 /// Behaviour of the simulator. Every fault is off by default.
 #[derive(Debug, Clone)]
@@ -84,7 +84,8 @@ struct SimStats {
     dropped: AtomicU64,
     echo_answers: AtomicU64,
     undecodable: AtomicU64,
-    log: Mutex<Vec<(Mti, String)>>,
+    /// (MTI, DE 11 as received, up to 6 bytes, and its length).
+    log: Mutex<Vec<(Mti, [u8; 6], u8)>>,
 }
 
 /// A copy of the simulator's counters.
@@ -157,9 +158,15 @@ impl Sim {
     }
 
     /// The (MTI, STAN) of the requests received so far, in arrival order
-    /// (the first 100,000).
+    /// (the first 10,000).
     pub fn received(&self) -> Vec<(Mti, String)> {
-        self.stats.log.lock().map(|l| l.clone()).unwrap_or_default()
+        let log = self.stats.log.lock().map(|l| l.clone()).unwrap_or_default();
+        log.into_iter()
+            .map(|(mti, stan, len)| {
+                let shown = stan.get(..usize::from(len)).unwrap_or_default();
+                (mti, String::from_utf8_lossy(shown).into_owned())
+            })
+            .collect()
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to end.
@@ -209,7 +216,7 @@ async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) 
     let _ = stream.set_nodelay(true);
     let cfg = &host.config;
     let mut framing = cfg.framing.clone();
-    let (delayed_tx, mut delayed_rx) = mpsc::channel::<Bytes>(4096);
+    let (delayed_tx, mut delayed_rx) = mpsc::channel::<(Bytes, u64)>(4096);
     let mut delayed = JoinSet::new();
     let mut inbuf = BytesMut::with_capacity(64 * 1024);
     let mut out = BytesMut::with_capacity(64 * 1024);
@@ -269,8 +276,9 @@ async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) 
                     }
                 }
             }
-            Some(answer) = delayed_rx.recv() => {
-                out.extend_from_slice(&answer);
+            Some((answers, count)) = delayed_rx.recv() => {
+                out.extend_from_slice(&answers);
+                host.stats.answered.fetch_add(count, Relaxed);
             }
             _ = tokio::time::sleep(flush_wait), if !batch.is_empty() => {
                 host.emit_batch(&mut batch, &mut out, &delayed_tx, &mut delayed);
@@ -300,7 +308,11 @@ impl Host {
         self.stats.received.fetch_add(1, Relaxed);
         if let Ok(mut log) = self.stats.log.lock() {
             if log.len() < RECEIVED_LOG {
-                log.push((request.mti(), request.stan().unwrap_or("").to_owned()));
+                let raw = request.get(11).unwrap_or_default();
+                let mut stan = [0u8; 6];
+                let len = raw.len().min(6);
+                stan.iter_mut().zip(raw).for_each(|(d, s)| *d = *s);
+                log.push((request.mti(), stan, len as u8));
             }
         }
     }
@@ -342,13 +354,12 @@ impl Host {
         self.config.delay + Duration::from_micros(extra)
     }
 
-    fn schedule(&self, answer: Bytes, tx: &mpsc::Sender<Bytes>, tasks: &mut JoinSet<()>) {
+    fn schedule(&self, answer: Bytes, tx: &mpsc::Sender<(Bytes, u64)>, tasks: &mut JoinSet<()>) {
         let delay = self.delay();
         let tx = tx.clone();
-        self.stats.answered.fetch_add(1, Relaxed);
         tasks.spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = tx.send(answer).await;
+            let _ = tx.send((answer, 1)).await;
         });
     }
 
@@ -356,22 +367,23 @@ impl Host {
         &self,
         batch: &mut Vec<Bytes>,
         out: &mut BytesMut,
-        tx: &mpsc::Sender<Bytes>,
+        tx: &mpsc::Sender<(Bytes, u64)>,
         tasks: &mut JoinSet<()>,
     ) {
+        let count = batch.len() as u64;
         let mut joined = BytesMut::new();
         for answer in batch.drain(..).rev() {
             joined.extend_from_slice(&answer);
-            self.stats.answered.fetch_add(1, Relaxed);
         }
         if self.config.delay.is_zero() && self.config.jitter.is_zero() {
             out.extend_from_slice(&joined);
+            self.stats.answered.fetch_add(count, Relaxed);
         } else {
             let delay = self.delay();
             let tx = tx.clone();
             tasks.spawn(async move {
                 tokio::time::sleep(delay).await;
-                let _ = tx.send(joined.freeze()).await;
+                let _ = tx.send((joined.freeze(), count)).await;
             });
         }
     }
@@ -391,20 +403,26 @@ impl Host {
 /// assert_eq!(resp.response_code(), Some("51"));
 /// ```
 pub fn answer(request: &Message) -> Option<Message> {
-    let mut resp = Message::new(request.mti().response()?);
-    for f in COPIED_FIELDS {
-        if let Some(v) = request.get_bytes(f) {
-            resp.set(f, v.clone());
+    let mti = request.mti().response()?;
+    // Start from the request (its values share the received buffer) and drop
+    // what is not echoed: fewer allocations than building field by field.
+    let mut resp = request.clone();
+    resp.set_mti(mti);
+    for (field, _) in request.fields() {
+        if !COPIED_FIELDS.contains(&field) {
+            resp.remove(field);
         }
     }
     let declined = request.get(4).is_some_and(|a| a.ends_with(b"51"));
-    let code = if declined { "51" } else { "00" };
     let class = request.mti().class();
     if !declined && matches!(class, MtiClass::Authorization | MtiClass::Financial) {
-        let stan = request.stan().unwrap_or("000000");
-        let tail = stan.get(stan.len().saturating_sub(5)..).unwrap_or("00000");
-        resp.set(38, format!("A{tail:0>5}"));
+        let stan = request.get(11).unwrap_or(b"000000");
+        let mut code = *b"A00000";
+        for (slot, digit) in code.iter_mut().rev().zip(stan.iter().rev()).take(5) {
+            *slot = *digit;
+        }
+        resp.set(38, Bytes::copy_from_slice(&code));
     }
-    resp.set(39, code);
+    resp.set(39, if declined { "51" } else { "00" });
     Some(resp)
 }

@@ -171,3 +171,33 @@ fn every_recorded_exchange_is_replayed() {
         "a new recording needs its replay test"
     );
 }
+
+#[test]
+fn the_simulator_answers_like_the_recorded_host() {
+    let spec = Spec::builtin(SPEC).expect("spec");
+    let mut compared = 0;
+    for file in ["echo-and-auth.txt", "pipelined-out-of-order-with-drops.txt"] {
+        let path = format!("{}/fixtures/exchanges/{file}", env!("CARGO_MANIFEST_DIR"));
+        let steps = parse(&std::fs::read_to_string(&path).expect("fixture"));
+        let frames = |want_request: bool| -> Vec<Message> {
+            steps
+                .iter()
+                .filter_map(|s| match (s, want_request) {
+                    (Step::Request(f), true) | (Step::Answer(f), false) => Some(decode(&spec, f)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (requests, answers) = (frames(true), frames(false));
+        for recorded in &answers {
+            let request = requests
+                .iter()
+                .find(|r| r.stan() == recorded.stan())
+                .expect("its request");
+            let ours = iso8583_client::sim::answer(request).expect("an answer");
+            assert_eq!(&ours, recorded, "{file}: STAN {:?}", request.stan());
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 8);
+}

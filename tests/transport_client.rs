@@ -251,3 +251,27 @@ async fn counters_follow_the_traffic() {
     client.close().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn by_default_a_reversal_shares_its_deadline_among_its_attempts() {
+    let sim = silent_sim().await;
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let opts = SendOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..SendOptions::default()
+    };
+    let err = client.send_with(msg("0400"), opts).await.expect_err("never answered");
+    assert!(err.is_outcome_unknown());
+    assert!(
+        started.elapsed() < Duration::from_millis(330),
+        "took {:?}",
+        started.elapsed()
+    );
+    let mtis: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
+    assert_eq!(mtis, ["0400", "0401", "0401"]);
+    sim.shutdown().await;
+}

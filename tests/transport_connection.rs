@@ -9,6 +9,7 @@ use std::time::Duration;
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{
     network_request, Cause, ConnectError, Connection, ConnectionConfig, EndpointStats, SendError, StanSequence,
+    UnsolicitedHandler,
 };
 use iso8583_client::Message;
 use tokio::time::Instant;
@@ -455,5 +456,110 @@ async fn a_decline_is_an_answer() {
     let link = connect(&sim.addr().to_string(), config()).await;
     let resp: Message = link.send(auth(1051), Duration::from_secs(2)).await.expect("answer");
     assert_eq!(resp.response_code(), Some("51"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn extra_match_fields_pair_by_terminal_and_stan() {
+    let (addr, host) = scripted_host().await;
+    let cfg = Arc::new(ConnectionConfig {
+        match_fields: vec![41],
+        ..ConnectionConfig::default()
+    });
+    let link = connect(&addr, cfg).await;
+    let mut host = host.await.expect("host");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut a = auth(1000);
+    a.set(11, "000009").set(41, "TERMAAAA");
+    let mut b = auth(2000);
+    b.set(11, "000009").set(41, "TERMBBBB"); // same STAN, other terminal: no collision
+    let wa = link.dispatch(&mut a, deadline).await.expect("queued");
+    let wb = link.dispatch(&mut b, deadline).await.expect("queued");
+    let (ra, rb) = (host.recv().await, host.recv().await);
+    host.send(&respond(&rb)).await;
+    host.send(&respond(&ra)).await;
+    assert_eq!(wa.response().await.expect("a").amount(), Some(1000));
+    assert_eq!(wb.response().await.expect("b").amount(), Some(2000));
+}
+
+struct AdviceTaker;
+
+impl UnsolicitedHandler for AdviceTaker {
+    fn handle(&self, request: &Message) -> Option<Message> {
+        let mut reply = Message::new(request.mti().response()?);
+        reply.set(11, request.get_bytes(11)?.clone()).set(39, "00");
+        Some(reply)
+    }
+}
+
+#[tokio::test]
+async fn a_custom_handler_answers_host_requests() {
+    let (addr, host) = scripted_host().await;
+    let cfg = Arc::new(ConnectionConfig {
+        unsolicited: Arc::new(AdviceTaker),
+        ..ConnectionConfig::default()
+    });
+    let _link = connect(&addr, cfg).await;
+    let mut host = host.await.expect("host");
+    let mut advice = msg("0220");
+    advice.set(11, "000321");
+    host.send(&advice).await;
+    let reply = host.recv().await;
+    assert_eq!((reply.mti().as_str(), reply.stan()), ("0230", Some("000321")));
+}
+
+#[tokio::test]
+async fn a_full_writer_queue_gives_back_pressure_not_growth() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        queue_frames: 2,
+        ..ConnectionConfig::default()
+    });
+    let link = Arc::new(connect(&sim.addr().to_string(), cfg).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let link = link.clone();
+        tasks.spawn(async move {
+            link.send(auth(1000 + i * 100), Duration::from_secs(5))
+                .await
+                .map(|_| ())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task").expect("answered despite a tiny queue");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_close_fails_what_is_left_after_the_drain_limit() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        drain_timeout: Duration::from_millis(50),
+        ..ConnectionConfig::default()
+    });
+    let link = connect(&sim.addr().to_string(), cfg).await;
+    let mut req = auth(1000);
+    let waiting = link
+        .dispatch(&mut req, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("queued");
+    let started = Instant::now();
+    link.close().await;
+    let err = waiting.response().await.expect_err("left over");
+    assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(50) && took < Duration::from_millis(200),
+        "took {took:?}"
+    );
     sim.shutdown().await;
 }

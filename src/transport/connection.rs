@@ -7,6 +7,14 @@
 //! frame straight into the shared output buffer under the link's lock, so the
 //! hot path costs one lock, one oneshot channel and no other allocation.
 //!
+//! ```text
+//! callers      dispatch(0100 #1)  dispatch(0200 #2)  dispatch(0800 #3)
+//!                  │ lock: STAN, pending[#1], encode into out   (same for #2, #3)
+//! writer          └──────── one write: [#1][#2][#3] ────────►  host
+//! reader      ◄── [0210 #2][0810 #3] ── one read, one lock: pair #2, #3
+//!             ◄── [0110 #1] ─────────── pair #1
+//! ```
+//!
 //! Every request resolves exactly once: with its response, with
 //! [`Cause::Timeout`] at its deadline, or with [`Cause::LinkDown`] as soon as
 //! the link drops. Dropping a [`PendingResponse`] removes its entry.
@@ -21,13 +29,15 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use super::config::ConnectionConfig;
 use super::error::{Cause, ConnectError, SendError};
 use super::pending::{LateKeys, MatchKey, Pending, Register, Reply, StanSequence};
 use super::stats::EndpointStats;
 use super::tasks;
+use super::waiting::EntryGuard;
+pub use super::waiting::PendingResponse;
 use crate::{Message, Spec};
 
 /// One link to a host. Cheap to share behind an `Arc`; all methods take `&self`.
@@ -63,7 +73,7 @@ pub(crate) struct Link {
     closing: AtomicBool,
     down: AtomicBool,
     pub(crate) cancel: CancellationToken,
-    consecutive_timeouts: AtomicU32,
+    pub(crate) consecutive_timeouts: AtomicU32,
     /// Milliseconds since `born` when the last frame was read.
     last_read: AtomicU64,
     born: Instant,
@@ -71,7 +81,7 @@ pub(crate) struct Link {
 
 pub(crate) struct State {
     pub(crate) pending: Pending,
-    late: LateKeys,
+    pub(crate) late: LateKeys,
     /// Frames waiting for the writer.
     pub(crate) out: BytesMut,
     /// Queue permits held by the frames in `out`.
@@ -191,12 +201,13 @@ impl Connection {
             born: Instant::now(),
         });
         let (read, write) = stream.into_split();
+        let span = tracing::debug_span!("iso8583.link", peer = %link.peer);
         let mut tasks = vec![
-            tokio::spawn(tasks::read_loop(link.clone(), read)),
-            tokio::spawn(tasks::write_loop(link.clone(), write)),
+            tokio::spawn(tasks::read_loop(link.clone(), read).instrument(span.clone())),
+            tokio::spawn(tasks::write_loop(link.clone(), write).instrument(span.clone())),
         ];
         if let Some(idle) = link.config.idle_echo {
-            tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle)));
+            tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle).instrument(span)));
         }
         Connection { link, tasks }
     }
@@ -440,6 +451,29 @@ impl Link {
         }
     }
 
+    /// Pairs the responses of one read with their requests under one lock.
+    pub(crate) fn pair(&self, responses: &mut Vec<(MatchKey, Message)>, outcomes: &mut Vec<Pairing>) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        for (key, msg) in responses.drain(..) {
+            let expected = st.pending.map.get(&key).map(|entry| entry.expect);
+            let outcome = match expected {
+                Some(mti) if mti == msg.mti() => match st.pending.map.remove(&key) {
+                    Some(entry) => Pairing::Answer(entry.tx, msg),
+                    None => Pairing::Unknown(msg),
+                },
+                Some(mti) => Pairing::WrongMti(mti, msg),
+                None if st.late.take(&key) => Pairing::Late(msg),
+                None => Pairing::Unknown(msg),
+            };
+            outcomes.push(outcome);
+        }
+        drop(guard);
+        if outcomes.iter().any(|o| matches!(o, Pairing::Answer(..))) {
+            self.answered();
+        }
+    }
+
     /// Takes a response's entry (for the reader), or records a late key hit.
     pub(crate) fn take_entry(&self, key: &MatchKey) -> Taken {
         let mut st = self.lock();
@@ -464,94 +498,21 @@ impl Link {
     }
 }
 
+/// What became of one response the reader paired.
+pub(crate) enum Pairing {
+    /// Its request was waiting: deliver.
+    Answer(oneshot::Sender<Reply>, Message),
+    /// A request with this key waits for another MTI (kept waiting).
+    WrongMti(crate::Mti, Message),
+    /// Its request timed out or was cancelled.
+    Late(Message),
+    /// Nobody waits for it (unknown key or duplicate).
+    Unknown(Message),
+}
+
 /// What the reader found for a response's key.
 pub(crate) enum Taken {
     Waiting(super::pending::Entry),
     Late,
     Unknown,
-}
-
-/// Removes its pending entry if dropped before the response arrived.
-struct EntryGuard {
-    link: Arc<Link>,
-    key: MatchKey,
-    id: u64,
-    armed: bool,
-}
-
-impl Drop for EntryGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let mut st = self.link.lock();
-            if st.pending.remove_if(&self.key, self.id).is_some() {
-                st.late.insert(self.key.clone());
-            }
-        }
-        self.link.stats.in_flight.fetch_sub(1, Relaxed);
-    }
-}
-
-/// A request on its way; [`PendingResponse::response`] waits for the answer.
-/// Dropping it cancels the wait and removes the pending entry (the request
-/// itself may already be on the wire).
-#[must_use = "dropping a PendingResponse abandons the request's answer"]
-pub struct PendingResponse {
-    rx: oneshot::Receiver<Reply>,
-    deadline: Instant,
-    entry: EntryGuard,
-}
-
-impl PendingResponse {
-    /// The STAN the request went out with.
-    pub fn stan(&self) -> u32 {
-        self.entry.key.stan()
-    }
-
-    /// Waits for the response until the deadline.
-    pub async fn response(mut self) -> Result<Message, SendError> {
-        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
-            Ok(Ok(reply)) => {
-                self.entry.armed = false;
-                reply
-            }
-            Ok(Err(_)) => {
-                self.entry.armed = false;
-                Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into())))
-            }
-            Err(_) => self.timed_out(),
-        }
-    }
-
-    fn timed_out(&mut self) -> Result<Message, SendError> {
-        self.entry.armed = false;
-        let link = self.entry.link.clone();
-        let (removed, written) = {
-            let mut st = link.lock();
-            match st.pending.remove_if(&self.entry.key, self.entry.id) {
-                Some(entry) => {
-                    st.late.insert(self.entry.key.clone());
-                    (true, entry.seq <= st.taken_seq)
-                }
-                None => (false, true),
-            }
-        };
-        if !removed {
-            // The answer (or the link's failure) crossed the deadline.
-            if let Ok(reply) = self.rx.try_recv() {
-                return reply;
-            }
-        }
-        EndpointStats::bump(&link.stats.timed_out);
-        let in_a_row = link.consecutive_timeouts.fetch_add(1, Relaxed) + 1;
-        let max = link.config.max_consecutive_timeouts;
-        warn!(peer = %link.peer, stan = self.entry.key.stan(), in_a_row, "request timed out");
-        if max > 0 && in_a_row >= max {
-            link.go_down(format!("{in_a_row} requests timed out in a row"), true);
-        }
-        Err(if written {
-            SendError::OutcomeUnknown(Cause::Timeout)
-        } else {
-            SendError::NotSent(Cause::Timeout)
-        })
-    }
 }

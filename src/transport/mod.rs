@@ -15,6 +15,7 @@ mod pending;
 pub mod pool;
 mod stats;
 mod tasks;
+mod waiting;
 
 pub use config::{network_request, ConnectionConfig, EchoResponder, UnsolicitedHandler};
 pub use connection::{Connection, PendingResponse};

@@ -1,6 +1,7 @@
 //! The in-flight table of one link: match keys, STAN allocation, late keys.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use bytes::Bytes;
@@ -141,16 +142,56 @@ pub(crate) enum Register {
     BadStan(String),
 }
 
+/// A multiply-rotate hasher for match keys (a STAN and a few short fields).
+/// Keys are inserted only for our own requests, so flooding the table with
+/// colliding keys is not in a peer's hands; SipHash's cost buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(SEED);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+pub(crate) type KeyMap<V> = HashMap<MatchKey, V, BuildHasherDefault<KeyHasher>>;
+
 /// The pending map proper.
 pub(crate) struct Pending {
-    pub(crate) map: HashMap<MatchKey, Entry>,
+    pub(crate) map: KeyMap<Entry>,
     next_id: u64,
 }
 
 impl Pending {
     pub(crate) fn new() -> Self {
         Pending {
-            map: HashMap::new(),
+            map: KeyMap::default(),
             next_id: 1,
         }
     }

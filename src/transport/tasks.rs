@@ -4,48 +4,69 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::Decoder;
 use tracing::{debug, warn};
 
-use super::connection::{Link, Taken};
+use super::connection::{Link, Pairing, Taken};
 use super::error::{Cause, SendError};
 use super::framing::{swap_tpdu, Frame};
 use super::pending::MatchKey;
 use super::stats::EndpointStats;
 use crate::Message;
 
+/// Size of the reader's buffer; one read takes whatever the socket has, up to this.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Reads frames until the peer closes, the stream fails or the link goes down.
-pub(crate) async fn read_loop(link: Arc<Link>, read: OwnedReadHalf) {
-    let mut frames = FramedRead::with_capacity(read, link.config.framing.clone(), 64 * 1024);
+/// The responses of one read are paired under a single lock.
+pub(crate) async fn read_loop(link: Arc<Link>, mut read: OwnedReadHalf) {
+    let mut framing = link.config.framing.clone();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut responses = Vec::new();
+    let mut outcomes = Vec::new();
     loop {
-        let next = tokio::select! {
+        if buf.capacity() - buf.len() < READ_BUFFER / 8 {
+            buf.reserve(READ_BUFFER);
+        }
+        let got = tokio::select! {
             biased;
             _ = link.cancel.cancelled() => return,
-            next = frames.next() => next,
+            got = read.read_buf(&mut buf) => got,
         };
-        match next {
-            Some(Ok(frame)) => on_frame(&link, frame),
-            Some(Err(e)) => {
-                link.go_down(format!("unreadable frame: {e}"), false);
-                return;
+        match got {
+            Ok(0) => return link.go_down("closed by host".into(), false),
+            Ok(_) => link.touch(),
+            Err(e) => return link.go_down(format!("read failed: {e}"), false),
+        }
+        loop {
+            match framing.decode(&mut buf) {
+                Ok(Some(frame)) => on_frame(&link, frame, &mut responses),
+                Ok(None) => break,
+                Err(e) => return link.go_down(format!("unreadable frame: {e}"), false),
             }
-            None => {
-                link.go_down("closed by host".into(), false);
-                return;
+        }
+        if !responses.is_empty() {
+            link.pair(&mut responses, &mut outcomes);
+            for outcome in outcomes.drain(..) {
+                on_pairing(&link, outcome);
             }
         }
     }
 }
 
-fn on_frame(link: &Link, frame: Frame) {
-    link.touch();
+fn on_frame(link: &Link, frame: Frame, responses: &mut Vec<(MatchKey, Message)>) {
     let header = frame.header;
     match link.spec.decode_bytes(frame.message) {
-        Ok(msg) if msg.mti().is_response() => on_response(link, msg),
+        Ok(msg) if msg.mti().is_response() => match MatchKey::of(&msg, &link.config.match_fields) {
+            Some(key) => responses.push((key, msg)),
+            None => {
+                EndpointStats::bump(&link.stats.unmatched);
+                warn!(peer = %link.peer, %msg, "response without a usable STAN dropped");
+            }
+        },
         Ok(msg) if msg.mti().is_request() => on_host_request(link, &header, msg),
         Ok(msg) => {
             EndpointStats::bump(&link.stats.unmatched);
@@ -55,29 +76,22 @@ fn on_frame(link: &Link, frame: Frame) {
     }
 }
 
-fn on_response(link: &Link, msg: Message) {
-    let Some(key) = MatchKey::of(&msg, &link.config.match_fields) else {
-        EndpointStats::bump(&link.stats.unmatched);
-        warn!(peer = %link.peer, %msg, "response without a usable STAN dropped");
-        return;
-    };
-    match link.take_entry(&key) {
-        Taken::Waiting(entry) if entry.expect == msg.mti() => {
-            link.answered();
+fn on_pairing(link: &Link, outcome: Pairing) {
+    match outcome {
+        Pairing::Answer(tx, msg) => {
             EndpointStats::bump(&link.stats.answered);
-            debug!(peer = %link.peer, mti = %msg.mti(), stan = key.stan(), "response paired");
-            let _ = entry.tx.send(Ok(msg));
+            debug!(peer = %link.peer, mti = %msg.mti(), stan = ?msg.stan(), "response paired");
+            let _ = tx.send(Ok(msg));
         }
-        Taken::Waiting(entry) => {
+        Pairing::WrongMti(expected, msg) => {
             EndpointStats::bump(&link.stats.unmatched);
-            warn!(peer = %link.peer, expected = %entry.expect, %msg, "response MTI does not answer the request in flight; dropped");
-            link.restore_entry(key, entry);
+            warn!(peer = %link.peer, expected = %expected, %msg, "response MTI does not answer the request in flight; dropped");
         }
-        Taken::Late => {
+        Pairing::Late(msg) => {
             EndpointStats::bump(&link.stats.late);
             warn!(peer = %link.peer, %msg, "late response dropped");
         }
-        Taken::Unknown => {
+        Pairing::Unknown(msg) => {
             EndpointStats::bump(&link.stats.unmatched);
             warn!(peer = %link.peer, %msg, "unmatched or duplicate response dropped");
         }
@@ -146,7 +160,12 @@ pub(crate) async fn write_loop(link: Arc<Link>, mut write: OwnedWriteHalf) {
             }
             continue;
         }
-        if let Err(e) = write.write_all(&buf).await {
+        let written = tokio::select! {
+            // A peer that stopped reading must not pin the writer once the link is down.
+            _ = link.cancel.cancelled() => return,
+            written = write.write_all(&buf) => written,
+        };
+        if let Err(e) = written {
             link.go_down(format!("write failed: {e}"), false);
             return;
         }
