@@ -72,3 +72,72 @@ fn demo_exits_0_and_shows_the_repeat() {
     assert!(r.stdout.contains("throughput"), "{r:?}");
     assert!(!r.stdout.contains("4111111111111111"), "PAN masked");
 }
+
+#[test]
+fn demo_prints_every_request_as_sent_with_its_stan_and_explains_it() {
+    let r = run_limited(&["demo", "--bench-seconds", "0.5"], "", Duration::from_secs(30));
+    r.assert_ok();
+    // Each printed request: its table runs from ">> request, as sent:" to the answer ("<<").
+    let requests: Vec<&str> = r
+        .stdout
+        .split(">> request, as sent:")
+        .skip(1)
+        .map(|rest| rest.split("<<").next().unwrap())
+        .collect();
+    assert_eq!(requests.len(), 4, "{r:?}");
+    for (i, table) in requests.iter().enumerate() {
+        let stan = " 11  System Trace Audit Number";
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(stan))
+            .unwrap_or_else(|| panic!("no DE 11 in request {i}: {table}"));
+        // The STAN printed is the one the host received.
+        let value = line.split_whitespace().last().unwrap();
+        assert!(r.stdout.contains(&format!("/{value}")), "{value} not received: {r:?}");
+        assert!(
+            table.contains("  7  Transmission Date and Time"),
+            "DE 7 in request {i}: {table}"
+        );
+    }
+    for words in [
+        "Sign-on",
+        "Authorization",
+        "approval code",
+        "Decline",
+        "insufficient funds",
+        "Reversal",
+        "repeat, 0401, with the same STAN",
+        "the host received STAN 000004 2 times: 0400, then 0401",
+        "Echo",
+        "on the wire: 0037",
+        "Bench",
+    ] {
+        assert!(r.stdout.contains(words), "{words:?} missing: {r:?}");
+    }
+}
+
+#[test]
+fn bench_embedded_for_a_duration() {
+    let t0 = Instant::now();
+    let r = run_limited(
+        &[
+            "bench",
+            "--embedded",
+            "--duration",
+            "0.5",
+            "--in-flight",
+            "4",
+            "--json",
+            "--quiet",
+        ],
+        "",
+        Duration::from_secs(30),
+    );
+    r.assert_ok();
+    assert!(t0.elapsed() >= Duration::from_millis(500));
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one JSON summary");
+    assert!(v["answered"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["requests"], v["answered"], "{v}");
+    assert_eq!(v["errors"], serde_json::json!({}), "{v}");
+    assert!(v["seconds"].as_f64().unwrap() >= 0.5, "{v}");
+}

@@ -3,11 +3,9 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cli_support::{bin, parse_listen_line, run, run_with_input, start_sim, ChildGuard};
+use cli_support::{run, run_with_input, start_record, start_sim, temp};
 
 fn fixture(name: &str) -> String {
     format!("{}/fixtures/exchanges/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -32,40 +30,6 @@ fn every_fixture_replays_with_its_noted_outcomes() {
         8,
         "{r:?}"
     );
-}
-
-/// Starts `iso8583 record` in front of `upstream`, returns its guard and address.
-fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, String) {
-    let mut args = vec![
-        "record",
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        upstream,
-        "--out",
-        out,
-        "--max-connections",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new(bin())
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard::new(child);
-    let stdout = guard.child().stdout.take().unwrap();
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
-    let addr = parse_listen_line(&first).to_string();
-    (guard, addr)
-}
-
-fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-rec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_str().unwrap().to_owned()
 }
 
 const MESSAGES: &str = concat!(
@@ -141,4 +105,200 @@ fn record_mask_keeps_lengths_and_hides_card_data() {
     let r = run(&["replay", &out]);
     r.assert_ok();
     assert!(r.stdout.contains("4 same"), "{r:?}");
+}
+
+/// The STANs a replay says it sent: `(sent as NNNNNN)`, in output order.
+fn sent_stans(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split("(sent as ").nth(1))
+        .map(|rest| rest.chars().take(6).collect())
+        .collect()
+}
+
+/// The exchanges of a recording file.
+fn exchanges_of(path: &str, spec: &str) -> Vec<iso8583_client::recording::Exchange> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rec = iso8583_client::recording::Recording::parse(&text).unwrap();
+    rec.exchanges(&iso8583_client::Spec::load(spec).unwrap()).unwrap()
+}
+
+#[test]
+fn fresh_stan_sends_new_stans_and_de7_and_still_compares_with_the_recording() {
+    // Replay a recording of an independent host through a recording proxy in front of `sim`, to
+    // see what the replay put on the wire.
+    let spec = "iso87-ascii-binary-bitmap";
+    let sim = start_sim(&["--spec", spec]);
+    let out = temp("fresh-stan-wire.txt");
+    let (mut record, proxy) = start_record(&sim.addr.to_string(), &out, &["--spec", spec]);
+    // DE 7 and DE 11 are compared: the expected answer echoes what was actually sent.
+    let r = run(&[
+        "replay",
+        &fixture("echo-and-auth.txt"),
+        "--host",
+        &proxy,
+        "--fresh-stan",
+        "--ignore",
+        "12,37,38",
+    ]);
+    r.assert_ok();
+    assert!(r.stdout.contains("2 same, 0 different"), "{r:?}");
+    record.wait_within(Duration::from_secs(10));
+
+    let recorded = exchanges_of(&fixture("echo-and-auth.txt"), spec);
+    let replayed = exchanges_of(&out, spec);
+    assert_eq!(replayed.len(), recorded.len());
+    let stans = sent_stans(&r.stdout);
+    assert_eq!(stans.len(), 2, "{r:?}");
+    for ((old, new), said) in recorded.iter().zip(&replayed).zip(&stans) {
+        assert_eq!(new.request.mti(), old.request.mti());
+        assert_ne!(new.request.stan(), old.request.stan(), "a new STAN");
+        assert_eq!(new.request.stan(), Some(said.as_str()), "the STAN the output names");
+        assert_ne!(
+            new.request.get(7),
+            old.request.get(7),
+            "DE 7 = now, not the recorded time"
+        );
+        for (n, v) in old.request.fields().filter(|(n, _)| ![7, 11].contains(n)) {
+            assert_eq!(new.request.get(n), Some(v), "DE {n} unchanged");
+        }
+        assert!(new.response.is_some(), "answered");
+        assert_eq!(new.response.as_ref().unwrap().stan(), new.request.stan());
+    }
+
+    // Against the host played by the recording: its answers follow the new STANs and DE 7.
+    let r = run(&[
+        "replay",
+        &fixture("echo-and-auth.txt"),
+        "--fresh-stan",
+        "--ignore",
+        "12,37,38",
+    ]);
+    r.assert_ok();
+    assert!(r.stdout.contains("2 same, 0 different"), "{r:?}");
+
+    // Two runs do not reuse each other's STANs.
+    let again = run(&["replay", &fixture("echo-and-auth.txt"), "--fresh-stan"]);
+    again.assert_ok();
+    assert_ne!(sent_stans(&again.stdout), sent_stans(&r.stdout), "{again:?}");
+}
+
+#[test]
+fn fresh_stan_keeps_pairing_with_drops_and_a_reordering_host() {
+    let r = run(&[
+        "replay",
+        &fixture("pipelined-out-of-order-with-drops.txt"),
+        "--fresh-stan",
+        "--timeout-ms",
+        "500",
+    ]);
+    r.assert_ok();
+    assert_eq!(r.stdout.matches("answered as recorded").count(), 6, "{r:?}");
+    assert_eq!(r.stdout.matches("unanswered, as recorded").count(), 2, "{r:?}");
+}
+
+/// A recording with three connections: 1 and 2 overlap (each with a request left unanswered),
+/// 3 opens after both went quiet. Written to `path`.
+fn write_three_connections(path: &str) {
+    use iso8583_client::recording::{Direction, Recording, RecordingWriter, Side};
+    use iso8583_client::transport::framing::Framing;
+    use iso8583_client::Message;
+
+    let spec = iso8583_client::Spec::load("iso87-ascii").unwrap();
+    let frame = |mti: &str, fields: &[(u8, &str)]| {
+        let mut m = Message::new(mti.parse().unwrap());
+        for (n, v) in fields {
+            m.set(*n, v.to_string());
+        }
+        let mut out = bytes::BytesMut::new();
+        Framing::default()
+            .write_frame(&spec.encode(&m).unwrap(), &mut out)
+            .unwrap();
+        out.to_vec()
+    };
+    let echo = |stan: &str| frame("0800", &[(7, "0611123045"), (11, stan), (70, "301")]);
+    let echo_back = |stan: &str| frame("0810", &[(7, "0611123045"), (11, stan), (39, "00"), (70, "301")]);
+    let auth = |stan: &str| {
+        frame(
+            "0200",
+            &[
+                (2, "4111111111111111"),
+                (3, "000000"),
+                (4, "000000001000"),
+                (11, stan),
+                (41, "TERM0001"),
+            ],
+        )
+    };
+    let rec = Recording::new("iso87-ascii", "2b", &[], false);
+    let mut w = RecordingWriter::start(std::fs::File::create(path).unwrap(), &rec).unwrap();
+    let (to, from) = (Direction::ToHost, Direction::FromHost);
+    w.frame(1, to, &echo("000001")).unwrap();
+    w.frame(2, to, &echo("000001")).unwrap();
+    w.frame(1, to, &auth("000002")).unwrap();
+    w.frame(2, to, &auth("000002")).unwrap();
+    w.frame(1, from, &echo_back("000001")).unwrap();
+    w.frame(2, from, &echo_back("000001")).unwrap();
+    w.frame(3, to, &echo("000003")).unwrap();
+    w.frame(3, from, &echo_back("000003")).unwrap();
+    // A 0200 the client gave up on: it closed the connection before the answer.
+    w.frame(3, to, &auth("000004")).unwrap();
+    w.closed(3, Side::Client).unwrap();
+}
+
+#[test]
+fn overlapping_connections_replay_together_and_a_later_one_after_them() {
+    let path = temp("three-connections.txt");
+    write_three_connections(&path);
+    let t0 = std::time::Instant::now();
+    let r = run(&["replay", &path, "--timeout-ms", "2000"]);
+    let took = t0.elapsed();
+    r.assert_ok();
+    assert!(r.stdout.contains("replayed 6 exchanges: 6 same, 0 different"), "{r:?}");
+    assert_eq!(r.stdout.matches("unanswered, as recorded").count(), 2, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("0200 stan 000004: connection closed before the answer"),
+        "{r:?}"
+    );
+    // Connections 1 and 2 each wait 2 s for their unanswered 0200, together (one after the other
+    // would take 4 s); then connection 3 waits 2 s for the 0200 its client gave up on.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_millis(5300),
+        "replay took {took:?}: {r:?}"
+    );
+    // Output in recorded order.
+    let order: Vec<&str> = r.stdout.lines().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(
+        order[..5],
+        [
+            "same  0800 stan 000001",
+            "same  0800 stan 000001",
+            "same  0200 stan 000002",
+            "same  0200 stan 000002",
+            "same  0800 stan 000003"
+        ],
+        "{r:?}"
+    );
+
+    // Against a simulator that leaves each connection's 2nd request unanswered: connection 3 is
+    // opened only once the replays of 1 and 2 ended, after their 2-second waits.
+    let sim = start_sim(&["--drop-every", "2", "--verbose"]);
+    let t0 = std::time::Instant::now();
+    let r = run(&["replay", &path, "--host", &sim.addr.to_string(), "--timeout-ms", "2000"]);
+    let took = t0.elapsed();
+    r.assert_ok();
+    assert!(r.stdout.contains("6 same, 0 different"), "{r:?}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_millis(5300),
+        "{took:?}"
+    );
+    let mut seen = Vec::new();
+    while let Ok(line) = sim.lines.recv_timeout(Duration::from_millis(500)) {
+        if let Some(rest) = line.strip_prefix("request ") {
+            seen.push(rest.to_owned());
+        }
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen[4], "0800 stan 000003", "connection 3 after the others: {seen:?}");
 }

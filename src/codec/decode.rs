@@ -19,6 +19,21 @@ use crate::{Message, Mti};
 /// Bitmaps as one bit array: bit index 0 = bit 1 (secondary present), 64 = bit 65 (tertiary present).
 pub(crate) type Bitmap = BitArr!(for 192, in u8, Msb0);
 
+/// Indexes of the set bits, lowest first (bit 1 of the message is index 0), a 64-bit word at a time.
+fn set_bits(bits: &Bitmap) -> impl Iterator<Item = usize> + '_ {
+    bits.as_raw_slice().chunks_exact(8).enumerate().flat_map(|(i, chunk)| {
+        let mut word = chunk.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        std::iter::from_fn(move || {
+            if word == 0 {
+                return None;
+            }
+            let lead = word.leading_zeros() as usize;
+            word &= !(1u64 << (63 - lead));
+            Some(i * 64 + lead)
+        })
+    })
+}
+
 /// A parser failure: what went wrong, and how much input was left where it did.
 #[derive(Debug)]
 pub(crate) struct Fail {
@@ -321,7 +336,7 @@ fn parse(
     let count = bits.count_ones() - bits[0] as usize - bits[64] as usize;
     fields.reserve_exact(count);
 
-    for index in bits.iter_ones() {
+    for index in set_bits(&bits) {
         if index == 0 || index == 64 {
             continue;
         }

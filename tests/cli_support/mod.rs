@@ -207,3 +207,49 @@ pub fn vectors(file: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("vector JSON"))
         .collect()
 }
+
+/// Starts `iso8583 record --listen 127.0.0.1:0 --upstream UPSTREAM --out OUT EXTRA...` (with
+/// `--max-connections 1` unless EXTRA says otherwise) and waits (at most 20 s) for the address it
+/// prints first. Returns its guard and that address.
+pub fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, String) {
+    let mut args = vec![
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+        "--out",
+        out,
+    ];
+    if !extra.contains(&"--max-connections") {
+        args.extend_from_slice(&["--max-connections", "1"]);
+    }
+    args.extend_from_slice(extra);
+    let child = Command::new(bin())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn iso8583 record");
+    let mut guard = ChildGuard::new(child);
+    let stdout = guard.child().stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut first = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("record printed no address within 20 s");
+    let addr = parse_listen_line(&first).to_string();
+    (guard, addr)
+}
+
+/// A path in this test process's own temporary directory.
+pub fn temp(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("iso8583-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_str().unwrap().to_owned()
+}

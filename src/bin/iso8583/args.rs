@@ -4,8 +4,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use iso8583_client::sim::SimConfig;
 use iso8583_client::spec::BUILTIN_SPECS;
+use iso8583_client::transport::framing::Framing;
+use iso8583_client::transport::ConnectionConfig;
 use iso8583_client::Spec;
+
+use crate::framing_args::{FramingArgs, WireFraming};
 
 /// `--spec NAME|FILE`: a built-in spec name or a TOML spec file.
 #[derive(Args, Debug, Clone)]
@@ -19,13 +24,86 @@ pub struct SpecArg {
 impl SpecArg {
     /// Loads the spec; the error names the file, field and problem.
     pub fn load(&self) -> anyhow::Result<Arc<Spec>> {
-        let name = &self.spec;
-        if Spec::builtin(name).is_none() && !std::path::Path::new(name).exists() {
-            bail!(
-                "unknown spec {name:?}: neither a built-in ({}) nor an existing spec file",
-                BUILTIN_SPECS.join(", ")
-            );
+        load_spec(&self.spec)
+    }
+}
+
+/// Loads a built-in spec or a spec file; the error names the file, field and problem.
+pub fn load_spec(name: &str) -> anyhow::Result<Arc<Spec>> {
+    if Spec::builtin(name).is_none() && !std::path::Path::new(name).exists() {
+        bail!(
+            "unknown spec {name:?}: neither a built-in ({}) nor an existing spec file",
+            BUILTIN_SPECS.join(", ")
+        );
+    }
+    Spec::load(name).with_context(|| format!("cannot load spec {name:?}"))
+}
+
+/// `--spec`, `--framing`, `--header`, `--length-includes-header`: how every command that talks to
+/// a host (`sim`, `send`, `bench`, `record`) lays out messages and frames them. The one place these
+/// options become a spec, a framing, a connection configuration and a simulator configuration.
+#[derive(Args, Debug, Clone)]
+pub struct WireArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    #[command(flatten)]
+    pub framing: FramingArgs,
+}
+
+impl WireArgs {
+    /// These options for a spec name (and the default framing).
+    pub fn with_spec(spec: &str) -> WireArgs {
+        WireArgs {
+            spec: SpecArg { spec: spec.to_owned() },
+            framing: FramingArgs::default(),
         }
-        Spec::load(name).with_context(|| format!("cannot load spec {name:?}"))
+    }
+
+    /// Loads the spec and checks the framing options.
+    pub fn load(&self) -> anyhow::Result<Wire> {
+        Ok(Wire {
+            spec_name: self.spec.spec.clone(),
+            spec: self.spec.load()?,
+            framing: self.framing.resolve()?,
+        })
+    }
+}
+
+/// A loaded spec and a decided framing: what both ends of a link must agree on.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    /// The spec as named on the command line (or in a recording).
+    pub spec_name: String,
+    /// The loaded spec.
+    pub spec: Arc<Spec>,
+    /// The framing.
+    pub framing: WireFraming,
+}
+
+impl Wire {
+    /// A transport framing codec.
+    pub fn framing(&self) -> Framing {
+        self.framing.build()
+    }
+
+    /// A connection configuration with this framing (the library's defaults otherwise).
+    pub fn connection_config(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            framing: self.framing(),
+            ..ConnectionConfig::default()
+        }
+    }
+
+    /// A simulator configuration with this framing (no faults).
+    pub fn sim_config(&self) -> SimConfig {
+        SimConfig {
+            framing: self.framing(),
+            ..SimConfig::default()
+        }
+    }
+
+    /// `spec NAME, framing F` for banners.
+    pub fn describe(&self) -> String {
+        format!("spec {}, framing {}", self.spec_name, self.framing.describe())
     }
 }

@@ -10,13 +10,12 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use iso8583_client::sim::{Sim, SimConfig};
+use iso8583_client::sim::Sim;
 use iso8583_client::transport::{Connection, ConnectionConfig};
-use iso8583_client::{Message, Mti, Spec};
+use iso8583_client::{Message, Mti};
 use serde_json::json;
 
-use crate::args::SpecArg;
-use crate::framing_args::FramingArgs;
+use crate::args::{Wire, WireArgs};
 use crate::link::error_kind;
 use crate::{runtime, Outcome};
 
@@ -35,9 +34,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub embedded: bool,
     #[command(flatten)]
-    pub spec: SpecArg,
-    #[command(flatten)]
-    pub framing: FramingArgs,
+    pub wire: WireArgs,
     /// Links to open.
     #[arg(long, value_name = "C", default_value_t = 1)]
     pub connections: usize,
@@ -74,9 +71,10 @@ pub struct Summary {
 
 /// Runs `bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
-    runtime::init_logging();
-    let spec = args.spec.load()?;
-    let summary = runtime::block_on(load(args.clone(), spec))??;
+    // Timeouts and other failures are counted in the summary, not logged one by one.
+    runtime::init_logging_at("error");
+    let wire = args.wire.load()?;
+    let summary = runtime::block_on(load(args.clone(), wire))??;
     print!(
         "{}",
         if args.json {
@@ -93,39 +91,34 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Runs the load (and the embedded simulator if asked) inside a runtime.
-pub async fn load(args: BenchArgs, spec: Arc<Spec>) -> anyhow::Result<Summary> {
+pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     if args.connections == 0 || args.in_flight == 0 {
         bail!("--connections and --in-flight must be at least 1");
     }
-    let framing = args.framing.build()?;
+    let spec = wire.spec.clone();
     let (_sim, addr) = if args.embedded {
-        let config = SimConfig {
-            framing: framing.clone(),
-            ..SimConfig::default()
-        };
-        let sim = Sim::start(spec.clone(), config)
+        let sim = Sim::start(spec.clone(), wire.sim_config())
             .await
             .context("cannot start the embedded simulator")?;
         let addr = sim.addr().to_string();
         (Some(sim), addr)
     } else {
-        (
-            None,
-            args.host
-                .clone()
-                .ok_or_else(|| anyhow!("--host or --embedded is needed"))?,
-        )
+        let host = args
+            .host
+            .as_deref()
+            .ok_or_else(|| anyhow!("--host or --embedded is needed"))?;
+        (None, runtime::host_addr(host)?)
     };
     let config = Arc::new(ConnectionConfig {
-        framing,
         max_consecutive_timeouts: 0,
-        ..ConnectionConfig::default()
+        ..wire.connection_config()
     });
     let mut links = Vec::new();
     for _ in 0..args.connections {
         let link = Connection::connect(&addr, spec.clone(), config.clone())
             .await
-            .with_context(|| format!("cannot connect to {addr}"))?;
+            // The library's error names the address and the cause already.
+            .map_err(|e| anyhow!("cannot connect: {e}"))?;
         links.push(Arc::new(link));
     }
     let duration = match (args.count, args.duration) {

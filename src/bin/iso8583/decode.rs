@@ -69,6 +69,8 @@ fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeA
     let mut seen = 0usize;
     for item in input::lines(reader) {
         let (number, line) = item?;
+        // An unreadable line counts as a message too (a bad one).
+        seen += usize::from(line.is_err());
         let result = line.and_then(|text| {
             let t = text.trim();
             if t.is_empty() || t.starts_with('#') {

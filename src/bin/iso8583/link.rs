@@ -3,21 +3,18 @@
 //! again; a written one with an unknown outcome only when idempotent — 08xx, reversals and advices
 //! by convention, anything with `--idempotent`; reversals and advices go out again as repeats).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use iso8583_client::client::{Client, RetryPolicy, SendOptions};
-use iso8583_client::transport::framing::Framing;
 use iso8583_client::transport::{network_request, Cause, ConnectionConfig, SendError};
-use iso8583_client::Spec;
+
+use crate::args::Wire;
 
 /// How the commands connect and send.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
     /// HOST:PORT.
     pub addr: String,
-    /// Wire framing.
-    pub framing: Framing,
     /// Send 0800 DE 70 = 001 when a link opens.
     pub sign_on: bool,
     /// Links in the pool.
@@ -28,19 +25,18 @@ pub struct LinkOptions {
     pub retries: u32,
 }
 
-/// A client for `opts`.
-pub fn client(spec: Arc<Spec>, opts: &LinkOptions) -> anyhow::Result<Client> {
+/// A client for `opts`, speaking `wire`.
+pub fn client(wire: &Wire, opts: &LinkOptions) -> anyhow::Result<Client> {
     let config = ConnectionConfig {
-        framing: opts.framing.clone(),
         sign_on: opts.sign_on.then(|| network_request("001")),
-        ..ConnectionConfig::default()
+        ..wire.connection_config()
     };
     let retry = RetryPolicy {
         attempts: opts.retries.saturating_add(1),
         attempt_timeout: Some(opts.attempt_timeout),
         ..RetryPolicy::default()
     };
-    Ok(Client::builder(spec)
+    Ok(Client::builder(wire.spec.clone())
         .endpoint(opts.addr.clone())
         .connection(config)
         .pool_size(opts.links.max(1))

@@ -18,8 +18,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 
-use crate::args::SpecArg;
-use crate::framing_args::FramingArgs;
+use crate::args::WireArgs;
 use crate::{runtime, Outcome};
 
 /// `iso8583 record` options.
@@ -41,9 +40,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "N")]
     max_connections: Option<u32>,
     #[command(flatten)]
-    spec: SpecArg,
-    #[command(flatten)]
-    framing: FramingArgs,
+    wire: WireArgs,
 }
 
 type Writer = Arc<Mutex<RecordingWriter<BufWriter<File>>>>;
@@ -51,21 +48,21 @@ type Writer = Arc<Mutex<RecordingWriter<BufWriter<File>>>>;
 /// Runs `record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging();
-    let spec = args.spec.load()?;
-    let framing = args.framing.build()?;
+    let wire = args.wire.load()?;
+    let (spec, framing) = (wire.spec.clone(), wire.framing());
     let addr = runtime::parse_addr(&args.listen)?;
-    let header = framing.header().to_vec();
+    let upstream_addr = runtime::parse_addr(&args.upstream).context("--upstream")?;
     let rec = Recording::new(
-        &args.spec.spec,
-        args.framing.framing.name(),
-        &header,
-        args.framing.length_includes_header,
+        &wire.spec_name,
+        wire.framing.prefix.name(),
+        &wire.framing.header,
+        wire.framing.length_includes_header,
     );
     let file = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut writer = RecordingWriter::start(BufWriter::new(file), &rec)?;
     writer.note(&format!(
         "recorded by iso8583 record, upstream {}{}",
-        args.upstream,
+        upstream_addr,
         if args.mask { ", card data masked" } else { "" }
     ))?;
     let writer: Writer = Arc::new(Mutex::new(writer));
@@ -76,7 +73,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         println!(
             "listening on {} (upstream {}, recording to {})",
             listener.local_addr()?,
-            args.upstream,
+            upstream_addr,
             args.out.display()
         );
         let mask = args.mask.then_some(spec);
@@ -88,10 +85,10 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
                 accepted = listener.accept() => {
                     let (client, _) = accepted.context("accept failed")?;
                     number += 1;
-                    let upstream = match TcpStream::connect(&args.upstream).await {
+                    let upstream = match TcpStream::connect(upstream_addr).await {
                         Ok(u) => u,
                         Err(e) => {
-                            eprintln!("iso8583: cannot connect to upstream {}: {e}", args.upstream);
+                            eprintln!("iso8583: cannot connect to upstream {upstream_addr}: {e}");
                             continue;
                         }
                     };

@@ -1,25 +1,35 @@
 //! `iso8583 replay FILE [--host ADDR]`: send a recording's requests again and compare each answer
 //! with the recorded one, field by field, ignoring the fields that change per run.
 //!
-//! Requests go out in the recorded order and as pipelined as they were: a request that was sent
-//! after some answer arrived waits for that answer. Without `--host`, the host is played by the
-//! recording itself: its recorded answers, paired by key, and its recorded close.
+//! Within a connection, requests go out in the recorded order and as pipelined as they were: a
+//! request that was sent after some answer arrived waits for that answer. Connections that overlap
+//! in the recording are replayed at the same time; a connection the recording opens only after
+//! another one ended waits for that one to end. Without `--host`, the host is played by the
+//! recording itself: its recorded answers, in recorded order, and its recorded closes.
+//!
+//! With `--fresh-stan`, every request gets a new STAN (one sequence per run; a repeat such as 0401
+//! keeps its original's new STAN) and DE 7 = now. Answers are still paired with their requests and
+//! compared with the recorded ones: the expected answer is the recorded one with the recorded
+//! request's STAN and DE 7 replaced by those actually sent, wherever the host had echoed them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use bytes::BytesMut;
 use clap::Args;
 use iso8583_client::recording::{answers, Direction, Entry, Exchange, Outcome as Recorded, Recording, Side};
-use iso8583_client::transport::{Connection, ConnectionConfig, PendingResponse, SendError};
+use iso8583_client::transport::{Cause, Connection, PendingResponse, SendError, StanSequence};
 use iso8583_client::{Message, Spec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::codec::Decoder;
 
+use crate::args::{load_spec, Wire};
+use crate::framing_args::{FramingArgs, WireFraming};
 use crate::json::field_text;
 use crate::{runtime, Outcome};
 
@@ -38,6 +48,13 @@ pub struct ReplayArgs {
     /// Spec of the recording (default: the recording's header).
     #[arg(long, value_name = "NAME|FILE")]
     spec: Option<String>,
+    /// Framing towards --host; each option left out keeps the recording's header.
+    #[command(flatten)]
+    framing: FramingArgs,
+    /// Give every request a new STAN (DE 11) and DE 7 = now, instead of the recorded ones; answers
+    /// are still paired and compared with the recorded ones.
+    #[arg(long)]
+    fresh_stan: bool,
     /// How long to wait for each answer, in milliseconds (also how long an unanswered request waits).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     timeout_ms: u64,
@@ -46,30 +63,65 @@ pub struct ReplayArgs {
     reveal: bool,
 }
 
+/// What a replay needs, shared by the tasks of its connections.
+struct Plan {
+    rec: Recording,
+    wire: Wire,
+    wait: Duration,
+    /// New STANs when `--fresh-stan`.
+    fresh: Option<StanSequence>,
+}
+
+/// One replayed exchange: the recording's, the request as sent, and what came back.
+struct Replayed {
+    exchange: Exchange,
+    sent: Message,
+    live: Live,
+    /// The recording shows the client closing this connection (a request still pending then was
+    /// given up by the client, not refused by the host).
+    client_closed: bool,
+}
+
+type Live = Result<Message, SendError>;
+
 /// Runs `replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging_at("error");
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let rec = Recording::parse(&text).with_context(|| format!("{}", args.file.display()))?;
     let spec_name = args.spec.clone().unwrap_or_else(|| rec.spec.clone());
-    let spec = crate::args::SpecArg { spec: spec_name }.load()?;
+    let recorded_framing = WireFraming::of_recording(&rec);
+    let framing = args.framing.resolve_over(recorded_framing.clone())?;
+    if args.host.is_none() && framing != recorded_framing {
+        bail!("--framing, --header and --length-includes-header need --host: the host played by the recording speaks the recording's framing");
+    }
+    let wire = Wire {
+        spec: load_spec(&spec_name)?,
+        spec_name,
+        framing,
+    };
     let exchanges = rec
-        .exchanges(&spec)
+        .exchanges(&wire.spec)
         .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+    let host = args.host.as_deref().map(runtime::host_addr).transpose()?;
     let ignore: BTreeSet<u8> = args.ignore.iter().copied().collect();
-    let rec = Arc::new(rec);
-    let lines = runtime::block_on(replay_all(
-        rec.clone(),
-        spec.clone(),
-        exchanges,
-        args.host.clone(),
-        Duration::from_millis(args.timeout_ms),
-    ))??;
+    let spec = wire.spec.clone();
+    let plan = Arc::new(Plan {
+        rec,
+        wire,
+        wait: Duration::from_millis(args.timeout_ms),
+        fresh: args.fresh_stan.then(|| StanSequence::starting_at(first_fresh_stan())),
+    });
+    let replayed = runtime::block_on(replay_all(plan, exchanges, host))??;
     let mut differing = 0;
-    let total = lines.len();
-    for (x, live) in &lines {
-        let diffs = compare(&spec, x, live, &ignore, args.reveal);
-        let what = format!("{} stan {}", x.request.mti(), x.request.stan().unwrap_or("-"));
+    let total = replayed.len();
+    for r in &replayed {
+        let diffs = compare(&spec, r, &ignore, args.reveal);
+        let x = &r.exchange;
+        let mut what = format!("{} stan {}", x.request.mti(), x.request.stan().unwrap_or("-"));
+        if args.fresh_stan {
+            what.push_str(&format!(" (sent as {})", r.sent.stan().unwrap_or("-")));
+        }
         if diffs.is_empty() {
             println!("same  {what}: {}", describe(x.outcome));
         } else {
@@ -91,6 +143,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Where this run's STANs start: from the clock, so that runs a moment apart use other STANs.
+fn first_fresh_stan() -> u32 {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    (micros % 999_999) as u32 + 1
+}
+
 fn describe(o: Recorded) -> &'static str {
     match o {
         Recorded::Answered => "answered as recorded",
@@ -99,61 +159,121 @@ fn describe(o: Recorded) -> &'static str {
     }
 }
 
-type Live = Result<Message, SendError>;
-
-/// Replays each connection of the recording in turn.
-async fn replay_all(
-    rec: Arc<Recording>,
-    spec: Arc<Spec>,
-    exchanges: Vec<Exchange>,
-    host: Option<String>,
-    wait: Duration,
-) -> anyhow::Result<Vec<(Exchange, Live)>> {
-    let mut connections: Vec<u32> = exchanges.iter().map(|x| x.connection).collect();
-    connections.dedup();
-    let mut out = Vec::new();
-    for c in connections {
-        let mine: Vec<Exchange> = exchanges.iter().filter(|x| x.connection == c).cloned().collect();
-        let (addr, played) = match &host {
-            Some(h) => (h.clone(), None),
-            None => {
-                let listener = TcpListener::bind("127.0.0.1:0").await?;
-                let addr = listener.local_addr()?.to_string();
-                let task = tokio::spawn(play_host(listener, rec.clone(), spec.clone(), c));
-                (addr, Some(task))
-            }
+/// The span of each connection in the recording: index of its first and last entry.
+fn spans(rec: &Recording) -> HashMap<u32, (usize, usize)> {
+    let mut spans: HashMap<u32, (usize, usize)> = HashMap::new();
+    for (i, e) in rec.entries.iter().enumerate() {
+        let c = match e {
+            Entry::Frame { connection, .. } | Entry::Closed { connection, .. } => *connection,
+            Entry::Note(_) => continue,
         };
-        let config = Arc::new(ConnectionConfig {
-            framing: rec.framing(),
-            max_consecutive_timeouts: 0,
-            ..ConnectionConfig::default()
+        spans.entry(c).and_modify(|s| s.1 = i).or_insert((i, i));
+    }
+    spans
+}
+
+/// Replays every connection of the recording: at the same time where they overlapped in the
+/// recording, one after the other where one began after another ended. Results in recorded order.
+async fn replay_all(plan: Arc<Plan>, exchanges: Vec<Exchange>, host: Option<String>) -> anyhow::Result<Vec<Replayed>> {
+    let spans = spans(&plan.rec);
+    let mut connections: Vec<u32> = exchanges.iter().map(|x| x.connection).collect();
+    connections.sort_by_key(|c| spans.get(c).map_or(0, |s| s.0));
+    connections.dedup();
+    let mut done: HashMap<u32, watch::Receiver<bool>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in connections {
+        let start = spans.get(&c).map_or(0, |s| s.0);
+        // The connections this one began after, in the recording: wait for their replay to end.
+        let before: Vec<watch::Receiver<bool>> = done
+            .iter()
+            .filter(|(d, _)| spans.get(d).is_some_and(|s| s.1 < start))
+            .map(|(_, rx)| rx.clone())
+            .collect();
+        let (tx, rx) = watch::channel(false);
+        done.insert(c, rx);
+        let mine: Vec<Exchange> = exchanges.iter().filter(|x| x.connection == c).cloned().collect();
+        let (plan, host) = (plan.clone(), host.clone());
+        tasks.spawn(async move {
+            for mut rx in before {
+                // An error means the other task ended (its sender dropped): done either way.
+                let _ = rx.wait_for(|ended| *ended).await;
+            }
+            let result = replay_one(&plan, c, mine, host).await;
+            let _ = tx.send(true);
+            result
         });
-        let link = Connection::connect(&addr, spec.clone(), config)
-            .await
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        out.extend(replay_connection(&rec, &link, mine, wait).await);
-        link.close().await;
-        if let Some(t) = played {
-            t.abort();
+    }
+    let mut out = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        out.extend(result.context("a replay task failed")??);
+    }
+    out.sort_by_key(|r| r.exchange.request_entry);
+    Ok(out)
+}
+
+/// Replays connection `c` against `host`, or against a host played by the recording.
+async fn replay_one(
+    plan: &Arc<Plan>,
+    c: u32,
+    mine: Vec<Exchange>,
+    host: Option<String>,
+) -> anyhow::Result<Vec<Replayed>> {
+    let (addr, played) = match host {
+        Some(h) => (h, None),
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?.to_string();
+            let task = tokio::spawn(play_host(listener, plan.clone(), c));
+            (addr, Some(task))
         }
+    };
+    let config = Arc::new(iso8583_client::transport::ConnectionConfig {
+        max_consecutive_timeouts: 0,
+        ..plan.wire.connection_config()
+    });
+    let link = Connection::connect(&addr, plan.wire.spec.clone(), config)
+        .await
+        // The library's error names the address and the cause already.
+        .map_err(|e| anyhow!("cannot connect: {e}"))?;
+    let out = replay_connection(plan, &link, mine).await;
+    link.close().await;
+    if let Some(t) = played {
+        t.abort();
     }
     Ok(out)
 }
 
+/// The request to send for a recorded one: as recorded, or with a new STAN (the same for a repeat
+/// as for its original: `stans` maps recorded STANs to new ones) and DE 7 = now.
+fn request_to_send(plan: &Plan, recorded: &Message, stans: &mut HashMap<Vec<u8>, u32>) -> Message {
+    let mut msg = recorded.clone();
+    if let Some(seq) = &plan.fresh {
+        if let Some(old) = recorded.get(11) {
+            let new = *stans.entry(old.to_vec()).or_insert_with(|| seq.next());
+            msg.set_stan(new);
+        }
+        msg.set_transmission_time(chrono::Utc::now());
+    }
+    msg
+}
+
 /// Sends one connection's requests in recorded order, waiting for an answer before sending what
 /// the recording shows was sent after it.
-async fn replay_connection(
-    rec: &Recording,
-    link: &Connection,
-    exchanges: Vec<Exchange>,
-    wait: Duration,
-) -> Vec<(Exchange, Live)> {
+async fn replay_connection(plan: &Plan, link: &Connection, exchanges: Vec<Exchange>) -> Vec<Replayed> {
     let mut pending: Vec<Option<PendingResponse>> = Vec::new();
+    let mut sent: Vec<Message> = Vec::new();
     let mut results: Vec<Option<Live>> = vec![None; exchanges.len()];
-    for (i, entry) in rec.entries.iter().enumerate() {
+    let mut stans = HashMap::new();
+    let connection = exchanges.first().map_or(0, |x| x.connection);
+    let client_closed = plan
+        .rec
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::Closed { connection: c, by: Side::Client } if *c == connection));
+    for (i, entry) in plan.rec.entries.iter().enumerate() {
         if let Some(j) = exchanges.iter().position(|x| x.request_entry == i) {
-            let mut msg = exchanges[j].request.clone();
-            let deadline = tokio::time::Instant::now() + wait;
+            let mut msg = request_to_send(plan, &exchanges[j].request, &mut stans);
+            let deadline = tokio::time::Instant::now() + plan.wait;
             match link.dispatch(&mut msg, deadline).await {
                 Ok(p) => pending.push(Some(p)),
                 Err(e) => {
@@ -161,6 +281,7 @@ async fn replay_connection(
                     pending.push(None);
                 }
             }
+            sent.push(msg);
         } else if matches!(
             entry,
             Entry::Frame {
@@ -182,46 +303,80 @@ async fn replay_connection(
     }
     exchanges
         .into_iter()
+        .zip(sent)
         .zip(results)
-        .map(|(x, r)| {
-            (
-                x,
-                r.unwrap_or_else(|| Err(SendError::NotSent(iso8583_client::transport::Cause::Closing))),
-            )
+        .map(|((exchange, sent), r)| Replayed {
+            exchange,
+            sent,
+            live: r.unwrap_or_else(|| Err(SendError::NotSent(Cause::Closing))),
+            client_closed,
         })
         .collect()
 }
 
+/// The answer to expect for `sent`: the recorded answer with the recorded request's DE 7 and DE 11
+/// replaced by those of `sent` wherever the recorded answer had echoed them. The recorded answer
+/// itself when nothing changed.
+fn expected_answer(recorded_request: &Message, recorded_answer: &Message, sent: &Message) -> Message {
+    let mut expected = recorded_answer.clone();
+    for n in [7, 11] {
+        if let (Some(old), Some(new)) = (recorded_request.get(n), sent.get_bytes(n)) {
+            if recorded_answer.get(n) == Some(old) && old != &new[..] {
+                expected.set(n, new);
+            }
+        }
+    }
+    expected
+}
+
 /// Plays the host of connection `c`: reads each recorded request when its turn comes, writes the
-/// recorded answers in recorded order, closes where the recording closes.
-async fn play_host(listener: TcpListener, rec: Arc<Recording>, spec: Arc<Spec>, c: u32) {
+/// recorded answers in recorded order (with the STANs and DE 7 actually sent, under
+/// `--fresh-stan`), closes where the recording closes.
+async fn play_host(listener: TcpListener, plan: Arc<Plan>, c: u32) {
     let Ok((mut socket, _)) = listener.accept().await else {
         return;
     };
+    let (rec, spec) = (&plan.rec, &plan.wire.spec);
     let mut framing = rec.framing();
     let mut buf = BytesMut::new();
+    // Recorded request -> request received, by recorded STAN, for the answers' translation.
+    let mut received: HashMap<Vec<u8>, (Message, Message)> = HashMap::new();
     for entry in &rec.entries {
         match entry {
             Entry::Frame {
                 direction: Direction::ToHost,
                 connection,
-                ..
-            } if *connection == c => loop {
-                match framing.decode(&mut buf) {
-                    Ok(Some(_)) => break,
-                    Ok(None) => {}
-                    Err(_) => return,
+                frame,
+            } if *connection == c => {
+                let got = loop {
+                    match framing.decode(&mut buf) {
+                        Ok(Some(f)) => break f,
+                        Ok(None) => {}
+                        Err(_) => return,
+                    }
+                    match socket.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                };
+                if plan.fresh.is_some() {
+                    if let (Ok(recorded), Ok(live)) = (rec.decode(spec, frame), spec.decode_bytes(got.message)) {
+                        if let Some(stan) = recorded.get(11) {
+                            received.insert(stan.to_vec(), (recorded, live));
+                        }
+                    }
                 }
-                match socket.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            },
+            }
             Entry::Frame {
                 direction: Direction::FromHost,
                 connection,
                 frame,
-            } if *connection == c && socket.write_all(frame).await.is_err() => return,
+            } if *connection == c => {
+                let bytes = translated_frame(&plan, frame, &received).unwrap_or_else(|| frame.to_vec());
+                if socket.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
             Entry::Closed {
                 connection,
                 by: Side::Host,
@@ -229,27 +384,45 @@ async fn play_host(listener: TcpListener, rec: Arc<Recording>, spec: Arc<Spec>, 
             _ => {}
         }
     }
-    let _ = spec; // pairing is by order here; the client pairs by key
     let mut rest = Vec::new();
     let _ = socket.read_to_end(&mut rest).await;
 }
 
+/// A recorded answer frame re-encoded for the request actually received (`--fresh-stan`), or
+/// `None` to send it as recorded.
+fn translated_frame(plan: &Plan, frame: &[u8], received: &HashMap<Vec<u8>, (Message, Message)>) -> Option<Vec<u8>> {
+    let (rec, spec) = (&plan.rec, &plan.wire.spec);
+    let (header, body) = rec.unframe(frame).ok()?;
+    let answer = spec.decode_bytes(body).ok()?;
+    let (recorded, live) = received.get(answer.get(11)?)?;
+    if !answers(recorded, &answer) {
+        return None;
+    }
+    let expected = expected_answer(recorded, &answer, live);
+    let body = spec.encode(&expected).ok()?;
+    let mut wire = BytesMut::new();
+    rec.framing().write_frame_with_header(&header, &body, &mut wire).ok()?;
+    Some(wire.to_vec())
+}
+
 /// The differences between a recorded exchange and its replay, one line each.
-fn compare(spec: &Spec, x: &Exchange, live: &Live, ignore: &BTreeSet<u8>, reveal: bool) -> Vec<String> {
+fn compare(spec: &Spec, r: &Replayed, ignore: &BTreeSet<u8>, reveal: bool) -> Vec<String> {
+    let x = &r.exchange;
     let show =
         |n: u8, v: Option<&[u8]>| v.map_or("absent".to_owned(), |v| format!("{:?}", field_text(spec, n, v, reveal)));
-    match (x.outcome, &x.response, live) {
+    match (x.outcome, &x.response, &r.live) {
         (Recorded::Answered, Some(recorded), Ok(got)) => {
+            let expected = expected_answer(&x.request, recorded, &r.sent);
             let mut d = Vec::new();
-            if recorded.mti() != got.mti() {
-                d.push(format!("MTI: recorded {}, got {}", recorded.mti(), got.mti()));
+            if expected.mti() != got.mti() {
+                d.push(format!("MTI: recorded {}, got {}", expected.mti(), got.mti()));
             }
-            if !answers(&x.request, got) {
+            if !answers(&r.sent, got) {
                 d.push("the answer does not pair with the request".into());
             }
-            let numbers: BTreeSet<u8> = recorded.fields().chain(got.fields()).map(|(n, _)| n).collect();
+            let numbers: BTreeSet<u8> = expected.fields().chain(got.fields()).map(|(n, _)| n).collect();
             for n in numbers.difference(ignore) {
-                let (a, b) = (recorded.get(*n), got.get(*n));
+                let (a, b) = (expected.get(*n), got.get(*n));
                 if a != b {
                     d.push(format!("DE {n}: recorded {}, got {}", show(*n, a), show(*n, b)));
                 }
@@ -259,6 +432,8 @@ fn compare(spec: &Spec, x: &Exchange, live: &Live, ignore: &BTreeSet<u8>, reveal
         (Recorded::Answered, _, Err(e)) => vec![format!("recorded an answer, got no answer: {e}")],
         (Recorded::Unanswered, _, Err(e)) if e.is_timeout() => vec![],
         (Recorded::Closed, _, Err(e)) if e.is_link_down() => vec![],
+        // The recorded client gave up waiting; the replay waited its --timeout-ms instead.
+        (Recorded::Closed, _, Err(e)) if r.client_closed && e.is_timeout() => vec![],
         (o, _, Err(e)) => vec![format!("recorded: {}; got: {e}", describe(o))],
         (o, _, Ok(got)) => vec![format!("recorded: {}; got an answer {}", describe(o), got.mti())],
     }

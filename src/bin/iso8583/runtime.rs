@@ -24,8 +24,10 @@ pub fn init_logging() {
 pub fn init_logging_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -41,4 +43,9 @@ pub fn parse_addr(text: &str) -> anyhow::Result<std::net::SocketAddr> {
         .with_context(|| format!("invalid address {t:?} (expected HOST:PORT, e.g. 127.0.0.1:8583)"))?
         .next()
         .with_context(|| format!("address {t:?} resolves to nothing"))
+}
+
+/// `--host` as `IP:PORT` (`8583` and `:8583` mean 127.0.0.1:8583); the error names the option.
+pub fn host_addr(text: &str) -> anyhow::Result<String> {
+    Ok(parse_addr(text).context("--host")?.to_string())
 }

@@ -11,8 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use iso8583_client::{Message, Spec};
 use serde_json::json;
 
-use crate::args::SpecArg;
-use crate::framing_args::FramingArgs;
+use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
 use crate::{input, runtime, Outcome};
@@ -28,9 +27,7 @@ pub struct SendArgs {
     #[arg(value_name = "FILE|-")]
     file: Option<PathBuf>,
     #[command(flatten)]
-    spec: SpecArg,
-    #[command(flatten)]
-    framing: FramingArgs,
+    wire: WireArgs,
     /// Requests in flight at once on the link.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: usize,
@@ -54,13 +51,13 @@ pub struct SendArgs {
 
 /// Runs `send`.
 pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
-    runtime::init_logging();
-    let spec = args.spec.load()?;
-    let framing = args.framing.build()?;
+    // Every failure is reported on its own output line, and summed up on standard error.
+    runtime::init_logging_at("error");
+    let wire = args.wire.load()?;
+    let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
     let opts = LinkOptions {
-        addr: args.host.clone(),
-        framing,
+        addr: runtime::host_addr(&args.host)?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),
@@ -69,7 +66,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     let concurrency = args.concurrency.max(1);
     let (reveal, idempotent) = (args.reveal, args.idempotent);
     runtime::block_on(async move {
-        let client = link::client(spec.clone(), &opts)?;
+        let client = link::client(&wire, &opts)?;
         // Lines are read on their own thread so a slow standard input never blocks the runtime.
         let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
         std::thread::spawn(move || {
@@ -99,19 +96,35 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
             })
             .buffered(concurrency);
         futures_util::pin_mut!(results);
-        let mut outcome = Outcome::Success;
+        let (mut total, mut failed) = (0usize, 0usize);
+        let mut first_failure: Option<String> = None;
         let mut out = std::io::stdout().lock();
         while let Some((ok, line)) = results.next().await {
+            total += 1;
             if !ok {
-                outcome = Outcome::SomeFailed;
+                failed += 1;
+                first_failure.get_or_insert_with(|| failure_text(&line));
             }
             writeln!(out, "{line}")?;
             out.flush()?;
         }
         drop(out);
         client.close().await;
-        Ok(outcome)
+        Ok(match first_failure {
+            None => Outcome::Success,
+            Some(first) => {
+                eprintln!("iso8583: {failed} of {total} messages failed (the first: {first})");
+                Outcome::SomeFailed
+            }
+        })
     })?
+}
+
+/// `KIND (OUTCOME): MESSAGE` of an error output line.
+fn failure_text(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().unwrap_or("?").to_owned();
+    format!("{}, {}: {}", field("error"), field("outcome"), field("message"))
 }
 
 fn input_error(message: &str) -> String {

@@ -11,8 +11,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use iso8583_client::sim::{Sim, SimConfig, SimCounters};
 
-use crate::args::SpecArg;
-use crate::framing_args::FramingArgs;
+use crate::args::{Wire, WireArgs};
 use crate::{runtime, Outcome};
 
 /// `iso8583 sim --listen ADDR` with fault options.
@@ -22,9 +21,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8583")]
     pub listen: String,
     #[command(flatten)]
-    pub spec: SpecArg,
-    #[command(flatten)]
-    pub framing: FramingArgs,
+    pub wire: WireArgs,
     /// Delay every answer by this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub delay_ms: u64,
@@ -53,20 +50,20 @@ pub struct SimArgs {
 
 impl SimArgs {
     /// The library configuration these options describe.
-    pub fn config(&self) -> anyhow::Result<SimConfig> {
+    pub fn config(&self, wire: &Wire) -> anyhow::Result<SimConfig> {
         let echo_every = match self.echo_every {
             Some(s) if !(s > 0.0 && s.is_finite()) => bail!("--echo-every must be a positive number of seconds"),
             Some(s) => Some(Duration::from_secs_f64(s)),
             None => None,
         };
         Ok(SimConfig {
-            framing: self.framing.build()?,
             delay: Duration::from_millis(self.delay_ms),
             jitter: Duration::from_millis(self.jitter_ms),
             reverse_order: self.reverse_order,
             drop_every: self.drop_every,
             close_after: self.close_after,
             echo_every,
+            ..wire.sim_config()
         })
     }
 }
@@ -74,8 +71,9 @@ impl SimArgs {
 /// Runs `sim` until killed (or `--duration`).
 pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging();
-    let spec = args.spec.load()?;
-    let config = args.config()?;
+    let wire = args.wire.load()?;
+    let config = args.config(&wire)?;
+    let spec = wire.spec.clone();
     let addr = runtime::parse_addr(&args.listen)?;
     if !addr.ip().is_loopback() {
         bail!("the simulator listens on loopback only (127.0.0.1), not {}", addr.ip());
@@ -85,13 +83,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let mut out = std::io::stdout();
-        writeln!(
-            out,
-            "listening on {} (spec {}, framing {})",
-            sim.addr(),
-            spec.name(),
-            args.framing.describe()
-        )?;
+        writeln!(out, "listening on {} ({})", sim.addr(), wire.describe())?;
         out.flush()?;
         let stop_at = args
             .duration
