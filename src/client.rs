@@ -282,9 +282,8 @@ impl Client {
                     Err(err) => err,
                 };
                 written |= err.is_outcome_unknown();
-                let may_retry = retryable_cause(err.cause())
-                    && (err.is_not_sent() || idempotent)
-                    && !self.closing.load(Relaxed);
+                let may_retry =
+                    retryable_cause(err.cause()) && (err.is_not_sent() || idempotent) && !self.closing.load(Relaxed);
                 let pause = policy.backoff(attempt);
                 if !may_retry || attempt >= policy.attempts.max(1) || Instant::now() + pause >= deadline {
                     debug!(error = %err, attempt, "send failed");

@@ -60,14 +60,26 @@ async fn traffic_fails_back_to_the_primary_once_it_is_healthy_again() {
         client.send(auth(2000)).await.expect("served throughout the fail-back");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(client.counters()[0].1.answered > 0, "never failed back: {:?}", client.counters());
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert!(
+        client.counters()[0].1.answered > 0,
+        "never failed back: {:?}",
+        client.counters()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
 
     let on_secondary = authorizations(&secondary);
     for i in 0..20 {
         client.send(auth(3000 + i)).await.expect("answered");
     }
-    assert_eq!(authorizations(&secondary), on_secondary, "traffic left on the secondary");
+    assert_eq!(
+        authorizations(&secondary),
+        on_secondary,
+        "traffic left on the secondary"
+    );
     assert!(authorizations(&primary) >= 20);
     // The secondary's link was let go gracefully: it signed off.
     let until = Instant::now() + Duration::from_secs(1);
@@ -151,7 +163,10 @@ async fn close_drains_every_link_then_signs_each_off() {
     while let Some(done) = sends.join_next().await {
         done.expect("task").expect("in flight at close: answered, not failed");
     }
-    assert!(took < Duration::from_millis(400), "links drained one after another? {took:?}");
+    assert!(
+        took < Duration::from_millis(400),
+        "links drained one after another? {took:?}"
+    );
     assert_eq!(network_requests(&sim), links, "one sign-off per link ({links} links)");
     sim.shutdown().await;
 }
@@ -193,10 +208,7 @@ async fn a_link_signing_on_when_close_begins_is_closed_gracefully_too() {
         .expect("close finishes")
         .expect("close task");
     let result = send.await.expect("send task");
-    assert!(
-        matches!(result, Err(SendError::NotSent(Cause::Closing))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(SendError::NotSent(Cause::Closing))), "{result:?}");
 }
 
 #[tokio::test]
@@ -222,10 +234,7 @@ async fn the_pool_wait_timeout_bounds_the_wait_for_a_link() {
     let started = Instant::now();
     let err = client.send(auth(2)).await.expect_err("no link free");
     let took = started.elapsed();
-    assert!(
-        matches!(err, SendError::NotSent(Cause::NoConnection(_))),
-        "{err}"
-    );
+    assert!(matches!(err, SendError::NotSent(Cause::NoConnection(_))), "{err}");
     assert!(
         took >= Duration::from_millis(50) && took < Duration::from_millis(200),
         "took {took:?}"
@@ -326,7 +335,11 @@ async fn an_idle_link_whose_echo_goes_unanswered_is_replaced() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(client.counters()[0].1.broken, 1, "silent idle link not detected");
-    assert!(started.elapsed() < Duration::from_millis(400), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "took {:?}",
+        started.elapsed()
+    );
     let resp = client.send(auth(2000)).await.expect("served by a new link");
     assert_eq!(resp.amount(), Some(2000));
     let c = client.counters()[0].1;

@@ -79,7 +79,7 @@ impl Running {
         link.stop_taking_requests();
         let until = Instant::now() + link.config.drain_timeout;
         // Bounded by the drain time; 2 ms steps keep the wait cheap and prompt.
-        while Instant::now() < until && !link.is_down() && link.lock().pending.map.len() > 0 {
+        while Instant::now() < until && !link.is_down() && !link.lock().pending.map.is_empty() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         if let Some(sign_off) = &link.config.sign_off {

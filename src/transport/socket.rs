@@ -73,7 +73,10 @@ mod tests {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             assert_eq!(sock.keepalive_time().expect("TCP_KEEPIDLE"), Duration::from_secs(12));
-            assert_eq!(sock.keepalive_interval().expect("TCP_KEEPINTVL"), Duration::from_secs(4));
+            assert_eq!(
+                sock.keepalive_interval().expect("TCP_KEEPINTVL"),
+                Duration::from_secs(4)
+            );
             assert_eq!(sock.keepalive_retries().expect("TCP_KEEPCNT"), KEEPALIVE_PROBES);
         }
     }

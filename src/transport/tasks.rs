@@ -10,9 +10,9 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tracing::{debug, warn};
 
-use super::link::{Link, Pairing, Taken};
 use super::error::{Cause, SendError};
 use super::framing::{swap_tpdu, Frame};
+use super::link::{Link, Pairing, Taken};
 use super::pending::MatchKey;
 use super::stats::EndpointStats;
 use crate::Message;

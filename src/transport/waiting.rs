@@ -7,8 +7,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::link::Link;
 use super::error::{Cause, SendError};
+use super::link::Link;
 use super::pending::{MatchKey, Reply};
 use super::stats::EndpointStats;
 use crate::Message;
