@@ -2,7 +2,6 @@
 //! composed by [`decode`] as the spec directs. Every parser works on a complete frame: running out
 //! of input is a malformed message, never a request for more.
 
-use bitvec::prelude::*;
 use bytes::{Bytes, BytesMut};
 use nom::bytes::complete::take;
 use nom::error::{ErrorKind as NomKind, ParseError};
@@ -16,13 +15,39 @@ use crate::spec::{
 };
 use crate::{Message, Mti};
 
-/// Bitmaps as one bit array: bit index 0 = bit 1 (secondary present), 64 = bit 65 (tertiary present).
-pub(crate) type Bitmap = BitArr!(for 192, in u8, Msb0);
+/// Bitmaps as three 64-bit words, most significant bit first: bit 1 of the message (secondary
+/// present) is the top bit of word 0, bit 65 (tertiary present) the top bit of word 1.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Bitmap([u64; 3]);
+
+impl Bitmap {
+    /// Sets the bit of `index` (bit 1 of the message is index 0).
+    #[inline]
+    pub(crate) fn set(&mut self, index: usize) {
+        self.0[index / 64] |= 1u64 << (63 - index % 64);
+    }
+
+    /// Whether the bit of `index` is set.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> bool {
+        self.0[index / 64] & (1u64 << (63 - index % 64)) != 0
+    }
+
+    /// Bitmap `n` (0-based) as its 8 wire bytes.
+    #[inline]
+    pub(crate) fn bytes(&self, n: usize) -> [u8; 8] {
+        self.0[n].to_be_bytes()
+    }
+
+    fn count_ones(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+}
 
 /// Indexes of the set bits, lowest first (bit 1 of the message is index 0), a 64-bit word at a time.
 fn set_bits(bits: &Bitmap) -> impl Iterator<Item = usize> + '_ {
-    bits.as_raw_slice().chunks_exact(8).enumerate().flat_map(|(i, chunk)| {
-        let mut word = chunk.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    bits.0.iter().enumerate().flat_map(|(i, &w)| {
+        let mut word = w;
         std::iter::from_fn(move || {
             if word == 0 {
                 return None;
@@ -212,6 +237,40 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
     }
 }
 
+/// The common case of [`field_content`] without the parser machinery: ASCII or binary content,
+/// fixed or behind an ASCII length prefix, all present and within the maximum. `None` for
+/// anything else, including every error (the parser then says what is wrong).
+#[inline]
+fn plain_field_content<'a>(fs: &FieldSpec, input: &'a [u8]) -> Option<(&'a [u8], (&'a [u8], usize))> {
+    if !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
+        return None;
+    }
+    let (rest, units) = match fs.length {
+        LengthKind::Fixed => (input, fs.max_len as usize),
+        LengthKind::Variable(d) if fs.prefix == PrefixEncoding::Ascii => {
+            let digits = input.get(..d as usize)?;
+            let mut n = 0usize;
+            for &b in digits {
+                let v = b.wrapping_sub(b'0');
+                if v > 9 {
+                    return None;
+                }
+                n = n * 10 + v as usize;
+            }
+            if n > fs.max_len as usize {
+                return None;
+            }
+            (&input[d as usize..], n)
+        }
+        LengthKind::Variable(_) => return None,
+    };
+    if rest.len() < units {
+        return None;
+    }
+    let (raw, rest) = rest.split_at(units);
+    Some((rest, (raw, units)))
+}
+
 /// Converts wire content to its canonical form, checking the content class.
 /// ASCII and binary content is taken as it is (`Ok(None)`: slice the input); other encodings are
 /// written into `out`.
@@ -319,21 +378,21 @@ fn parse(
     };
 
     let (mut rest, mti) = mti(spec.mti)(input).map_err(|e| (None, fail(Part::Mti, e)))?;
-    let mut bits = Bitmap::ZERO;
+    let mut bits = Bitmap::default();
     let mut maps = 1;
     loop {
         let (r, raw) = bitmap(spec.bitmap)(rest).map_err(|e| (Some(mti), fail(Part::Bitmap(maps), e)))?;
         rest = r;
-        bits.as_raw_mut_slice()[(maps as usize - 1) * 8..maps as usize * 8].copy_from_slice(&raw);
+        bits.0[maps as usize - 1] = u64::from_be_bytes(raw);
         // Bit 1 announces the secondary bitmap, bit 65 the tertiary.
         let next = (maps as usize - 1) * 64;
-        if maps < 3 && bits[next] {
+        if maps < 3 && bits.get(next) {
             maps += 1;
         } else {
             break;
         }
     }
-    let count = bits.count_ones() - bits[0] as usize - bits[64] as usize;
+    let count = bits.count_ones() - bits.get(0) as usize - bits.get(64) as usize;
     fields.reserve_exact(count);
 
     for index in set_bits(&bits) {
@@ -357,9 +416,12 @@ fn parse(
             name: fs.name.clone(),
         };
         let start = at(rest);
-        let (r, (raw, units)) = match field_content(fs)(rest) {
-            Ok(ok) => ok,
-            Err(e) => return Err((Some(mti), fail(part(), e))),
+        let (r, (raw, units)) = match plain_field_content(fs, rest) {
+            Some(ok) => ok,
+            None => match field_content(fs)(rest) {
+                Ok(ok) => ok,
+                Err(e) => return Err((Some(mti), fail(part(), e))),
+            },
         };
         if scratch.capacity() == 0 && !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
             scratch.reserve(2 * total);

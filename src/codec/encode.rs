@@ -161,7 +161,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         MtiEncoding::Ebcdic => out.extend(d.iter().map(|c| c - b'0' + 0xF0)),
         MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
-    let mut bits = Bitmap::ZERO;
+    let mut bits = Bitmap::default();
     for (n, _) in msg.fields() {
         if !(2..=MAX_FIELD).contains(&n) || n == 65 {
             let part = Part::Field {
@@ -170,7 +170,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
             };
             return Err(CodecError::new(part, out.len() - start, ErrorKind::BadFieldNumber));
         }
-        bits.set(n as usize - 1, true);
+        bits.set(n as usize - 1);
     }
     let highest = msg.highest_field();
     let maps = if highest > 128 {
@@ -181,14 +181,15 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         1
     };
     if maps >= 2 {
-        bits.set(0, true);
+        bits.set(0);
     }
     if maps == 3 {
-        bits.set(64, true);
+        bits.set(64);
     }
-    for chunk in bits.as_raw_slice().chunks_exact(8).take(maps) {
+    for n in 0..maps {
+        let chunk = bits.bytes(n);
         match spec.bitmap {
-            BitmapEncoding::Binary => out.put_slice(chunk),
+            BitmapEncoding::Binary => out.put_slice(&chunk),
             BitmapEncoding::Hex => chunk
                 .iter()
                 .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
