@@ -32,7 +32,6 @@ use crate::spec::{MaskSet, MAX_FIELD};
 /// assert!(shown.contains("411111******1111"));
 /// assert!(!shown.contains("4111111111111111"));
 /// ```
-#[derive(Clone)]
 pub struct Message {
     mti: Mti,
     /// Sorted by field number, no duplicates.
@@ -51,6 +50,23 @@ pub(crate) enum Value {
     Wire(u32, u32),
     Scratch(u32, u32),
     Owned(Bytes),
+}
+
+/// A copy shares the values' buffers (reference counts, no byte copies) and leaves room for two
+/// more fields: a copy is most often completed before it is sent (the STAN a link assigns) or
+/// answered (a response code, an approval code), and that must not cost a second allocation.
+impl Clone for Message {
+    fn clone(&self) -> Message {
+        let mut fields = Vec::with_capacity(self.fields.len() + 2);
+        fields.extend_from_slice(&self.fields);
+        Message {
+            mti: self.mti,
+            fields,
+            wire: self.wire.clone(),
+            scratch: self.scratch.clone(),
+            masks: self.masks,
+        }
+    }
 }
 
 /// Two messages are equal when their MTIs and data elements are: the masking rules are output
@@ -194,6 +210,11 @@ impl Message {
         Some(value)
     }
 
+    /// Keeps only the fields for which `keep` is true (one pass, no copies of values).
+    pub(crate) fn retain_fields(&mut self, mut keep: impl FnMut(u8) -> bool) {
+        self.fields.retain(|(n, _)| keep(*n));
+    }
+
     /// Whether a field is present.
     pub fn contains(&self, field: u8) -> bool {
         self.fields.binary_search_by_key(&field, |(n, _)| *n).is_ok()
@@ -263,7 +284,13 @@ impl Message {
     /// assert_eq!(msg.stan(), Some("000042"));
     /// ```
     pub fn set_stan(&mut self, stan: u32) -> &mut Self {
-        self.set(11, format!("{:06}", stan % 1_000_000))
+        let mut digits = [b'0'; 6];
+        let mut n = stan % 1_000_000;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.set(11, Bytes::copy_from_slice(&digits))
     }
     /// DE 2, primary account number, masked unless revealed: `msg.pan().unwrap().reveal()`.
     pub fn pan(&self) -> Option<Masked<'_>> {

@@ -408,11 +408,7 @@ pub fn answer(request: &Message) -> Option<Message> {
     // what is not echoed: fewer allocations than building field by field.
     let mut resp = request.clone();
     resp.set_mti(mti);
-    for (field, _) in request.fields() {
-        if !COPIED_FIELDS.contains(&field) {
-            resp.remove(field);
-        }
-    }
+    resp.retain_fields(|field| COPIED_FIELDS.contains(&field));
     let declined = request.get(4).is_some_and(|a| a.ends_with(b"51"));
     let class = request.mti().class();
     if !declined && matches!(class, MtiClass::Authorization | MtiClass::Financial) {
