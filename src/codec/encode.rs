@@ -71,7 +71,37 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
 }
 
 /// Writes one field (prefix and content) after checking it against its spec.
+#[inline]
 fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    // The common case first: ASCII content of the right length, fixed or behind an ASCII prefix.
+    // Whatever else (padding, other encodings, a length error) takes the general path below.
+    if fs.encoding == Encoding::Ascii {
+        let (len, max) = (value.len(), fs.max_len as usize);
+        match fs.length {
+            LengthKind::Fixed if len == max => {
+                text::check_class(fs.class, value)?;
+                out.extend_from_slice(value);
+                return Ok(());
+            }
+            LengthKind::Variable(d) if len <= max && d <= 4 && fs.prefix == PrefixEncoding::Ascii => {
+                text::check_class(fs.class, value)?;
+                let digits = [
+                    b'0' + (len / 1000 % 10) as u8,
+                    b'0' + (len / 100 % 10) as u8,
+                    b'0' + (len / 10 % 10) as u8,
+                    b'0' + (len % 10) as u8,
+                ];
+                out.extend_from_slice(&digits[4 - d as usize..]);
+                out.extend_from_slice(value);
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    write_field_general(out, fs, value)
+}
+
+fn write_field_general(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
     // Packed BCD counted in bytes cannot carry an odd digit count: the pad nibble would read back as a digit.
     if fs.encoding == Encoding::Bcd && fs.unit == LengthUnit::Bytes && value.len() % 2 == 1 {
         return Err(ErrorKind::OddDigitCount(value.len()));
