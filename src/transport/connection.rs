@@ -136,8 +136,9 @@ impl Connection {
         let stream = socket::open(addr, &config).await?;
         let conn = Connection::from_stream(stream, addr.into(), spec, config.clone(), stans, stats);
         if let Some(sign_on) = &config.sign_on {
-            let answer = conn
-                .send(sign_on.clone(), config.sign_on_timeout)
+            let deadline = Instant::now() + config.sign_on_timeout;
+            let mut msg = sign_on.clone();
+            let answer = async { conn.link.dispatch(&mut msg, deadline, true).await?.response().await }
                 .await
                 .map_err(|source| ConnectError::SignOn {
                     addr: addr.into(),
@@ -170,6 +171,7 @@ impl Connection {
         let mut tasks = vec![
             tokio::spawn(tasks::read_loop(link.clone(), read).instrument(span.clone())),
             tokio::spawn(tasks::write_loop(link.clone(), write).instrument(span.clone())),
+            tokio::spawn(tasks::sweep_deadlines(link.clone()).instrument(span.clone())),
         ];
         if let Some(idle) = link.config.idle_echo {
             tasks.push(tokio::spawn(tasks::keep_alive(link.clone(), idle).instrument(span)));

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::config::ConnectionConfig;
 use super::error::{Cause, SendError};
-use super::pending::{AnsweredKeys, Entry, LateKeys, MatchKey, Pending, Register, Reply, StanSequence};
+use super::pending::{AnsweredKeys, Deadlines, Entry, LateKeys, MatchKey, Pending, Register, Reply, StanSequence};
 use super::stats::EndpointStats;
 use super::waiting::{EntryGuard, PendingResponse};
 use crate::{Message, Spec};
@@ -26,6 +26,8 @@ use crate::{Message, Spec};
 pub(crate) struct Link {
     state: Mutex<State>,
     pub(crate) wake_writer: Notify,
+    /// Wakes the sweeper when a deadline comes before the one it sleeps to.
+    pub(crate) wake_sweeper: Notify,
     /// One permit per frame that may be queued for the writer.
     pub(crate) queue: Semaphore,
     pub(crate) spec: Arc<Spec>,
@@ -45,6 +47,8 @@ pub(crate) struct Link {
 pub(crate) struct State {
     pub(crate) pending: Pending,
     pub(crate) late: LateKeys,
+    /// Deadlines of the requests in flight, for the sweeper.
+    pub(crate) deadlines: Deadlines,
     /// Keys answered recently, to tell a duplicate answer from an unknown one.
     answered: AnsweredKeys,
     /// Frames waiting for the writer.
@@ -73,6 +77,7 @@ impl Link {
             state: Mutex::new(State {
                 pending: Pending::new(),
                 late: LateKeys::new(config.late_memory),
+                deadlines: Deadlines::new(),
                 answered: AnsweredKeys::new(config.late_memory),
                 out: BytesMut::with_capacity(16 * 1024),
                 out_permits: 0,
@@ -81,6 +86,7 @@ impl Link {
                 down: None,
             }),
             wake_writer: Notify::new(),
+            wake_sweeper: Notify::new(),
             queue: Semaphore::new(config.queue_frames.max(1)),
             spec,
             config,
@@ -154,7 +160,10 @@ impl Link {
             Err(_) => return Err(SendError::NotSent(Cause::Timeout)),
         };
         let (tx, rx) = oneshot::channel();
-        let (key, id) = {
+        // The link's own requests keep a timer of their own: their deadline
+        // must be met even when the caller's is the same instant.
+        let swept = (!internal).then_some(deadline);
+        let (key, id, wake_sweeper) = {
             let mut guard = self.lock();
             let st = &mut *guard;
             if let Some(reason) = &st.down {
@@ -166,7 +175,7 @@ impl Link {
             let seq = st.queued_seq + 1;
             let (key, id) = match st
                 .pending
-                .register(msg, &self.config.match_fields, &self.stans, expect, seq, tx)
+                .register(msg, &self.config.match_fields, &self.stans, expect, seq, swept, tx)
             {
                 Register::Ok(key, id) => (key, id),
                 Register::InUse(stan) => return Err(SendError::NotSent(Cause::StanInUse { stan })),
@@ -187,16 +196,20 @@ impl Link {
             }
             st.queued_seq = seq;
             st.out_permits += 1;
-            (key, id)
+            let wake_sweeper = !internal && st.deadlines.note(deadline);
+            (key, id, wake_sweeper)
         };
         permit.forget();
         self.wake_writer.notify_one();
+        if wake_sweeper {
+            self.wake_sweeper.notify_one();
+        }
         EndpointStats::bump(&self.stats.sent);
         self.stats.in_flight.fetch_add(1, Relaxed);
         debug!(peer = %self.peer, mti = %mti, stan = key.stan(), "request queued");
         Ok(PendingResponse {
             rx,
-            deadline,
+            own_timer: internal.then_some(deadline),
             entry: EntryGuard {
                 link: self.clone(),
                 key,
@@ -204,6 +217,44 @@ impl Link {
                 armed: true,
             },
         })
+    }
+
+    /// Fails every request whose deadline has passed with `Timeout` (outcome
+    /// unknown once its frame was taken by the writer, not sent before), keeps
+    /// its key as late, and takes the link down after too many in a row.
+    /// Returns when to look next (`None`: when told).
+    pub(crate) fn expire_deadlines(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let (expired, taken, next) = {
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            let expired = st.deadlines.expire(now, &mut st.pending);
+            for (key, _) in &expired {
+                st.late.insert(key.clone());
+            }
+            (expired, st.taken_seq, st.deadlines.sweep_at)
+        };
+        for (key, entry) in expired {
+            let _ = entry.tx.send(Err(self.timed_out(key.stan(), entry.seq <= taken)));
+        }
+        next
+    }
+
+    /// Counts a request that timed out (its entry already taken out) and
+    /// takes the link down after too many in a row; the request's error.
+    pub(crate) fn timed_out(&self, stan: u32, written: bool) -> SendError {
+        EndpointStats::bump(&self.stats.timed_out);
+        let in_a_row = self.consecutive_timeouts.fetch_add(1, Relaxed) + 1;
+        let max = self.config.max_consecutive_timeouts;
+        warn!(peer = %self.peer, stan, in_a_row, "request timed out");
+        if max > 0 && in_a_row >= max {
+            self.go_down(format!("{in_a_row} requests timed out in a row"), true);
+        }
+        if written {
+            SendError::OutcomeUnknown(Cause::Timeout)
+        } else {
+            SendError::NotSent(Cause::Timeout)
+        }
     }
 
     /// Queues a frame that is not a tracked request (reply to the host).

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::error::SendError;
 use crate::{Message, Mti};
@@ -98,6 +99,8 @@ pub(crate) struct Entry {
     pub(crate) id: u64,
     /// Position of the frame in the outgoing stream; 0 while not yet queued.
     pub(crate) seq: u64,
+    /// When the sweeper fails it with `Timeout` (`None`: it keeps a timer of its own).
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// Keys of requests that timed out or were cancelled, to tell a late answer
@@ -242,6 +245,7 @@ impl Pending {
         stans: &StanSequence,
         expect: Mti,
         seq: u64,
+        deadline: Option<Instant>,
         tx: oneshot::Sender<Reply>,
     ) -> Register {
         let key = match msg.get(11) {
@@ -271,7 +275,16 @@ impl Pending {
         };
         let id = self.next_id;
         self.next_id += 1;
-        self.map.insert(key.clone(), Entry { tx, expect, id, seq });
+        self.map.insert(
+            key.clone(),
+            Entry {
+                tx,
+                expect,
+                id,
+                seq,
+                deadline,
+            },
+        );
         Register::Ok(key, id)
     }
 
@@ -281,5 +294,50 @@ impl Pending {
             Some(e) if e.id == id => self.map.remove(key),
             _ => None,
         }
+    }
+}
+
+/// When a link's sweeper task next looks for requests whose deadline passed
+/// (one timer for the link instead of one per request). The deadlines live
+/// in the pending entries; the sweeper sleeps until the earliest of them, and
+/// is woken only by a request whose deadline comes before that.
+pub(crate) struct Deadlines {
+    /// `None`: the sweeper waits to be told.
+    pub(crate) sweep_at: Option<Instant>,
+}
+
+impl Deadlines {
+    pub(crate) fn new() -> Self {
+        Deadlines { sweep_at: None }
+    }
+
+    /// Notes a new deadline; true if the sweeper must be woken (it sleeps past it).
+    pub(crate) fn note(&mut self, at: Instant) -> bool {
+        match self.sweep_at {
+            Some(t) if t <= at => false,
+            _ => {
+                self.sweep_at = Some(at);
+                true
+            }
+        }
+    }
+
+    /// Takes out every request of `pending` whose deadline is at or before
+    /// `now` (one pass over the requests in flight), and sets when to look
+    /// next: the earliest deadline left.
+    pub(crate) fn expire(&mut self, now: Instant, pending: &mut Pending) -> Vec<(MatchKey, Entry)> {
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (key, entry) in &pending.map {
+            match entry.deadline {
+                Some(at) if at <= now => due.push(key.clone()),
+                Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                None => {}
+            }
+        }
+        self.sweep_at = next;
+        due.into_iter()
+            .filter_map(|key| pending.map.remove(&key).map(|entry| (key, entry)))
+            .collect()
     }
 }

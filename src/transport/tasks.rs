@@ -182,6 +182,28 @@ pub(crate) async fn write_loop(link: Arc<Link>, mut write: OwnedWriteHalf) {
     }
 }
 
+/// Resolves requests whose deadline passed: one timer for the link, set to
+/// the earliest deadline, instead of one per request.
+pub(crate) async fn sweep_deadlines(link: Arc<Link>) {
+    let mut next: Option<Instant> = None;
+    loop {
+        match next {
+            Some(at) => tokio::select! {
+                biased;
+                _ = link.cancel.cancelled() => return,
+                _ = link.wake_sweeper.notified() => {}
+                _ = tokio::time::sleep_until(at) => {}
+            },
+            None => tokio::select! {
+                biased;
+                _ = link.cancel.cancelled() => return,
+                _ = link.wake_sweeper.notified() => {}
+            },
+        }
+        next = link.expire_deadlines();
+    }
+}
+
 /// Sends an echo whenever the host has been silent for `idle`; an echo that
 /// goes unanswered marks the link broken.
 pub(crate) async fn keep_alive(link: Arc<Link>, idle: Duration) {

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tracing::warn;
 
 use super::error::{Cause, SendError};
 use super::link::Link;
 use super::pending::{MatchKey, Reply};
-use super::stats::EndpointStats;
 use crate::Message;
 
 /// Removes its pending entry if dropped before the response arrived.
@@ -39,7 +37,8 @@ impl Drop for EntryGuard {
 #[must_use = "dropping a PendingResponse abandons the request's answer"]
 pub struct PendingResponse {
     pub(crate) rx: oneshot::Receiver<Reply>,
-    pub(crate) deadline: Instant,
+    /// The deadline, for a request that keeps a timer of its own instead of the sweeper's.
+    pub(crate) own_timer: Option<Instant>,
     pub(crate) entry: EntryGuard,
 }
 
@@ -49,18 +48,31 @@ impl PendingResponse {
         self.entry.key.stan()
     }
 
-    /// Waits for the response until the deadline.
+    /// Waits for the response until the deadline: the link's sweeper resolves
+    /// the request with `Timeout` when it passes, or, for the link's own
+    /// requests (sign-on, echo, sign-off), a timer of their own.
     pub async fn response(mut self) -> Result<Message, SendError> {
-        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
-            Ok(Ok(reply)) => {
-                self.entry.armed = false;
-                reply
-            }
-            Ok(Err(_)) => {
-                self.entry.armed = false;
-                Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into())))
-            }
+        if let Some(deadline) = self.own_timer {
+            // Boxed: the timer would make every request's future larger.
+            return Box::pin(self.response_by(deadline)).await;
+        }
+        let reply = (&mut self.rx).await;
+        self.resolved(reply)
+    }
+
+    async fn response_by(mut self, deadline: Instant) -> Result<Message, SendError> {
+        match tokio::time::timeout_at(deadline, &mut self.rx).await {
+            Ok(reply) => self.resolved(reply),
             Err(_) => self.timed_out(),
+        }
+    }
+
+    fn resolved(&mut self, reply: Result<Reply, oneshot::error::RecvError>) -> Result<Message, SendError> {
+        // Whoever sent the reply took the entry out.
+        self.entry.armed = false;
+        match reply {
+            Ok(reply) => reply,
+            Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
         }
     }
 
@@ -83,17 +95,6 @@ impl PendingResponse {
                 return reply;
             }
         }
-        EndpointStats::bump(&link.stats.timed_out);
-        let in_a_row = link.consecutive_timeouts.fetch_add(1, Relaxed) + 1;
-        let max = link.config.max_consecutive_timeouts;
-        warn!(peer = %link.peer, stan = self.entry.key.stan(), in_a_row, "request timed out");
-        if max > 0 && in_a_row >= max {
-            link.go_down(format!("{in_a_row} requests timed out in a row"), true);
-        }
-        Err(if written {
-            SendError::OutcomeUnknown(Cause::Timeout)
-        } else {
-            SendError::NotSent(Cause::Timeout)
-        })
+        Err(link.timed_out(self.entry.key.stan(), written))
     }
 }
