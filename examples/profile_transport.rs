@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use iso8583_client::sim::{Sim, SimConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use iso8583_client::transport::{Connection, ConnectionConfig};
 use iso8583_client::{Message, Spec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -62,7 +62,10 @@ fn main() {
             tasks.spawn(async move {
                 let template = request();
                 for _ in 0..n {
-                    let resp = link.send(template.clone(), Duration::from_secs(30)).await.expect("answered");
+                    let resp = link
+                        .send(template.clone(), Duration::from_secs(30))
+                        .await
+                        .expect("answered");
                     assert_eq!(resp.response_code(), Some("00"));
                 }
             });

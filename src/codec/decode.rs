@@ -237,11 +237,14 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
     }
 }
 
+/// What is left of the input, and a field's wire bytes with its length in the field's units.
+type Content<'a> = (&'a [u8], (&'a [u8], usize));
+
 /// The common case of [`field_content`] without the parser machinery: ASCII or binary content,
 /// fixed or behind an ASCII length prefix, all present and within the maximum. `None` for
 /// anything else, including every error (the parser then says what is wrong).
 #[inline]
-fn plain_field_content<'a>(fs: &FieldSpec, input: &'a [u8]) -> Option<(&'a [u8], (&'a [u8], usize))> {
+fn plain_field_content<'a>(fs: &FieldSpec, input: &'a [u8]) -> Option<Content<'a>> {
     if !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
         return None;
     }

@@ -142,17 +142,23 @@ fn word_in_range(x: u64, lo: u8, hi: u8) -> bool {
 
 #[inline(always)]
 fn load_u16(v: &[u8], i: usize) -> u16 {
-    v.get(i..i + 2).and_then(|b| b.try_into().ok()).map_or(0, u16::from_le_bytes)
+    v.get(i..i + 2)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u16::from_le_bytes)
 }
 
 #[inline(always)]
 fn load_u32(v: &[u8], i: usize) -> u32 {
-    v.get(i..i + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes)
+    v.get(i..i + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 #[inline(always)]
 fn load_u64(v: &[u8], i: usize) -> u64 {
-    v.get(i..i + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+    v.get(i..i + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// True if every byte of `value` lies in `lo..=hi`, eight bytes at a time. Short values are read
@@ -195,7 +201,11 @@ mod tests {
                     for pos in 0..len {
                         let mut v = vec![lo; len];
                         v[pos] = b;
-                        assert_eq!(all_in_range(&v, lo, hi), (lo..=hi).contains(&b), "{lo} {hi} {b} {len} {pos}");
+                        assert_eq!(
+                            all_in_range(&v, lo, hi),
+                            (lo..=hi).contains(&b),
+                            "{lo} {hi} {b} {len} {pos}"
+                        );
                     }
                 }
             }

@@ -1,9 +1,11 @@
 //! One TCP link to a host: many requests in flight, paired by match key.
 //!
-//! A [`Connection`] owns three tasks: a reader (unframe, decode, pair with
+//! A [`Connection`] owns its tasks: a reader (unframe, decode, pair with
 //! the pending entry, hand unsolicited requests to the handler), a writer
 //! (takes every frame queued since its last write and writes them in one
-//! go) and, when an idle echo is configured, a keeper. Senders encode their
+//! go), a sweeper (one timer for the link, set to the earliest deadline of
+//! the requests in flight, failing those whose deadline passed) and, when an
+//! idle echo is configured, a keeper. Senders encode their
 //! frame straight into the shared output buffer under the link's lock, so the
 //! hot path costs one lock, one oneshot channel and no other allocation.
 //!
@@ -22,7 +24,7 @@
 //!
 //! Files: this one is the public handle and its close; `link.rs` the state
 //! shared by tasks and senders and the rules that take a link down;
-//! `socket.rs` opening the socket; `tasks.rs` the reader, writer and keeper.
+//! `socket.rs` opening the socket; `tasks.rs` the reader, writer, sweeper and keeper.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -173,10 +173,14 @@ impl Link {
                 return Err(SendError::NotSent(Cause::Closing));
             }
             let seq = st.queued_seq + 1;
-            let (key, id) = match st
-                .pending
-                .register(msg, &self.config.match_fields, &self.stans, expect, seq, swept, tx)
-            {
+            let entry = Entry {
+                tx,
+                expect,
+                id: 0,
+                seq,
+                deadline: swept,
+            };
+            let (key, id) = match st.pending.register(msg, &self.config.match_fields, &self.stans, entry) {
                 Register::Ok(key, id) => (key, id),
                 Register::InUse(stan) => return Err(SendError::NotSent(Cause::StanInUse { stan })),
                 Register::BadStan(stan) => return Err(SendError::NotSent(Cause::BadStan(stan))),

@@ -238,15 +238,13 @@ impl Pending {
     /// Registers `msg` as in flight with frame sequence number `seq`,
     /// assigning a STAN from `stans` when DE 11 is empty (skipping STANs still
     /// in flight). Refuses a caller STAN that is in flight.
+    /// `entry` is registered under the next id.
     pub(crate) fn register(
         &mut self,
         msg: &mut Message,
         extra: &[u8],
         stans: &StanSequence,
-        expect: Mti,
-        seq: u64,
-        deadline: Option<Instant>,
-        tx: oneshot::Sender<Reply>,
+        mut entry: Entry,
     ) -> Register {
         let key = match msg.get(11) {
             Some(raw) => {
@@ -275,16 +273,8 @@ impl Pending {
         };
         let id = self.next_id;
         self.next_id += 1;
-        self.map.insert(
-            key.clone(),
-            Entry {
-                tx,
-                expect,
-                id,
-                seq,
-                deadline,
-            },
-        );
+        entry.id = id;
+        self.map.insert(key.clone(), entry);
         Register::Ok(key, id)
     }
 
