@@ -60,28 +60,39 @@ impl PendingResponse {
                 self.entry.armed = false;
                 Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into())))
             }
-            Err(_) => self.timed_out(),
+            Err(_) => match self.timed_out() {
+                Some(err) => Err(err),
+                // The reader (or the link's failure) took the entry just as the deadline passed:
+                // it is delivering right now, so take its outcome rather than lose the answer.
+                None => match (&mut self.rx).await {
+                    Ok(reply) => reply,
+                    Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
+                },
+            },
         }
     }
 
-    fn timed_out(&mut self) -> Result<Message, SendError> {
+    /// The deadline passed: removes the entry and says why, or `None` if someone else had
+    /// already taken the entry to resolve it.
+    fn timed_out(&mut self) -> Option<SendError> {
         self.entry.armed = false;
         let link = self.entry.link.clone();
-        let (removed, written) = {
+        let removed = {
             let mut st = link.lock();
             match st.pending.remove_if(&self.entry.key, self.entry.id) {
-                Some(entry) => {
+                Some(_entry) => {
                     st.late.insert(self.entry.key.clone());
-                    (true, entry.seq <= st.taken_seq)
+                    // The frame is in the link's output buffer: even if the writer has not taken
+                    // it yet, it will go out (only a link going down discards that buffer, and then
+                    // the request fails as not sent from there). So its outcome is unknown — calling
+                    // it "not sent" would invite a second charge.
+                    true
                 }
-                None => (false, true),
+                None => false,
             }
         };
         if !removed {
-            // The answer (or the link's failure) crossed the deadline.
-            if let Ok(reply) = self.rx.try_recv() {
-                return reply;
-            }
+            return None;
         }
         EndpointStats::bump(&link.stats.timed_out);
         let in_a_row = link.consecutive_timeouts.fetch_add(1, Relaxed) + 1;
@@ -90,10 +101,6 @@ impl PendingResponse {
         if max > 0 && in_a_row >= max {
             link.go_down(format!("{in_a_row} requests timed out in a row"), true);
         }
-        Err(if written {
-            SendError::OutcomeUnknown(Cause::Timeout)
-        } else {
-            SendError::NotSent(Cause::Timeout)
-        })
+        Some(SendError::OutcomeUnknown(Cause::Timeout))
     }
 }
