@@ -142,7 +142,8 @@ fn bad_lines_give_error_objects_and_processing_goes_on() {
 #[test]
 fn file_input_and_dash_for_stdin() {
     let hex = encode_auth();
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-decode-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-decode-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("msgs.hex");
     std::fs::write(&path, format!("# two messages\n{hex}\n{hex}\n")).unwrap();
@@ -184,7 +185,8 @@ fn bad_input_is_a_clean_one_line_error() {
 
 #[test]
 fn a_broken_spec_file_names_file_and_field() {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-spec-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.toml");
     std::fs::write(

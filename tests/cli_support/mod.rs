@@ -249,7 +249,8 @@ pub fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, S
 
 /// A path in this test process's own temporary directory.
 pub fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-{}", std::process::id()));
+    // Under target/ (cargo's scratch space for integration tests), not the system temp dir.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name).to_str().unwrap().to_owned()
 }
