@@ -221,16 +221,16 @@ impl FieldSpec {
 /// Which fields are masked, and how: a compact set copied into every decoded [`crate::Message`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MaskSet {
-    pan: [u64; 3],
-    full: [u64; 3],
+    pan: [u64; 4],
+    full: [u64; 4],
 }
 
 impl MaskSet {
     /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; PIN block 52; ICC data 55 fully masked.
     pub const ISO_DEFAULT: MaskSet = {
         let mut m = MaskSet {
-            pan: [0; 3],
-            full: [0; 3],
+            pan: [0; 4],
+            full: [0; 4],
         };
         m.pan = set_bit(m.pan, 2);
         m.pan = set_bit(m.pan, 34);
@@ -245,8 +245,8 @@ impl MaskSet {
     /// An empty set (nothing masked).
     pub const fn empty() -> MaskSet {
         MaskSet {
-            pan: [0; 3],
-            full: [0; 3],
+            pan: [0; 4],
+            full: [0; 4],
         }
     }
 
@@ -281,7 +281,7 @@ impl Default for MaskSet {
 
 impl fmt::Debug for MaskSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |bits: &[u64; 3]| -> Vec<u8> { (0..=MAX_FIELD).filter(|&n| has_bit(bits, n)).collect() };
+        let list = |bits: &[u64; 4]| -> Vec<u8> { (0..=MAX_FIELD).filter(|&n| has_bit(bits, n)).collect() };
         f.debug_struct("MaskSet")
             .field("pan", &list(&self.pan))
             .field("full", &list(&self.full))
@@ -289,23 +289,19 @@ impl fmt::Debug for MaskSet {
     }
 }
 
-const fn set_bit(mut bits: [u64; 3], n: u8) -> [u64; 3] {
+const fn set_bit(mut bits: [u64; 4], n: u8) -> [u64; 4] {
     let n = n as usize;
-    if n < 192 {
-        bits[n / 64] |= 1 << (n % 64);
-    }
+    bits[n / 64] |= 1 << (n % 64);
     bits
 }
-const fn clear_bit(mut bits: [u64; 3], n: u8) -> [u64; 3] {
+const fn clear_bit(mut bits: [u64; 4], n: u8) -> [u64; 4] {
     let n = n as usize;
-    if n < 192 {
-        bits[n / 64] &= !(1 << (n % 64));
-    }
+    bits[n / 64] &= !(1 << (n % 64));
     bits
 }
-fn has_bit(bits: &[u64; 3], n: u8) -> bool {
+fn has_bit(bits: &[u64; 4], n: u8) -> bool {
     let n = n as usize;
-    n < 192 && bits[n / 64] & (1 << (n % 64)) != 0
+    bits[n / 64] & (1 << (n % 64)) != 0
 }
 
 /// A complete message specification: MTI and bitmap encodings plus the data elements.

@@ -142,7 +142,8 @@ fn bad_lines_give_error_objects_and_processing_goes_on() {
 #[test]
 fn file_input_and_dash_for_stdin() {
     let hex = encode_auth();
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-decode-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-decode-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("msgs.hex");
     std::fs::write(&path, format!("# two messages\n{hex}\n{hex}\n")).unwrap();
@@ -184,7 +185,8 @@ fn bad_input_is_a_clean_one_line_error() {
 
 #[test]
 fn a_broken_spec_file_names_file_and_field() {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-spec-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.toml");
     std::fs::write(
@@ -231,7 +233,11 @@ fn encode_reads_one_object_or_json_lines_and_reports_bad_ones() {
     );
     let r = run_with_input(&["encode", "--spec", "iso87-ascii"], lines);
     assert_eq!(r.status.code(), Some(1), "{r:#?}");
-    assert_eq!(r.stdout.lines().count(), 2, "{r:#?}");
+    // One output line per input message: the bad ones leave an empty line, so line N answers message N.
+    let out: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(out.len(), 5, "{r:#?}");
+    assert_eq!((out[1], out[2], out[3]), ("", "", ""), "{r:#?}");
+    assert!(!out[0].is_empty() && !out[4].is_empty(), "{r:#?}");
     assert!(
         r.stderr
             .contains("line 2: cannot encode with spec iso87-ascii: field 11 (System Trace Audit Number)"),

@@ -99,7 +99,8 @@ fn a_missing_or_broken_recording() {
     let r = run(&["replay", "/no/such/recording.txt"]);
     assert_one_line(&r);
     assert!(r.stderr.contains("/no/such/recording.txt"), "{r:?}");
-    let path = std::env::temp_dir().join(format!("iso8583-cli-broken-{}.txt", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("iso8583-cli-broken-{}.txt", std::process::id()));
     std::fs::write(&path, "> 00zz\n").unwrap();
     let r = run(&["replay", path.to_str().unwrap()]);
     assert_one_line(&r);

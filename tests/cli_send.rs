@@ -80,6 +80,11 @@ fn a_0200_the_host_never_answers_is_unknown_once_and_not_retried() {
     assert_eq!(lines[0]["error"], "timeout", "{r:?}");
     assert_eq!(lines[0]["outcome"], "unknown", "{r:?}");
     assert!(lines[0]["message"].is_string());
+    // The error names the request, so the caller can reverse it.
+    assert_eq!(
+        (lines[0]["mti"].as_str(), lines[0]["stan"].as_str()),
+        (Some("0200"), Some("000042"))
+    );
     assert_eq!(
         requests_seen(&sim, 1),
         vec!["0200 stan 000042"],

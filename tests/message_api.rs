@@ -303,14 +303,14 @@ fn short_or_odd_pans_are_fully_masked() {
 
 #[test]
 fn decoded_messages_mask_by_their_spec() {
-    // A spec that marks DE 48 secret and leaves DE 2 in clear: a decoded message follows it.
+    // A spec that marks DE 48 secret and explicitly leaves DE 2 in clear: a decoded message follows it.
     let spec = Spec::from_toml(
         r#"
         name = "custom"
         mti = "ascii"
         bitmap = "hex"
         fields = [
-          { number = 2, name = "Account", length = "LL", max = 19, class = "n" },
+          { number = 2, name = "Account", length = "LL", max = 19, class = "n", sensitivity = "none" },
           { number = 48, name = "Key", length = "LLL", max = 99, class = "ans", sensitivity = "secret" },
         ]"#,
         "custom.toml",
@@ -331,4 +331,40 @@ fn decoded_messages_mask_by_their_spec() {
     assert_eq!(quiet.to_string(), "0100 2=4111111111111111 48=SECRETKEY");
     assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
     assert_eq!(MaskSet::ISO_DEFAULT.of(36), Sensitivity::Secret);
+}
+
+#[test]
+fn a_spec_that_says_nothing_masks_card_data_by_the_iso_defaults() {
+    // DE 2, 35 and 52 without a sensitivity key: masked as PAN, track and secret all the same.
+    let spec = Spec::from_toml(
+        r#"
+        name = "forgetful"
+        mti = "ascii"
+        bitmap = "hex"
+        fields = [
+          { number = 2, name = "PAN", length = "LL", max = 19, class = "n" },
+          { number = 35, name = "Track 2", length = "LL", max = 37, class = "z" },
+          { number = 52, name = "PIN", length = "fixed", max = 8, class = "b", encoding = "binary" },
+          { number = 192, name = "Private key", length = "LLL", max = 99, class = "ans", sensitivity = "secret" },
+        ]"#,
+        "forgetful.toml",
+    )
+    .unwrap();
+    assert_eq!(spec.field(2).unwrap().sensitivity(), Sensitivity::Pan);
+    assert_eq!(spec.field(35).unwrap().sensitivity(), Sensitivity::Track);
+    assert_eq!(spec.field(52).unwrap().sensitivity(), Sensitivity::Secret);
+    let m = Message::new(mti("0100"))
+        .with(2, "4111111111111111")
+        .with(35, "4111111111111111=2512")
+        .with(52, vec![0x12u8, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0])
+        .with(192, "KEY123");
+    let decoded = spec.decode(&spec.encode(&m).unwrap()).unwrap();
+    let shown = format!("{decoded} {decoded:?}");
+    assert_eq!(
+        decoded.to_string(),
+        "0100 2=411111******1111 35=********************* 52=******** 192=******"
+    );
+    for secret in ["4111111111111111", "2512", "123456", "KEY123"] {
+        assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+    }
 }

@@ -271,7 +271,8 @@ fn defaults_and_field_attributes() {
 }
 
 fn temp_path(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("iso8583-spec-test-{}-{tag}.toml", std::process::id()))
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("iso8583-spec-test-{}-{tag}.toml", std::process::id()))
 }
 
 #[test]

@@ -29,6 +29,26 @@ fn silent_host_client(sim: &Sim) -> Client {
         .expect("client")
 }
 
+/// Opens the client's link to the silent `sim` in real time, with one echo the sim logs and
+/// drops, so that a test can then pause tokio's clock: with the clock paused, tokio jumps to the
+/// next timer whenever every task waits, and a TCP connect still in progress then would be
+/// overtaken by the send's deadline. Once the link is up, a send to a host that never answers
+/// depends on timers only, and paused time makes them exact.
+async fn warm_up(client: &Client, sim: &Sim) {
+    let opts = SendOptions {
+        timeout: Some(Duration::from_millis(50)),
+        retry: Some(RetryPolicy::none()),
+        ..SendOptions::default()
+    };
+    let err = client
+        .send_with(network_request("301"), opts)
+        .await
+        .expect_err("silent");
+    assert!(err.is_timeout() && err.is_outcome_unknown(), "the echo went out: {err}");
+    wait_until("the warm-up echo at the sim", || sim.received().len() == 1).await;
+    assert_eq!(client.counters()[0].1.connects, 1);
+}
+
 async fn silent_sim() -> Sim {
     Sim::start(
         spec(),
@@ -47,9 +67,7 @@ async fn unanswered_0200_reaches_the_host_exactly_once() {
     let client = silent_host_client(&sim);
     let err = client.send(msg("0200")).await.expect_err("never answered");
     assert!(err.is_outcome_unknown() && err.is_timeout(), "{err}");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let got: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
-    assert_eq!(got, ["0200"]);
+    assert_eq!(sim_mtis_of_at_least(&sim, 1).await, ["0200"]);
     sim.shutdown().await;
 }
 
@@ -59,8 +77,7 @@ async fn unanswered_0400_is_repeated_as_0401_with_the_same_stan() {
     let client = silent_host_client(&sim);
     let err = client.send(msg("0400")).await.expect_err("never answered");
     assert!(err.is_outcome_unknown(), "{err}");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let got = sim.received();
+    let got = sim_log_of_at_least(&sim, 3).await;
     let mtis: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(mtis, ["0400", "0401", "0401"]);
     assert!(got.iter().all(|(_, stan)| *stan == got[0].1), "same STAN: {got:?}");
@@ -75,9 +92,10 @@ async fn unanswered_advice_is_repeated_and_echo_is_retried_as_is() {
     let client = silent_host_client(&sim);
     let _ = client.send(msg("0220")).await.expect_err("never answered");
     let _ = client.send(network_request("301")).await.expect_err("never answered");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let mtis: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
-    assert_eq!(mtis, ["0220", "0221", "0221", "0800", "0800", "0800"]);
+    assert_eq!(
+        sim_mtis_of_at_least(&sim, 6).await,
+        ["0220", "0221", "0221", "0800", "0800", "0800"]
+    );
     sim.shutdown().await;
 }
 
@@ -90,15 +108,19 @@ async fn a_0200_marked_idempotent_is_retried() {
         ..SendOptions::default()
     };
     let _ = client.send_with(msg("0200"), opts).await.expect_err("never answered");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(sim.received().len(), 3);
+    assert_eq!(sim_mtis_of_at_least(&sim, 3).await, ["0200", "0200", "0200"]);
     sim.shutdown().await;
 }
 
+/// Paused time (after a real-time warm-up, see [`warm_up`]): the host never answers, so only
+/// timers decide what happens, and on tokio's virtual clock they fire exactly when due however
+/// loaded the machine is. The attempt count and the time taken are then exact.
 #[tokio::test]
 async fn retries_never_pass_the_deadline() {
     let sim = silent_sim().await;
     let client = silent_host_client(&sim);
+    warm_up(&client, &sim).await;
+    tokio::time::pause();
     let started = Instant::now();
     let opts = SendOptions {
         timeout: Some(Duration::from_millis(150)),
@@ -106,12 +128,18 @@ async fn retries_never_pass_the_deadline() {
     };
     let err = client.send_with(msg("0400"), opts).await.expect_err("never answered");
     let took = started.elapsed();
+    tokio::time::resume();
     assert!(err.is_outcome_unknown());
-    assert!(took < Duration::from_millis(170), "took {took:?}");
+    // Three attempts of 100 ms are allowed, but the deadline cuts the second one short: ended at
+    // the deadline (not before it, and not at the ~205 ms a full second attempt would end at).
+    assert!(
+        took >= Duration::from_millis(150) && took <= Duration::from_millis(152),
+        "took {took:?} (virtual time)"
+    );
     assert_eq!(
-        sim.received().len(),
-        2,
-        "100 ms attempt, then 50 ms left for one repeat"
+        sim_mtis_of_at_least(&sim, 3).await,
+        ["0800", "0400", "0401"],
+        "the warm-up echo, a 100 ms attempt, then 50 ms left for one repeat"
     );
     sim.shutdown().await;
 }
@@ -128,7 +156,8 @@ async fn caller_stan_collision_is_refused_not_retried() {
     first.set(11, "000777");
     let c = client.clone();
     let pending = tokio::spawn(async move { c.send(first).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The first is in flight once the host has it (the host never answers it).
+    wait_until("the first request at the sim", || sim.received().len() == 1).await;
     let mut second = msg("0800");
     second.set(11, "000777");
     let err = client.send(second).await.expect_err("collision");
@@ -252,6 +281,7 @@ async fn counters_follow_the_traffic() {
     sim.shutdown().await;
 }
 
+/// Paused time after a real-time warm-up, as in `retries_never_pass_the_deadline`.
 #[tokio::test]
 async fn by_default_a_reversal_shares_its_deadline_among_its_attempts() {
     let sim = silent_sim().await;
@@ -259,19 +289,23 @@ async fn by_default_a_reversal_shares_its_deadline_among_its_attempts() {
         .endpoint(sim.addr().to_string())
         .build()
         .expect("client");
+    warm_up(&client, &sim).await;
+    tokio::time::pause();
     let started = Instant::now();
     let opts = SendOptions {
         timeout: Some(Duration::from_millis(300)),
         ..SendOptions::default()
     };
     let err = client.send_with(msg("0400"), opts).await.expect_err("never answered");
+    let took = started.elapsed();
+    tokio::time::resume();
     assert!(err.is_outcome_unknown());
+    // About 100 ms, then about half of what is left, then the rest: all three attempts fit,
+    // and the last one ends at the deadline, not past it.
     assert!(
-        started.elapsed() < Duration::from_millis(330),
-        "took {:?}",
-        started.elapsed()
+        took >= Duration::from_millis(300) && took <= Duration::from_millis(302),
+        "took {took:?} (virtual time)"
     );
-    let mtis: Vec<String> = sim.received().iter().map(|(m, _)| m.as_str().to_owned()).collect();
-    assert_eq!(mtis, ["0400", "0401", "0401"]);
+    assert_eq!(sim_mtis_of_at_least(&sim, 4).await, ["0800", "0400", "0401", "0401"]);
     sim.shutdown().await;
 }

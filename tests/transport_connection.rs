@@ -62,8 +62,20 @@ async fn out_of_order_answers_are_paired_under_1000_concurrent_requests() {
     sim.shutdown().await;
 }
 
+/// The one wall-clock check of a deadline, kept tight on purpose (the contract: "honoured within
+/// a few milliseconds"). It must not fire early: every try checks that exactly. Late is another
+/// matter: on an idle machine a send ends 1-2 ms after its deadline (tokio's timer has 1 ms
+/// resolution), but a loaded CI machine can leave this process off the CPU for tens of
+/// milliseconds at any moment, which says nothing about the code. So each try may take up to
+/// `TRIES` attempts and the best one must end within `SLACK` of the deadline: a real fault (the
+/// deadline ignored, checked only when a frame arrives, or on a coarse sweep) is late on every
+/// try, while a preemption spoils one try, rarely three in a row. The deadline (200 ms) is long
+/// next to the set-up before it (connect, first write), so that noise is over when it is due.
 #[tokio::test]
 async fn deadline_is_honoured_within_a_few_milliseconds() {
+    const DEADLINE: Duration = Duration::from_millis(200);
+    const SLACK: Duration = Duration::from_millis(50);
+    const TRIES: u64 = 3;
     let sim = Sim::start(
         spec(),
         SimConfig {
@@ -74,16 +86,56 @@ async fn deadline_is_honoured_within_a_few_milliseconds() {
     .await
     .expect("sim");
     let link = connect(&sim.addr().to_string(), config()).await;
+    let mut overshoots = Vec::new();
+    for i in 0..TRIES {
+        let started = Instant::now();
+        let err = link.send(auth(1000 + i), DEADLINE).await.expect_err("no answer");
+        let took = started.elapsed();
+        assert!(err.is_timeout() && err.is_outcome_unknown(), "{err}");
+        assert!(took >= DEADLINE, "fired early: after {took:?}");
+        assert_eq!(link.stats().snapshot().timed_out, i + 1);
+        overshoots.push(took - DEADLINE);
+        if took - DEADLINE < SLACK {
+            break;
+        }
+    }
+    let best = overshoots.iter().min().copied().unwrap_or_default();
+    assert!(
+        best < SLACK,
+        "late past the deadline by {overshoots:?} in {TRIES} tries"
+    );
+    sim.shutdown().await;
+}
+
+/// The same deadline on tokio's paused clock, where scheduling noise does not exist: the send
+/// ends exactly when due (to the timer's 1 ms resolution). The clock is paused only once the
+/// link is up: paused, tokio jumps to the next timer whenever every task waits, which could
+/// overtake a TCP connect still in progress. The host never answers, so from then on only
+/// timers decide.
+#[tokio::test]
+async fn deadline_is_honoured_exactly_on_the_paused_clock() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let link = connect(&sim.addr().to_string(), config()).await;
+    tokio::time::pause();
     let started = Instant::now();
     let err = link
         .send(auth(1000), Duration::from_millis(80))
         .await
         .expect_err("no answer");
     let took = started.elapsed();
+    tokio::time::resume();
     assert!(err.is_timeout() && err.is_outcome_unknown(), "{err}");
     assert!(
-        took >= Duration::from_millis(80) && took < Duration::from_millis(95),
-        "took {took:?}"
+        took >= Duration::from_millis(80) && took <= Duration::from_millis(81),
+        "took {took:?} (virtual time)"
     );
     assert_eq!(link.stats().snapshot().timed_out, 1);
     sim.shutdown().await;
@@ -112,7 +164,12 @@ async fn link_drop_fails_every_pending_send_at_once() {
         let err = w.response().await.expect_err("link dropped");
         assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
     }
-    assert!(started.elapsed() < Duration::from_millis(500));
+    // At once, not at their 30 s deadline; the bound leaves room for a loaded machine.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(!link.is_usable());
     let err = link.send(auth(1), Duration::from_secs(1)).await.expect_err("down");
     assert!(err.is_not_sent(), "{err}");
@@ -227,10 +284,17 @@ async fn stan_collision_is_refused_at_once() {
         .expect("queued");
     let mut second = auth(2);
     second.set(11, "123"); // same STAN, written differently
+                           // At once: not after waiting for the first (in flight until its 5 s deadline, as the host
+                           // never answers) nor until the second's own 5 s. The bound is far from both and far above
+                           // what a loaded machine adds to a call that waits for nothing.
     let started = Instant::now();
     let err = link.send(second, Duration::from_secs(5)).await.expect_err("collision");
     assert!(matches!(err, SendError::NotSent(Cause::StanInUse { .. })), "{err}");
-    assert!(started.elapsed() < Duration::from_millis(50));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
     sim.shutdown().await;
 }
 
@@ -433,24 +497,30 @@ async fn silent_link_is_found_by_the_idle_echo() {
     let proxy = SilentProxy::start(sim.addr().to_string()).await;
     let cfg = Arc::new(ConnectionConfig {
         idle_echo: Some(Duration::from_millis(50)),
-        echo_timeout: Duration::from_millis(100),
+        // Ample for an answer through the proxy on a loaded machine, yet short.
+        echo_timeout: Duration::from_millis(250),
         ..ConnectionConfig::default()
     });
     let link = connect(&proxy.addr, cfg).await;
     link.send(auth(1000), Duration::from_secs(2))
         .await
         .expect("through the proxy");
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    assert!(link.is_usable(), "echoes answered while the proxy forwards");
+    wait_until("an idle echo answered through the proxy", || {
+        link.stats().snapshot().answered >= 2
+    })
+    .await;
     assert!(sim.received().iter().any(|(m, _)| m.as_str() == "0800"));
+    assert!(link.is_usable(), "echoes answered while the proxy forwards");
     proxy.stall();
     let started = Instant::now();
-    while link.is_usable() && started.elapsed() < Duration::from_secs(2) {
+    while link.is_usable() && started.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!link.is_usable(), "silent link not detected");
+    // Due after at most 50 ms idle + 250 ms echo timeout; the next thing that would notice
+    // (TCP keepalive) takes 30 s or more. The bound leaves room for a loaded machine.
     assert!(
-        started.elapsed() < Duration::from_millis(400),
+        started.elapsed() < Duration::from_millis(1500),
         "took {:?}",
         started.elapsed()
     );
@@ -565,8 +635,11 @@ async fn graceful_close_fails_what_is_left_after_the_drain_limit() {
     let err = waiting.response().await.expect_err("left over");
     assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
     let took = started.elapsed();
+    // Not before the 50 ms drain limit (exact: timers never fire early), and well before the
+    // request's own 5 s deadline, which it would wait for if the drain limit were ignored; the
+    // room above 50 ms is for a loaded machine.
     assert!(
-        took >= Duration::from_millis(50) && took < Duration::from_millis(200),
+        took >= Duration::from_millis(50) && took < Duration::from_millis(1500),
         "took {took:?}"
     );
     sim.shutdown().await;

@@ -269,7 +269,9 @@ fn field(f: &RawField, d: &RawDefaults) -> Result<FieldSpec, String> {
         return Err(format!("space padding needs class ans, not {}", f.class));
     }
     let sensitivity = match f.sensitivity.as_deref() {
-        None | Some("none") => Sensitivity::None,
+        // Unsaid: the ISO 8583:1987 rule for the field (a forgotten key must not log a PAN).
+        None => iso_default_sensitivity(number),
+        Some("none") => Sensitivity::None,
         Some("pan") => Sensitivity::Pan,
         Some("track") => Sensitivity::Track,
         Some("secret") => Sensitivity::Secret,
@@ -292,4 +294,15 @@ fn field(f: &RawField, d: &RawDefaults) -> Result<FieldSpec, String> {
         class,
         sensitivity,
     })
+}
+
+/// The ISO 8583:1987 masking rule of a field whose spec line says nothing: PAN for DE 2 and 34,
+/// track for 35, 36 and 45, secret for the PIN block (52) and ICC data (55).
+fn iso_default_sensitivity(number: u8) -> Sensitivity {
+    match number {
+        2 | 34 => Sensitivity::Pan,
+        35 | 36 | 45 => Sensitivity::Track,
+        52 | 55 => Sensitivity::Secret,
+        _ => Sensitivity::None,
+    }
 }

@@ -169,7 +169,9 @@ impl Connection {
     ) -> Connection {
         let link = Arc::new(Link::new(peer, spec, config, stans, stats));
         let (read, write) = stream.into_split();
-        let span = tracing::debug_span!("iso8583.link", peer = %link.peer);
+        let span = tracing::debug_span!(parent: None, "iso8583.link", peer = %link.peer);
+        // No parent: the link outlives the send that opened it, and its reader must not log
+        // other requests' answers under that send's span.
         let mut tasks = vec![
             tokio::spawn(tasks::read_loop(link.clone(), read).instrument(span.clone())),
             tokio::spawn(tasks::write_loop(link.clone(), write).instrument(span.clone())),

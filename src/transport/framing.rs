@@ -283,9 +283,10 @@ impl FramingBuilder {
     }
 
     /// Largest message accepted or sent, header and prefix excluded.
-    /// Default: [`DEFAULT_MAX_FRAME`] (64 KiB).
+    /// Default: [`DEFAULT_MAX_FRAME`] (64 KiB); at most 16 MiB (a larger value is capped: the
+    /// codec keeps offsets into a message as 32-bit numbers, and no ISO 8583 message comes near).
     pub fn max_frame(mut self, max: usize) -> Self {
-        self.max_frame = max;
+        self.max_frame = max.min(16 * 1024 * 1024);
         self
     }
 

@@ -224,29 +224,30 @@ impl Link {
     }
 
     /// Fails every request whose deadline has passed with `Timeout` (outcome
-    /// unknown once its frame was taken by the writer, not sent before), keeps
-    /// its key as late, and takes the link down after too many in a row.
-    /// Returns when to look next (`None`: when told).
+    /// unknown: its frame is queued and will go out, see
+    /// `PendingResponse::timed_out`), keeps its key as late, and takes the
+    /// link down after too many in a row. Returns when to look next (`None`:
+    /// when told).
     pub(crate) fn expire_deadlines(&self) -> Option<Instant> {
         let now = Instant::now();
-        let (expired, taken, next) = {
+        let (expired, next) = {
             let mut guard = self.lock();
             let st = &mut *guard;
             let expired = st.deadlines.expire(now, &mut st.pending);
             for (key, _) in &expired {
                 st.late.insert(key.clone());
             }
-            (expired, st.taken_seq, st.deadlines.sweep_at)
+            (expired, st.deadlines.sweep_at)
         };
         for (key, entry) in expired {
-            let _ = entry.tx.send(Err(self.timed_out(key.stan(), entry.seq <= taken)));
+            let _ = entry.tx.send(Err(self.timed_out(key.stan())));
         }
         next
     }
 
     /// Counts a request that timed out (its entry already taken out) and
     /// takes the link down after too many in a row; the request's error.
-    pub(crate) fn timed_out(&self, stan: u32, written: bool) -> SendError {
+    pub(crate) fn timed_out(&self, stan: u32) -> SendError {
         EndpointStats::bump(&self.stats.timed_out);
         let in_a_row = self.consecutive_timeouts.fetch_add(1, Relaxed) + 1;
         let max = self.config.max_consecutive_timeouts;
@@ -254,11 +255,7 @@ impl Link {
         if max > 0 && in_a_row >= max {
             self.go_down(format!("{in_a_row} requests timed out in a row"), true);
         }
-        if written {
-            SendError::OutcomeUnknown(Cause::Timeout)
-        } else {
-            SendError::NotSent(Cause::Timeout)
-        }
+        SendError::OutcomeUnknown(Cause::Timeout)
     }
 
     /// Queues a frame that is not a tracked request (reply to the host).

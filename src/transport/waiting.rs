@@ -63,7 +63,15 @@ impl PendingResponse {
     async fn response_by(mut self, deadline: Instant) -> Result<Message, SendError> {
         match tokio::time::timeout_at(deadline, &mut self.rx).await {
             Ok(reply) => self.resolved(reply),
-            Err(_) => self.timed_out(),
+            Err(_) => match self.timed_out() {
+                Some(err) => Err(err),
+                // The reader (or the link's failure) took the entry just as the deadline passed:
+                // it is delivering right now, so take its outcome rather than lose the answer.
+                None => {
+                    let reply = (&mut self.rx).await;
+                    self.resolved(reply)
+                }
+            },
         }
     }
 
@@ -76,25 +84,28 @@ impl PendingResponse {
         }
     }
 
-    fn timed_out(&mut self) -> Result<Message, SendError> {
+    /// The deadline passed: removes the entry and says why, or `None` if someone else had
+    /// already taken the entry to resolve it.
+    fn timed_out(&mut self) -> Option<SendError> {
         self.entry.armed = false;
         let link = self.entry.link.clone();
-        let (removed, written) = {
+        let removed = {
             let mut st = link.lock();
             match st.pending.remove_if(&self.entry.key, self.entry.id) {
-                Some(entry) => {
+                Some(_entry) => {
                     st.late.insert(self.entry.key.clone());
-                    (true, entry.seq <= st.taken_seq)
+                    // The frame is in the link's output buffer: even if the writer has not taken
+                    // it yet, it will go out (only a link going down discards that buffer, and then
+                    // the request fails as not sent from there). So its outcome is unknown — calling
+                    // it "not sent" would invite a second charge.
+                    true
                 }
-                None => (false, true),
+                None => false,
             }
         };
         if !removed {
-            // The answer (or the link's failure) crossed the deadline.
-            if let Ok(reply) = self.rx.try_recv() {
-                return reply;
-            }
+            return None;
         }
-        Err(link.timed_out(self.entry.key.stan(), written))
+        Some(link.timed_out(self.entry.key.stan()))
     }
 }

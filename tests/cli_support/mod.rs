@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,38 @@ pub struct Sim {
     pub addr: SocketAddr,
     /// Further stdout lines (the per-second summaries), read in the background.
     pub lines: mpsc::Receiver<String>,
+    /// The same lines, each with the time this process read it: to compare when things reached
+    /// the simulator (the simulator prints a `--verbose` request line within about 50 ms).
+    pub arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Sim {
+    /// The lines read so far, with the time each was read.
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        self.arrivals.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Polls (every 10 ms, at most `limit`) until `n` lines starting with `prefix` were read;
+    /// returns them with their times. Panics with what was read if they do not come.
+    pub fn wait_for_lines(&self, prefix: &str, n: usize, limit: Duration) -> Vec<(Instant, String)> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let got: Vec<(Instant, String)> = self
+                .arrivals()
+                .into_iter()
+                .filter(|(_, l)| l.starts_with(prefix))
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} lines {prefix:?} not within {limit:?}: {:?}",
+                self.arrivals()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 /// Starts `iso8583 sim --listen 127.0.0.1:0 EXTRA...` and waits (at most 20 s) for the address it
@@ -176,19 +208,31 @@ pub fn start_sim(extra: &[&str]) -> Sim {
     let mut guard = ChildGuard::new(child);
     let stdout: ChildStdout = guard.child().stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let log = arrivals.clone();
     thread::spawn(move || {
+        let mut first = true;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
+            if !std::mem::take(&mut first) {
+                if let Ok(mut log) = log.lock() {
+                    log.push((Instant::now(), line.clone()));
+                }
             }
+            // The receiver may be gone (dropped by a test that reads `arrivals`): keep reading.
+            let _ = tx.send(line);
         }
     });
     let first = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("sim printed no address within 20 s");
     let addr = parse_listen_line(&first);
-    Sim { guard, addr, lines: rx }
+    Sim {
+        guard,
+        addr,
+        lines: rx,
+        arrivals,
+    }
 }
 
 /// The address in the simulator's first line, `listening on 127.0.0.1:PORT ...`.
@@ -249,7 +293,8 @@ pub fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, S
 
 /// A path in this test process's own temporary directory.
 pub fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("iso8583-cli-{}", std::process::id()));
+    // Under target/ (cargo's scratch space for integration tests), not the system temp dir.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("iso8583-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name).to_str().unwrap().to_owned()
 }

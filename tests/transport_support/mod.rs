@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use iso8583_client::sim::Sim;
 use iso8583_client::transport::framing::Framing;
 use iso8583_client::{Message, Spec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,6 +35,38 @@ pub fn msg(mti: &str) -> Message {
     let mut m = Message::new(mti.parse().expect("mti"));
     m.set(3, "000000").set(4, "000000001000").set(41, "TERM0001");
     m
+}
+
+/// How long [`wait_until`] waits for something that takes microseconds on an idle machine.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Polls `done` every 2 ms until it holds; fails the test if it still does not after
+/// [`WAIT_LIMIT`]. Use it instead of a fixed sleep before looking at what the other side saw: on a
+/// loaded machine the other side (sim, host task) may not have run yet when a fixed sleep ends.
+/// The limit is wall-clock time, so it stays bounded even under paused tokio time.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let limit = std::time::Instant::now() + WAIT_LIMIT;
+    while !done() {
+        assert!(std::time::Instant::now() < limit, "not within {WAIT_LIMIT:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The sim's log of requests (MTI, STAN) once it holds at least `n`: polls for them (see
+/// [`wait_until`]), then waits a little longer so that an extra request the client should not
+/// have sent gets the chance to show up, and so fails the caller's exact comparison.
+pub async fn sim_log_of_at_least(sim: &Sim, n: usize) -> Vec<(String, String)> {
+    wait_until(&format!("{n} requests at the sim"), || sim.received().len() >= n).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sim.received()
+        .into_iter()
+        .map(|(m, stan)| (m.as_str().to_owned(), stan))
+        .collect()
+}
+
+/// The MTIs of the sim's log once it holds at least `n` requests; see [`sim_log_of_at_least`].
+pub async fn sim_mtis_of_at_least(sim: &Sim, n: usize) -> Vec<String> {
+    sim_log_of_at_least(sim, n).await.into_iter().map(|(m, _)| m).collect()
 }
 
 /// A host the test drives by hand, one frame at a time.

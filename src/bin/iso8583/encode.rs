@@ -26,7 +26,8 @@ pub struct EncodeArgs {
     file: Option<PathBuf>,
 }
 
-/// Runs `encode`: each message that fails is reported on standard error with its line number,
+/// Runs `encode`: each message that fails is reported on standard error with its line number and
+/// leaves an empty line on standard output (so output line N stays the answer to input message N);
 /// the others are still encoded; the exit status says whether all succeeded.
 pub fn run(args: EncodeArgs) -> anyhow::Result<Outcome> {
     let spec = args.spec.load()?;
@@ -47,6 +48,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<Outcome> {
             Ok(hex) => writeln!(out, "{hex}")?,
             Err(e) => {
                 outcome = Outcome::SomeFailed;
+                writeln!(out)?;
                 out.flush()?;
                 eprintln!("iso8583: line {line}: {e:#}");
             }

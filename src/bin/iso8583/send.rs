@@ -1,8 +1,9 @@
 //! `iso8583 send --host ADDR [FILE|-]`: JSON lines in, one JSON line out per input line, in input
-//! order: the decoded response, or `{"error": KIND, "outcome": "not_sent"|"unknown", "message": ...}`.
+//! order: the decoded response, or `{"error": KIND, "outcome": "not_sent"|"unknown", "message": ..., "mti": ..., "stan": ...}`.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,6 +142,8 @@ async fn send_line(client: &Client, spec: &Arc<Spec>, text: &str, idempotent: bo
         Err(e) => return (false, input_error(&format!("{e:#}"))),
     };
     let request = fill_defaults(request);
+    // Known before sending, so an error line can name the request to reverse or look up.
+    let (mti, stan) = (request.mti().to_string(), request.stan().unwrap_or("").to_owned());
     if let Err(e) = spec.encode(&request) {
         return (
             false,
@@ -151,16 +154,28 @@ async fn send_line(client: &Client, spec: &Arc<Spec>, text: &str, idempotent: bo
         Ok(resp) => (true, JsonMessage::new(spec, &resp, reveal).to_line()),
         Err(e) => (
             false,
-            json!({"error": link::error_kind(&e), "outcome": link::outcome_name(&e), "message": e.to_string()})
-                .to_string(),
+            json!({
+                "error": link::error_kind(&e),
+                "outcome": link::outcome_name(&e),
+                "message": e.to_string(),
+                "mti": mti,
+                "stan": stan,
+            })
+            .to_string(),
         ),
     }
 }
 
-/// Fills DE 7 (now, UTC) when absent; DE 11 is filled by the link.
+/// Fills DE 7 (now, UTC) and DE 11 (the next STAN of this run, 000001 upwards, wrapping after
+/// 999999) when absent.
 pub fn fill_defaults(mut msg: Message) -> Message {
+    static NEXT_STAN: AtomicU32 = AtomicU32::new(0);
     if !msg.contains(7) {
         msg.set_transmission_time(chrono::Utc::now());
+    }
+    if !msg.contains(11) {
+        let n = NEXT_STAN.fetch_add(1, Ordering::Relaxed) % 999_999 + 1;
+        msg.set_stan(n);
     }
     msg
 }
