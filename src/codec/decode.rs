@@ -2,6 +2,7 @@
 //! composed by [`decode`] as the spec directs. Every parser works on a complete frame: running out
 //! of input is a malformed message, never a request for more.
 
+use bitvec::prelude::*;
 use bytes::{Bytes, BytesMut};
 use nom::bytes::complete::take;
 use nom::error::{ErrorKind as NomKind, ParseError};
@@ -15,38 +16,45 @@ use crate::spec::{
 };
 use crate::{Message, Mti};
 
-/// Bitmaps as three 64-bit words, most significant bit first: bit 1 of the message (secondary
-/// present) is the top bit of word 0, bit 65 (tertiary present) the top bit of word 1.
+/// The bitmaps as one bitvec bit array of three 64-bit words, most significant bit first (`Msb0`):
+/// bit 1 of the message (secondary present) is index 0, the top bit of word 0; bit 65 (tertiary
+/// present) is index 64, the top bit of word 1. Words are read and written whole on the wire.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Bitmap([u64; 3]);
+pub(crate) struct Bitmap(BitArr!(for 192, in u64, Msb0));
 
 impl Bitmap {
     /// Sets the bit of `index` (bit 1 of the message is index 0).
     #[inline]
     pub(crate) fn set(&mut self, index: usize) {
-        self.0[index / 64] |= 1u64 << (63 - index % 64);
+        self.0.set(index, true);
     }
 
     /// Whether the bit of `index` is set.
     #[inline]
     pub(crate) fn get(&self, index: usize) -> bool {
-        self.0[index / 64] & (1u64 << (63 - index % 64)) != 0
+        self.0[index]
     }
 
     /// Bitmap `n` (0-based) as its 8 wire bytes.
     #[inline]
     pub(crate) fn bytes(&self, n: usize) -> [u8; 8] {
-        self.0[n].to_be_bytes()
+        self.0.as_raw_slice()[n].to_be_bytes()
+    }
+
+    /// Stores bitmap `n` (0-based) from its 8 wire bytes.
+    #[inline]
+    fn put(&mut self, n: usize, wire: [u8; 8]) {
+        self.0.as_raw_mut_slice()[n] = u64::from_be_bytes(wire);
     }
 
     fn count_ones(&self) -> usize {
-        self.0.iter().map(|w| w.count_ones() as usize).sum()
+        self.0.count_ones()
     }
 }
 
 /// Indexes of the set bits, lowest first (bit 1 of the message is index 0), a 64-bit word at a time.
 fn set_bits(bits: &Bitmap) -> impl Iterator<Item = usize> + '_ {
-    bits.0.iter().enumerate().flat_map(|(i, &w)| {
+    bits.0.as_raw_slice().iter().enumerate().flat_map(|(i, &w)| {
         let mut word = w;
         std::iter::from_fn(move || {
             if word == 0 {
@@ -237,43 +245,6 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
     }
 }
 
-/// What is left of the input, and a field's wire bytes with its length in the field's units.
-type Content<'a> = (&'a [u8], (&'a [u8], usize));
-
-/// The common case of [`field_content`] without the parser machinery: ASCII or binary content,
-/// fixed or behind an ASCII length prefix, all present and within the maximum. `None` for
-/// anything else, including every error (the parser then says what is wrong).
-#[inline]
-fn plain_field_content<'a>(fs: &FieldSpec, input: &'a [u8]) -> Option<Content<'a>> {
-    if !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
-        return None;
-    }
-    let (rest, units) = match fs.length {
-        LengthKind::Fixed => (input, fs.max_len as usize),
-        LengthKind::Variable(d) if fs.prefix == PrefixEncoding::Ascii => {
-            let digits = input.get(..d as usize)?;
-            let mut n = 0usize;
-            for &b in digits {
-                let v = b.wrapping_sub(b'0');
-                if v > 9 {
-                    return None;
-                }
-                n = n * 10 + v as usize;
-            }
-            if n > fs.max_len as usize {
-                return None;
-            }
-            (&input[d as usize..], n)
-        }
-        LengthKind::Variable(_) => return None,
-    };
-    if rest.len() < units {
-        return None;
-    }
-    let (raw, rest) = rest.split_at(units);
-    Some((rest, (raw, units)))
-}
-
 /// Converts wire content to its canonical form, checking the content class.
 /// ASCII and binary content is taken as it is (`Ok(None)`: slice the input); other encodings are
 /// written into `out`.
@@ -386,7 +357,7 @@ fn parse(
     loop {
         let (r, raw) = bitmap(spec.bitmap)(rest).map_err(|e| (Some(mti), fail(Part::Bitmap(maps), e)))?;
         rest = r;
-        bits.0[maps as usize - 1] = u64::from_be_bytes(raw);
+        bits.put(maps as usize - 1, raw);
         // Bit 1 announces the secondary bitmap, bit 65 the tertiary.
         let next = (maps as usize - 1) * 64;
         if maps < 3 && bits.get(next) {
@@ -419,12 +390,9 @@ fn parse(
             name: fs.name.clone(),
         };
         let start = at(rest);
-        let (r, (raw, units)) = match plain_field_content(fs, rest) {
-            Some(ok) => ok,
-            None => match field_content(fs)(rest) {
-                Ok(ok) => ok,
-                Err(e) => return Err((Some(mti), fail(part(), e))),
-            },
+        let (r, (raw, units)) = match field_content(fs)(rest) {
+            Ok(ok) => ok,
+            Err(e) => return Err((Some(mti), fail(part(), e))),
         };
         if scratch.capacity() == 0 && !matches!(fs.encoding, Encoding::Ascii | Encoding::Binary) {
             scratch.reserve(2 * total);

@@ -2,8 +2,10 @@
 //! trips of the benchmark's 0200 through `Connection::send` against the
 //! simulator, `INFLIGHT` tasks on one link.
 //!
-//! `valgrind --tool=callgrind target/release/examples/profile_transport 20000 128`
-//! (a third argument `bare` runs the benchmark's bare echo instead, for the floor).
+//! `cargo bench --bench profile_transport --no-run` prints the binary's path (under
+//! `target/release/deps/profile_transport-*`); then
+//! `valgrind --tool=callgrind <that binary> 20000 128` (a third argument `bare` runs the
+//! benchmark's bare echo instead, for the floor). Plain `cargo bench` runs it once, 20,000 round trips.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +37,8 @@ fn request() -> Message {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // `cargo bench` passes `--bench`: flags are skipped, positional arguments read in order.
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let total: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let in_flight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(128);
     let rt = tokio::runtime::Builder::new_multi_thread()
