@@ -80,9 +80,7 @@ impl RetryPolicy {
 
     /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = retry.saturating_sub(1).min(20);
-        let full = self.initial_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
-        full.mul_f64(0.5 + fastrand::f64() * 0.5)
+        crate::transport::jittered_backoff(self.initial_backoff, self.max_backoff, retry)
     }
 }
 

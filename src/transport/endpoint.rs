@@ -38,10 +38,16 @@ impl Default for ReconnectBackoff {
 impl ReconnectBackoff {
     /// Pause after `failures` failures in a row (jittered).
     pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(20);
-        let full = self.initial.saturating_mul(1u32 << exp).min(self.max);
-        full.mul_f64(0.5 + fastrand::f64() * 0.5)
+        jittered_backoff(self.initial, self.max, failures)
     }
+}
+
+/// `initial * 2^(n-1)` for the n-th pause (n from 1), at most `max`, scaled by a random factor
+/// between 0.5 and 1 so that many clients do not retry in step. Shared by reconnects and retries.
+pub(crate) fn jittered_backoff(initial: Duration, max: Duration, n: u32) -> Duration {
+    let exp = n.saturating_sub(1).min(20);
+    let full = initial.saturating_mul(1u32 << exp).min(max);
+    full.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
 /// One host address with its counters and reconnect state.

@@ -26,4 +26,5 @@ pub use error::{Cause, ConnectError, SendError};
 pub use pending::{MatchKey, StanSequence};
 pub use pool::{Endpoint, LinkManager, ReconnectBackoff};
 
+pub(crate) use endpoint::jittered_backoff;
 pub use stats::{Counters, EndpointStats};
