@@ -1,0 +1,135 @@
+//! What the transport benchmarks share: the request they send, and the bare length-prefixed
+//! echo (server and client link) that serves as their ceiling.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use iso8583_client::{Message, Spec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The 0200 every case sends (11 fields, 122 bytes on the wire in iso87-ascii-binary-bitmap).
+pub fn request() -> Message {
+    let mut m = Message::new("0200".parse().expect("mti"));
+    m.set(2, "4111111111111111")
+        .set(3, "000000")
+        .set(4, "000000001000")
+        .set(7, "1127120000")
+        .set(12, "120000")
+        .set(13, "1127")
+        .set(32, "123456")
+        .set(37, "RRN000000001")
+        .set(41, "TERM0001")
+        .set(42, "MERCHANT0000001")
+        .set(49, "840");
+    m
+}
+
+/// The request encoded with a STAN behind a 2-byte length: what the bare echo sends.
+pub fn bare_frame(spec: &Spec) -> Vec<u8> {
+    let mut msg = request();
+    msg.set(11, "000001");
+    let body = spec.encode(&msg).expect("encode");
+    let mut frame = (body.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Bare echo server: writes back whatever it reads.
+pub async fn bare_echo_server(port: u16) -> String {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = BytesMut::with_capacity(64 * 1024);
+                loop {
+                    match s.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if s.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                    buf.clear();
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Bare link: a writer task and a reader task around one socket, requests
+/// paired with replies in arrival order (the echo keeps order): no codec, no
+/// matching table, but the same task layout and wake-ups as the transport.
+pub struct BareLink {
+    /// Queue a request; the oneshot fires when its echo is back.
+    pub tx: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
+    let s = TcpStream::connect(addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let (mut read, mut write) = s.into_split();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4096);
+    let waiting = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let w = waiting.clone();
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        let mut out = Vec::new();
+        while rx.recv_many(&mut batch, 1024).await > 0 {
+            // Same batching as the transport's writer: with other requests in
+            // flight, let ready senders queue theirs before writing.
+            let others_in_flight = !w.lock().expect("lock").is_empty();
+            if others_in_flight {
+                tokio::task::yield_now().await;
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(reply) => batch.push(reply),
+                        Err(_) => break,
+                    }
+                }
+            }
+            out.clear();
+            {
+                let mut q = w.lock().expect("lock");
+                for reply in batch.drain(..) {
+                    q.push_back(reply);
+                    out.extend_from_slice(&frame);
+                }
+            }
+            if write.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut inbuf = BytesMut::with_capacity(64 * 1024);
+        loop {
+            match read.read_buf(&mut inbuf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let mut frames = 0;
+            while inbuf.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
+                if inbuf.len() < 2 + len {
+                    break;
+                }
+                inbuf.advance(2 + len);
+                frames += 1;
+            }
+            let ready: Vec<_> = {
+                let mut q = waiting.lock().expect("lock");
+                let n = frames.min(q.len());
+                q.drain(..n).collect()
+            };
+            for reply in ready {
+                let _ = reply.send(());
+            }
+        }
+    });
+    Arc::new(BareLink { tx })
+}
