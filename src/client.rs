@@ -325,6 +325,27 @@ impl Client {
         waiting.response().await
     }
 
+    /// The next STAN of the sequence the client's links draw from when a request leaves DE 11
+    /// empty. Set it yourself (`msg.set_stan(client.next_stan())`) when you must know the STAN
+    /// before sending, to be able to reverse the request if its outcome is unknown; it never
+    /// repeats one the links assign, until the sequence wraps after 999,999.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: iso8583_client::client::Client) {
+    /// let mut purchase = iso8583_client::Message::new("0200".parse().unwrap());
+    /// let stan = client.next_stan();
+    /// purchase.set_stan(stan);
+    /// if let Err(e) = client.send(purchase).await {
+    ///     if e.is_outcome_unknown() {
+    ///         println!("reverse STAN {stan:06}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn next_stan(&self) -> u32 {
+        self.pool.manager().stans().next()
+    }
+
     /// Counters per endpoint, in priority order: `(address, counters)`.
     pub fn counters(&self) -> Vec<(String, Counters)> {
         self.pool

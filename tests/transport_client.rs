@@ -309,3 +309,25 @@ async fn by_default_a_reversal_shares_its_deadline_among_its_attempts() {
     assert_eq!(sim_mtis_of_at_least(&sim, 4).await, ["0800", "0400", "0401", "0401"]);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn next_stan_comes_from_the_sequence_the_links_assign_from() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    // A STAN taken by the caller is never the one the link gives the next request.
+    let mine = client.next_stan();
+    let mut own = msg("0200");
+    own.set_stan(mine);
+    let answered = client.send(own).await.expect("answered");
+    assert_eq!(answered.stan(), Some(format!("{mine:06}").as_str()));
+    let auto = client.send(msg("0200")).await.expect("answered");
+    let auto_stan: u32 = auto.stan().expect("stan").parse().expect("digits");
+    assert_ne!(auto_stan, mine);
+    assert_eq!(auto_stan, mine % 999_999 + 1, "the link continues the same sequence");
+    client.close().await;
+    sim.shutdown().await;
+}

@@ -94,6 +94,11 @@ impl LinkManager {
         &self.endpoints
     }
 
+    /// The STAN sequence shared by every link of this manager.
+    pub fn stans(&self) -> &Arc<StanSequence> {
+        &self.stans
+    }
+
     /// The link settings.
     pub fn config(&self) -> &Arc<ConnectionConfig> {
         &self.config
