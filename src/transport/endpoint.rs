@@ -71,8 +71,8 @@ impl Endpoint {
     /// An endpoint at `addr` (`host:port`).
     ///
     /// ```
-    /// let primary = iso8583_client::transport::Endpoint::new("10.0.0.1:9583");
-    /// assert_eq!(primary.addr(), "10.0.0.1:9583");
+    /// let primary = iso8583_client::transport::Endpoint::new("127.0.0.1:9583");
+    /// assert_eq!(primary.addr(), "127.0.0.1:9583");
     /// ```
     pub fn new(addr: impl Into<String>) -> Endpoint {
         Endpoint {

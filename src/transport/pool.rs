@@ -41,7 +41,7 @@ use crate::Spec;
 /// use deadpool::managed::Pool;
 /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
 /// let manager = LinkManager::new(
-///     vec![Endpoint::new("10.0.0.1:9583"), Endpoint::new("10.0.0.2:9583")],
+///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
 ///     Spec::builtin("iso87-ascii-binary-bitmap").unwrap(),
 ///     Arc::new(ConnectionConfig::default()),
 /// );
