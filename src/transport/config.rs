@@ -54,6 +54,14 @@ pub trait UnsolicitedHandler: Send + Sync + 'static {
 /// Default handler: answers a network-management echo (0800 with DE 70 = 301)
 /// with 0810 DE 39 = 00, copying DE 7, 11, 70 (and DE 41 when present); ignores
 /// anything else (the link logs and counts it).
+///
+/// ```
+/// use iso8583_client::{Message, transport::{network_request, EchoResponder, UnsolicitedHandler}};
+/// let echo = network_request("301").with(11, "000007");
+/// let reply = EchoResponder.handle(&echo).unwrap();
+/// assert_eq!((reply.mti().as_str(), reply.stan(), reply.response_code()), ("0810", Some("000007"), Some("00")));
+/// assert!(EchoResponder.handle(&Message::new("0620".parse().unwrap())).is_none());
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EchoResponder;
 
