@@ -1,22 +1,25 @@
 //! The public client: pooled links, deadlines, and retries only where safe.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let host = iso8583_client::sim::Sim::start(iso8583_client::Spec::builtin("iso87-ascii").unwrap(), Default::default()).await?;
 //! use std::time::Duration;
 //! use iso8583_client::{Message, Spec, client::{Client, SendOptions}};
-//! let client = Client::builder(Spec::builtin("iso87-ascii-binary-bitmap").unwrap())
-//!     .endpoint("127.0.0.1:9583")   // primary
-//!     .endpoint("127.0.0.1:9584")   // secondary
+//! let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+//!     .endpoint(host.addr().to_string()) // primary; add more for failover
 //!     .timeout(Duration::from_secs(10))
 //!     .build()?;
 //! let mut auth = Message::new("0100".parse()?);
 //! auth.set(2, "4111111111111111").set(3, "000000").set(4, "000000001000");
 //! match client.send(auth).await {
-//!     Ok(answer) => println!("answered {:?}", answer.response_code()),
+//!     Ok(answer) => assert_eq!(answer.response_code(), Some("00")),
 //!     Err(e) if e.is_outcome_unknown() => println!("unknown outcome: reverse it ({e})"),
 //!     Err(e) => println!("not sent, safe to retry ({e})"),
 //! }
-//! # Ok(()) }
+//! # client.close().await;
+//! # host.shutdown().await;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

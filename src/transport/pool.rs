@@ -17,6 +17,24 @@
 //! it was checked out, [`Client::close`](crate::client::Client::close)) is
 //! closed gracefully in the background: no new requests, those in flight
 //! drain up to `drain_timeout`, sign-off, then the rest fail.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::{sync::Arc, time::Duration};
+//! use iso8583_client::{Spec, client::Client, sim::Sim, transport::network_request};
+//! let spec = Spec::builtin("iso87-ascii").unwrap();
+//! let primary = Sim::start(spec.clone(), Default::default()).await.unwrap();
+//! let client = Client::builder(spec)
+//!     .endpoint("127.0.0.1:1") // nothing listens there: skipped, then backed off
+//!     .endpoint(primary.addr().to_string())
+//!     .build()
+//!     .unwrap();
+//! assert!(client.send(network_request("301")).await.unwrap().is_approved()); // failed over
+//! assert_eq!(client.counters()[1].1.connects, 1);
+//! # client.close().await;
+//! # primary.shutdown().await;
+//! # });
+//! ```
 
 use std::sync::{Arc, Mutex};
 
