@@ -1,4 +1,12 @@
 //! `Message`: an MTI plus data elements, with typed accessors and masking output.
+//!
+//! ```
+//! use iso8583_client::Message;
+//! let mut auth = Message::new("0100".parse().unwrap());
+//! auth.set(2, "4111111111111111").set_amount(1050).set_stan(7);
+//! assert_eq!((auth.amount(), auth.stan()), (Some(1050), Some("000007")));
+//! assert!(!format!("{auth:?}").contains("4111111111111111")); // the PAN is masked in output
+//! ```
 
 mod mask;
 mod mti;
