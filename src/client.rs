@@ -575,17 +575,23 @@ impl Client {
     /// before sending, to be able to reverse the request if its outcome is unknown; it never
     /// repeats one the links assign, until the sequence wraps after 999,999.
     ///
-    /// ```no_run
-    /// # async fn demo(client: iso8583_client::client::Client) {
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Spec, client::Client, sim::Sim};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), Default::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
     /// let mut purchase = iso8583_client::Message::new("0200".parse().unwrap());
     /// let stan = client.next_stan();
     /// purchase.set_stan(stan);
-    /// if let Err(e) = client.send(purchase).await {
-    ///     if e.is_outcome_unknown() {
-    ///         println!("reverse STAN {stan:06}");
-    ///     }
+    /// match client.send(purchase).await {
+    ///     Ok(answer) => assert_eq!(answer.stan(), Some(format!("{stan:06}").as_str())),
+    ///     Err(e) if e.is_outcome_unknown() => println!("reverse STAN {stan:06}"),
+    ///     Err(e) => println!("not sent: {e}"),
     /// }
-    /// # }
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
     /// ```
     pub fn next_stan(&self) -> u32 {
         self.pool.manager().stans().next()
