@@ -1,22 +1,25 @@
 //! The public client: pooled links, deadlines, and retries only where safe.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let host = iso8583_client::sim::Sim::start(iso8583_client::Spec::builtin("iso87-ascii").unwrap(), Default::default()).await?;
 //! use std::time::Duration;
 //! use iso8583_client::{Message, Spec, client::{Client, SendOptions}};
-//! let client = Client::builder(Spec::builtin("iso87-ascii-binary-bitmap").unwrap())
-//!     .endpoint("10.0.0.1:9583")   // primary
-//!     .endpoint("10.0.0.2:9583")   // secondary
+//! let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+//!     .endpoint(host.addr().to_string()) // primary; add more for failover
 //!     .timeout(Duration::from_secs(10))
 //!     .build()?;
 //! let mut auth = Message::new("0100".parse()?);
 //! auth.set(2, "4111111111111111").set(3, "000000").set(4, "000000001000");
 //! match client.send(auth).await {
-//!     Ok(answer) => println!("answered {:?}", answer.response_code()),
+//!     Ok(answer) => assert_eq!(answer.response_code(), Some("00")),
 //!     Err(e) if e.is_outcome_unknown() => println!("unknown outcome: reverse it ({e})"),
 //!     Err(e) => println!("not sent, safe to retry ({e})"),
 //! }
-//! # Ok(()) }
+//! # client.close().await;
+//! # host.shutdown().await;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -45,16 +48,41 @@ use crate::{Message, Mti, MtiClass, Spec};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1: never retry). Default: 3.
+    ///
+    /// ```
+    /// let p = iso8583_client::client::RetryPolicy { attempts: 1, ..Default::default() };
+    /// assert_eq!(p, iso8583_client::client::RetryPolicy::none());
+    /// ```
     pub attempts: u32,
     /// Pause before the first retry. Default: 20 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = iso8583_client::client::RetryPolicy { initial_backoff: Duration::from_millis(100), ..Default::default() };
+    /// assert!(p.backoff(1) >= Duration::from_millis(50) && p.backoff(1) <= Duration::from_millis(100));
+    /// ```
     pub initial_backoff: Duration,
     /// Longest pause. Default: 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = iso8583_client::client::RetryPolicy { max_backoff: Duration::from_millis(50), ..Default::default() };
+    /// assert!(p.backoff(10) <= Duration::from_millis(50));
+    /// ```
     pub max_backoff: Duration,
     /// Longest wait for the answer to one attempt, so that an unanswered
     /// idempotent request (a reversal) leaves time to be repeated before the
     /// deadline. Default: none — an idempotent request shares what is left
     /// of its deadline evenly among its remaining attempts; any other request
     /// may wait for its answer until the deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iso8583_client::client::RetryPolicy;
+    /// // Give each attempt 2 s, so a reversal sent with a 10 s deadline is tried up to 5 times.
+    /// let p = RetryPolicy { attempts: 5, attempt_timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    /// assert_eq!(RetryPolicy::default().attempt_timeout, None);
+    /// ```
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -71,6 +99,11 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Never retry.
+    ///
+    /// ```
+    /// use iso8583_client::client::RetryPolicy;
+    /// assert_eq!(RetryPolicy::none().attempts, 1);
+    /// ```
     pub fn none() -> RetryPolicy {
         RetryPolicy {
             attempts: 1,
@@ -79,6 +112,15 @@ impl RetryPolicy {
     }
 
     /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iso8583_client::client::RetryPolicy;
+    /// let policy = RetryPolicy::default(); // 20 ms, doubling, at most 1 s
+    /// let second = policy.backoff(2);      // 40 ms jittered to 20..=40 ms
+    /// assert!(second >= Duration::from_millis(20) && second <= Duration::from_millis(40));
+    /// assert!(policy.backoff(30) <= policy.max_backoff);
+    /// ```
     pub fn backoff(&self, retry: u32) -> Duration {
         crate::transport::jittered_backoff(self.initial_backoff, self.max_backoff, retry)
     }
@@ -94,14 +136,40 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
     /// Deadline of the whole operation (checkout, write, wait, retries). Overrides `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iso8583_client::client::SendOptions;
+    /// let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    /// let opts = SendOptions { deadline: Some(until), ..SendOptions::default() };
+    /// assert!(opts.timeout.is_none());
+    /// ```
     pub deadline: Option<Instant>,
     /// Time allowed for the whole operation. Default: the client's timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = iso8583_client::client::SendOptions { timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    /// assert_eq!(opts.timeout, Some(Duration::from_secs(2)));
+    /// ```
     pub timeout: Option<Duration>,
     /// Whether the request may be sent again once written. Default: by MTI —
     /// network management (08xx), reversals (04xx) and advices are idempotent;
     /// authorizations and financial requests are not.
+    ///
+    /// ```
+    /// // A 0200 the host is known to deduplicate (by DE 37, say) may be repeated once written.
+    /// let opts = iso8583_client::client::SendOptions { idempotent: Some(true), ..Default::default() };
+    /// assert_eq!(opts.idempotent, Some(true));
+    /// ```
     pub idempotent: Option<bool>,
     /// Retry policy. Default: the client's.
+    ///
+    /// ```
+    /// use iso8583_client::client::{RetryPolicy, SendOptions};
+    /// let opts = SendOptions { retry: Some(RetryPolicy::none()), ..SendOptions::default() };
+    /// assert_eq!(opts.retry.unwrap().attempts, 1);
+    /// ```
     pub retry: Option<RetryPolicy>,
 }
 
@@ -123,6 +191,19 @@ fn retried_as_repeat(mti: Mti) -> bool {
 }
 
 /// Builder of a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use iso8583_client::{Spec, client::Client};
+/// let builder = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+///     .endpoint("127.0.0.1:9583")
+///     .pool_size(2)
+///     .timeout(Duration::from_secs(5));
+/// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # let _guard = _rt.enter();
+/// let client = builder.build().unwrap(); // opens no link yet
+/// assert_eq!(client.counters()[0].0, "127.0.0.1:9583");
+/// ```
 #[derive(Debug)]
 pub struct ClientBuilder {
     spec: Arc<Spec>,
@@ -137,12 +218,41 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Adds an endpoint (`host:port`); the first added is the primary.
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, client::Client};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+    ///     .endpoint("127.0.0.1:9583") // primary
+    ///     .endpoint("127.0.0.1:9584") // secondary, used while the primary is down
+    ///     .build()
+    ///     .unwrap();
+    /// let addrs: Vec<String> = client.counters().into_iter().map(|(addr, _)| addr).collect();
+    /// assert_eq!(addrs, ["127.0.0.1:9583", "127.0.0.1:9584"]);
+    /// ```
     pub fn endpoint(mut self, addr: impl Into<String>) -> Self {
         self.endpoints.push(addr.into());
         self
     }
 
     /// Link settings (framing, sign-on, echo, match fields…). Default: [`ConnectionConfig::default`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    ///
+    /// use iso8583_client::transport::ConnectionConfig;
+    /// let config = ConnectionConfig { match_fields: vec![41], ..ConnectionConfig::default() };
+    /// let client = Client::builder(spec).endpoint(sim.addr().to_string()).connection(config).build().unwrap();
+    /// let echo = Message::new("0800".parse().unwrap()).with(41, "TERM0001").with(70, "301");
+    /// assert_eq!(client.send(echo).await.unwrap().get_str(41), Some("TERM0001"));
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn connection(mut self, config: ConnectionConfig) -> Self {
         self.config = config;
         self
@@ -151,36 +261,109 @@ impl ClientBuilder {
     /// Most links open at once. Default: 4. Links are handed out most recently
     /// used first, so light traffic stays on one link (fuller write batches)
     /// and more links open only when senders check out at the same time.
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, client::Client};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+    ///     .endpoint("127.0.0.1:9583")
+    ///     .pool_size(8) // up to 8 links; 0 counts as 1
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
     }
 
     /// Longest wait for a link of the pool (the send's deadline applies too). Default: none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iso8583_client::{Spec, client::Client};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+    ///     .endpoint("127.0.0.1:9583")
+    ///     .pool_size(1)
+    ///     .wait_timeout(Duration::from_millis(200)) // fail fast (not sent) when the link stays busy
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn wait_timeout(mut self, wait: Duration) -> Self {
         self.wait_timeout = Some(wait);
         self
     }
 
     /// Default time allowed for a send. Default: 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(300), ..SimConfig::default() }).await.unwrap();
+    ///
+    /// let client = Client::builder(spec)
+    ///     .endpoint(sim.addr().to_string())
+    ///     .timeout(Duration::from_millis(50)) // the host takes 300 ms
+    ///     .build()
+    ///     .unwrap();
+    /// let err = client.send(Message::new("0200".parse().unwrap()).with(4, "000000001000")).await.unwrap_err();
+    /// assert!(err.is_timeout() && err.is_outcome_unknown()); // written: it may have been acted on
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Default retry policy. Default: [`RetryPolicy::default`].
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, client::{Client, RetryPolicy}};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+    ///     .endpoint("127.0.0.1:9583")
+    ///     .retry(RetryPolicy { attempts: 5, ..RetryPolicy::default() })
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
     /// Reconnect backoff of endpoints. Default: [`ReconnectBackoff::default`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iso8583_client::{Spec, client::Client, transport::ReconnectBackoff};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let backoff = ReconnectBackoff { initial: Duration::from_millis(250), max: Duration::from_secs(5) };
+    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+    ///     .endpoint("127.0.0.1:9583")
+    ///     .reconnect_backoff(backoff)
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn reconnect_backoff(mut self, backoff: ReconnectBackoff) -> Self {
         self.backoff = backoff;
         self
     }
 
     /// Builds the client; links open on first use. Needs a tokio runtime and at least one endpoint.
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, client::Client};
+    /// let err = Client::builder(Spec::builtin("iso87-ascii").unwrap()).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "cannot build client: no endpoint configured");
+    /// ```
     pub fn build(self) -> Result<Client, BuildError> {
         if self.endpoints.is_empty() {
             return Err(BuildError("no endpoint configured".into()));
@@ -204,12 +387,33 @@ impl ClientBuilder {
 }
 
 /// The client could not be built.
+///
+/// ```
+/// let err = iso8583_client::client::Client::builder(iso8583_client::Spec::builtin("iso87-ascii").unwrap())
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().starts_with("cannot build client"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build client: {0}")]
 pub struct BuildError(String);
 
 /// Sends ISO 8583 requests over a pool of links and returns their responses.
 /// Cheap to clone; clones share the pool.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+/// # let spec = Spec::builtin("iso87-ascii").unwrap();
+/// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+/// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+/// let other = client.clone(); // shares the pool
+/// let echo = Message::new("0800".parse().unwrap()).with(70, "301");
+/// assert_eq!(other.send(echo).await.unwrap().response_code(), Some("00"));
+/// # client.close().await;
+/// # sim.shutdown().await;
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct Client {
     pool: Pool<LinkManager>,
@@ -229,6 +433,14 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Starts a builder for messages of `spec`.
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, client::Client};
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// # let _guard = _rt.enter();
+    /// let client = Client::builder(Spec::builtin("iso87-bcd").unwrap()).endpoint("127.0.0.1:9583").build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn builder(spec: Arc<Spec>) -> ClientBuilder {
         ClientBuilder {
             spec,
@@ -243,6 +455,21 @@ impl Client {
     }
 
     /// Sends `msg` with the client's defaults; see [`Client::send_with`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+    /// let echo = Message::new("0800".parse().unwrap()).with(70, "301"); // DE 11 assigned on send
+    /// let answer = client.send(echo).await.unwrap();
+    /// assert_eq!(answer.mti().as_str(), "0810");
+    /// assert_eq!(answer.response_code(), Some("00"));
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn send(&self, msg: Message) -> Result<Message, SendError> {
         self.send_with(msg, SendOptions::default()).await
     }
@@ -252,6 +479,24 @@ impl Client {
     /// that was written is retried only if idempotent (reversals and advices
     /// then go out as repeats, with the same STAN and data). A missing DE 11
     /// is assigned once and kept across retries. A decline is a response.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+    /// use std::time::Duration;
+    /// use iso8583_client::client::{RetryPolicy, SendOptions};
+    /// let mut purchase = Message::new("0200".parse().unwrap());
+    /// purchase.set(3, "000000").set(4, "000000001051"); // the simulator declines amounts ending in 51
+    /// let opts = SendOptions { timeout: Some(Duration::from_secs(2)), retry: Some(RetryPolicy::none()), ..SendOptions::default() };
+    /// let answer = client.send_with(purchase, opts).await.unwrap();
+    /// assert_eq!(answer.response_code(), Some("51")); // a decline is a response, not an error
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn send_with(&self, mut msg: Message, opts: SendOptions) -> Result<Message, SendError> {
         let deadline = opts
             .deadline
@@ -330,23 +575,45 @@ impl Client {
     /// before sending, to be able to reverse the request if its outcome is unknown; it never
     /// repeats one the links assign, until the sequence wraps after 999,999.
     ///
-    /// ```no_run
-    /// # async fn demo(client: iso8583_client::client::Client) {
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Spec, client::Client, sim::Sim};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), Default::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
     /// let mut purchase = iso8583_client::Message::new("0200".parse().unwrap());
     /// let stan = client.next_stan();
     /// purchase.set_stan(stan);
-    /// if let Err(e) = client.send(purchase).await {
-    ///     if e.is_outcome_unknown() {
-    ///         println!("reverse STAN {stan:06}");
-    ///     }
+    /// match client.send(purchase).await {
+    ///     Ok(answer) => assert_eq!(answer.stan(), Some(format!("{stan:06}").as_str())),
+    ///     Err(e) if e.is_outcome_unknown() => println!("reverse STAN {stan:06}"),
+    ///     Err(e) => println!("not sent: {e}"),
     /// }
-    /// # }
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
     /// ```
     pub fn next_stan(&self) -> u32 {
         self.pool.manager().stans().next()
     }
 
     /// Counters per endpoint, in priority order: `(address, counters)`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+    /// client.send(Message::new("0800".parse().unwrap()).with(70, "301")).await.unwrap();
+    /// let counters = client.counters();
+    /// let (addr, c) = &counters[0];
+    /// assert_eq!(addr, &sim.addr().to_string());
+    /// assert_eq!((c.connects, c.sent, c.answered, c.in_flight), (1, 1, 1, 0));
+    /// # client.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn counters(&self) -> Vec<(String, Counters)> {
         self.pool
             .manager()
@@ -363,6 +630,19 @@ impl Client {
     /// moment (a frame being handed to the writer) close the same way as soon
     /// as they are given back. Returns once every link is closed; affects
     /// every clone of the client.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+    /// client.close().await;
+    /// let err = client.send(Message::new("0800".parse().unwrap()).with(70, "301")).await.unwrap_err();
+    /// assert!(err.is_not_sent()); // refused at once, with Cause::Closing
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn close(&self) {
         self.closing.store(true, Relaxed);
         let manager = self.pool.manager();

@@ -8,14 +8,15 @@
 //! every Nth request, closing after N requests, sending its own echo.
 //! It binds 127.0.0.1 only.
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use iso8583_client::{Spec, sim::{Sim, SimConfig}};
 //! let spec = Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
 //! let sim = Sim::start(spec, SimConfig::default()).await?;
 //! println!("host on {}", sim.addr());
 //! sim.shutdown().await;
-//! # Ok(()) }
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
 //! ```
 
 use std::net::SocketAddr;
@@ -36,28 +37,144 @@ use crate::transport::framing::{swap_tpdu, Framing};
 use crate::{Message, Mti, MtiClass, Spec};
 
 /// Fields a response copies from its request.
+///
+/// ```
+/// use iso8583_client::{Message, sim::{answer, COPIED_FIELDS}};
+/// let req = Message::new("0100".parse().unwrap()).with(11, "000001").with(41, "TERM0001").with(48, "private");
+/// let resp = answer(&req).unwrap();
+/// assert!(COPIED_FIELDS.contains(&41) && resp.get_str(41) == Some("TERM0001"));
+/// assert!(!COPIED_FIELDS.contains(&48) && resp.get(48).is_none());
+/// ```
 pub const COPIED_FIELDS: [u8; 14] = [2, 3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70];
 
 /// How many received requests the simulator remembers (MTI, STAN) for inspection.
 const RECEIVED_LOG: usize = 10_000;
 
 /// Behaviour of the simulator. Every fault is off by default.
+///
+/// ```
+/// use std::time::Duration;
+/// use iso8583_client::sim::SimConfig;
+/// let flaky = SimConfig { delay: Duration::from_millis(5), drop_every: 10, ..SimConfig::default() };
+/// assert_eq!((flaky.reverse_order, flaky.close_after, flaky.echo_every), (0, 0, None));
+/// ```
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Wire framing. Default: 2-byte binary length.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { framing: framing.clone(), ..SimConfig::default() }).await.unwrap();
+    /// let config = ConnectionConfig { framing, ..ConnectionConfig::default() }; // both sides must agree
+    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
+    /// assert!(link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.is_ok());
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub framing: Framing,
     /// Delay before each answer. Default: 0.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(30), ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let started = std::time::Instant::now();
+    /// link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap();
+    /// assert!(started.elapsed() >= Duration::from_millis(30));
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub delay: Duration,
     /// Random extra delay, 0..jitter, per answer. Default: 0.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { jitter: Duration::from_millis(20), ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let answer = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap(); // after 0..20 ms
+    /// assert_eq!(answer.response_code(), Some("00"));
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub jitter: Duration,
     /// Answer each batch of N requests in reverse order of arrival (0: off).
     /// A partial batch is answered after 100 ms without a new request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { reverse_order: 2, ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let (a, b) = tokio::join!( // answered second one first; each is still paired by STAN
+    ///     link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)),
+    ///     link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)),
+    /// );
+    /// assert!(a.is_ok() && b.is_ok());
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub reverse_order: usize,
     /// Never answer every Nth request of a connection (0: off).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { drop_every: 2, ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// assert!(link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.is_ok());
+    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_millis(100)).await.unwrap_err(); // the 2nd: no answer
+    /// assert!(err.is_timeout());
+    /// assert_eq!(sim.counters().dropped, 1);
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub drop_every: usize,
     /// Close the connection when its Nth request arrives, unanswered (0: off).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { close_after: 1, ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap_err();
+    /// assert!(err.is_link_down() && err.is_outcome_unknown());
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub close_after: usize,
     /// Send the host's own echo (0800 DE 70 = 301) this often. Default: none.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig { echo_every: Some(Duration::from_millis(10)), ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// while sim.counters().echo_answers == 0 {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await; // the link's EchoResponder answers
+    /// }
+    /// assert!(link.stats().snapshot().unsolicited >= 1);
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub echo_every: Option<Duration>,
 }
 
@@ -89,6 +206,20 @@ struct SimStats {
 }
 
 /// A copy of the simulator's counters.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use std::{sync::Arc, time::Duration};
+/// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+/// # let spec = Spec::builtin("iso87-ascii").unwrap();
+/// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+/// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+/// link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap();
+/// let c = sim.counters();
+/// assert_eq!((c.connections, c.received, c.answered, c.dropped), (1, 1, 1, 0));
+/// # sim.shutdown().await;
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimCounters {
     /// Connections accepted.
@@ -106,6 +237,18 @@ pub struct SimCounters {
 }
 
 /// A running simulator; shut it down with [`Sim::shutdown`] (dropping it also stops it).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use iso8583_client::{Spec, client::Client, sim::{Sim, SimConfig}, transport::network_request};
+/// let spec = Spec::builtin("iso87-ascii").unwrap();
+/// let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+/// let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
+/// assert_eq!(client.send(network_request("301")).await.unwrap().response_code(), Some("00"));
+/// client.close().await;
+/// # sim.shutdown().await;
+/// # });
+/// ```
 pub struct Sim {
     addr: SocketAddr,
     stats: Arc<SimStats>,
@@ -115,11 +258,31 @@ pub struct Sim {
 
 impl Sim {
     /// Starts a simulator on a free port of 127.0.0.1.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// assert!(sim.addr().ip().is_loopback() && sim.addr().port() != 0);
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn start(spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
         Sim::start_on(0, spec, config).await
     }
 
     /// Starts a simulator on 127.0.0.1:`port` (0 picks a free port).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use iso8583_client::{Spec, sim::{Sim, SimConfig}};
+    /// let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let sim = Sim::start_on(0, spec, SimConfig::default()).await.unwrap(); // or a fixed port, e.g. 9583
+    /// assert_eq!(sim.addr().ip(), std::net::Ipv4Addr::LOCALHOST);
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn start_on(port: u16, spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
@@ -140,11 +303,37 @@ impl Sim {
     }
 
     /// The address to connect to.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// assert_eq!(link.peer(), sim.addr().to_string());
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Current counters.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap();
+    /// let c = sim.counters();
+    /// assert_eq!((c.connections, c.received, c.answered), (1, 1, 1));
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn counters(&self) -> SimCounters {
         let s = &self.stats;
         SimCounters {
@@ -159,6 +348,20 @@ impl Sim {
 
     /// The (MTI, STAN) of the requests received so far, in arrival order
     /// (the first 10,000).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// link.send(Message::new("0800".parse().unwrap()).with(11, "000042").with(70, "301"), Duration::from_secs(2)).await.unwrap();
+    /// let log = sim.received();
+    /// assert_eq!((log[0].0.as_str(), log[0].1.as_str()), ("0800", "000042"));
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn received(&self) -> Vec<(Mti, String)> {
         let log = self.stats.log.lock().map(|l| l.clone()).unwrap_or_default();
         log.into_iter()
@@ -170,6 +373,19 @@ impl Sim {
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to end.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// sim.shutdown().await; // closes the link's socket too
+    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap_err();
+    /// assert!(err.is_link_down());
+    /// # });
+    /// ```
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {

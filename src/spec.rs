@@ -26,9 +26,22 @@ use std::sync::{Arc, OnceLock};
 pub use file::SpecError;
 
 /// Highest data element number a spec can define (tertiary bitmap).
+///
+/// ```
+/// use iso8583_client::spec::MAX_FIELD;
+/// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// assert!(spec.fields().all(|f| f.number() <= MAX_FIELD));
+/// ```
 pub const MAX_FIELD: u8 = 192;
 
 /// How the length of a data element is known.
+///
+/// ```
+/// use iso8583_client::spec::LengthKind;
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// assert_eq!(ascii.field(2).unwrap().length(), LengthKind::Variable(2)); // LL
+/// assert_eq!(ascii.field(11).unwrap().length(), LengthKind::Fixed);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthKind {
     /// Always exactly `max_len` units.
@@ -38,6 +51,15 @@ pub enum LengthKind {
 }
 
 /// Encoding of a data element's content on the wire.
+///
+/// ```
+/// use iso8583_client::spec::Encoding;
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+/// assert_eq!(ascii.field(2).unwrap().encoding(), Encoding::Ascii);
+/// assert_eq!(bcd.field(2).unwrap().encoding(), Encoding::Bcd);
+/// assert_eq!(ascii.field(52).unwrap().encoding(), Encoding::Hex); // PIN block as 16 hex characters
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// ASCII characters.
@@ -53,6 +75,14 @@ pub enum Encoding {
 }
 
 /// Encoding of a length prefix (or of the MTI).
+///
+/// ```
+/// use iso8583_client::spec::PrefixEncoding;
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+/// assert_eq!(ascii.field(2).unwrap().prefix(), PrefixEncoding::Ascii);
+/// assert_eq!(bcd.field(2).unwrap().prefix(), PrefixEncoding::Bcd);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrefixEncoding {
     /// ASCII decimal digits, one byte a digit (`"19"` = `31 39`).
@@ -66,6 +96,14 @@ pub enum PrefixEncoding {
 }
 
 /// Encoding of the MTI.
+///
+/// ```
+/// use iso8583_client::spec::MtiEncoding;
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+/// assert_eq!(ascii.mti_encoding(), MtiEncoding::Ascii);
+/// assert_eq!(bcd.mti_encoding(), MtiEncoding::Bcd);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MtiEncoding {
     /// Four ASCII digits.
@@ -77,6 +115,12 @@ pub enum MtiEncoding {
 }
 
 /// Encoding of the bitmaps.
+///
+/// ```
+/// use iso8583_client::{Spec, spec::BitmapEncoding};
+/// assert_eq!(Spec::builtin("iso87-ascii").unwrap().bitmap_encoding(), BitmapEncoding::Hex);
+/// assert_eq!(Spec::builtin("iso87-ascii-binary-bitmap").unwrap().bitmap_encoding(), BitmapEncoding::Binary);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BitmapEncoding {
     /// Eight raw bytes per bitmap.
@@ -86,6 +130,13 @@ pub enum BitmapEncoding {
 }
 
 /// What a length prefix and `max_len` count for BCD content.
+///
+/// ```
+/// use iso8583_client::spec::LengthUnit;
+/// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+/// assert_eq!(bcd.field(2).unwrap().unit(), LengthUnit::Digits); // PAN: LL counts digits
+/// assert_eq!(bcd.field(41).unwrap().unit(), LengthUnit::Bytes);  // text counts bytes
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthUnit {
     /// Bytes on the wire (for hex content: hex characters).
@@ -95,6 +146,14 @@ pub enum LengthUnit {
 }
 
 /// Where the pad nibble goes when packed BCD content has an odd number of digits.
+///
+/// ```
+/// use iso8583_client::{Message, spec::OddPad};
+/// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+/// assert_eq!(bcd.field(2).unwrap().odd_pad(), OddPad::LeftZero);
+/// let wire = bcd.encode(&Message::new("0200".parse().unwrap()).with(2, "123")).unwrap();
+/// assert_eq!(&wire[10..], &[0x03, 0x01, 0x23]); // LL 03, then 0-pad nibble, 1 2 3
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OddPad {
     /// A `0` nibble before the first digit.
@@ -108,6 +167,18 @@ pub enum OddPad {
 }
 
 /// Padding applied by the encoder to a fixed-length value that is too short.
+///
+/// ```
+/// use iso8583_client::{Message, Spec, spec::FixedPad};
+/// let toml = r#"
+/// name = "padded"
+/// mti = "ascii"
+/// bitmap = "hex"
+/// fields = [ { number = 11, name = "STAN", length = "fixed", max = 6, class = "n", pad = "zeros" } ]"#;
+/// let spec = Spec::from_toml(toml, "padded.toml").unwrap();
+/// assert_eq!(spec.field(11).unwrap().pad(), FixedPad::LeftZeros);
+/// assert!(spec.encode(&Message::new("0800".parse().unwrap()).with(11, "42")).unwrap().ends_with(b"000042"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FixedPad {
     /// No padding: a value of the wrong length is an error.
@@ -119,6 +190,13 @@ pub enum FixedPad {
 }
 
 /// ISO 8583:1987 content class of a data element.
+///
+/// ```
+/// use iso8583_client::spec::ContentClass;
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// assert_eq!(ascii.field(11).unwrap().class(), ContentClass::N);
+/// assert_eq!(ascii.field(35).unwrap().class(), ContentClass::Z);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContentClass {
     /// Digits 0-9.
@@ -138,6 +216,13 @@ pub enum ContentClass {
 }
 
 /// How careful to be with a data element in logs and output.
+///
+/// ```
+/// use iso8583_client::{Masked, Sensitivity};
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// assert_eq!(ascii.field(2).unwrap().sensitivity(), Sensitivity::Pan);
+/// assert_eq!(Masked::new(b"1234", Sensitivity::Track).to_string(), "****");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Sensitivity {
     /// Shown as is.
@@ -152,6 +237,12 @@ pub enum Sensitivity {
 }
 
 /// The definition of one data element.
+///
+/// ```
+/// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// let stan = ascii.field(11).unwrap();
+/// assert_eq!((stan.number(), stan.name(), stan.max_len()), (11, "System Trace Audit Number", 6));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldSpec {
     pub(crate) number: u8,
@@ -169,56 +260,123 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     /// Data element number (2-192).
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.number(), 2);
+    /// ```
     pub fn number(&self) -> u8 {
         self.number
     }
     /// Human name, e.g. `"System Trace Audit Number"`.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.name(), "Primary Account Number (PAN)");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// Fixed or variable, and the prefix width.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.length(), iso8583_client::spec::LengthKind::Variable(2));
+    /// ```
     pub fn length(&self) -> LengthKind {
         self.length
     }
     /// Maximum (or fixed) length, in the field's [`LengthUnit`].
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.max_len(), 19);
+    /// ```
     pub fn max_len(&self) -> u16 {
         self.max_len
     }
     /// Content encoding.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.encoding(), iso8583_client::spec::Encoding::Ascii);
+    /// ```
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
     /// Length prefix encoding (unused for fixed fields).
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.prefix(), iso8583_client::spec::PrefixEncoding::Ascii); // "16" = 31 36
+    /// ```
     pub fn prefix(&self) -> PrefixEncoding {
         self.prefix
     }
     /// What lengths count.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.unit(), iso8583_client::spec::LengthUnit::Bytes);
+    /// ```
     pub fn unit(&self) -> LengthUnit {
         self.unit
     }
     /// Pad nibble position for odd-length BCD.
+    ///
+    /// ```
+    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert_eq!(bcd.field(2).unwrap().odd_pad(), iso8583_client::spec::OddPad::LeftZero);
+    /// ```
     pub fn odd_pad(&self) -> OddPad {
         self.odd_pad
     }
     /// Padding of short fixed values when encoding.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.pad(), iso8583_client::spec::FixedPad::None);
+    /// ```
     pub fn pad(&self) -> FixedPad {
         self.pad
     }
     /// ISO content class.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.class(), iso8583_client::spec::ContentClass::N);
+    /// ```
     pub fn class(&self) -> ContentClass {
         self.class
     }
     /// Masking rule.
+    ///
+    /// ```
+    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
+    /// assert_eq!(pan.sensitivity(), iso8583_client::Sensitivity::Pan);
+    /// ```
     pub fn sensitivity(&self) -> Sensitivity {
         self.sensitivity
     }
     /// Whether the value is raw bytes (binary or hex on the wire), shown as hex text.
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
+    /// assert!(spec.field(52).unwrap().is_binary());  // PIN block: 8 raw bytes
+    /// assert!(!spec.field(2).unwrap().is_binary());
+    /// ```
     pub fn is_binary(&self) -> bool {
         matches!(self.encoding, Encoding::Binary | Encoding::Hex)
     }
 }
 
 /// Which fields are masked, and how: a compact set copied into every decoded [`crate::Message`].
+///
+/// ```
+/// use iso8583_client::{MaskSet, Sensitivity};
+/// let masks = MaskSet::ISO_DEFAULT;
+/// assert_eq!((masks.of(2), masks.of(52), masks.of(4)), (Sensitivity::Pan, Sensitivity::Secret, Sensitivity::None));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MaskSet {
     pan: [u64; 4],
@@ -227,6 +385,12 @@ pub struct MaskSet {
 
 impl MaskSet {
     /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; PIN block 52; ICC data 55 fully masked.
+    ///
+    /// ```
+    /// use iso8583_client::{MaskSet, Sensitivity};
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Secret); // track 2
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
+    /// ```
     pub const ISO_DEFAULT: MaskSet = {
         let mut m = MaskSet {
             pan: [0; 4],
@@ -243,6 +407,13 @@ impl MaskSet {
     };
 
     /// An empty set (nothing masked).
+    ///
+    /// ```
+    /// use iso8583_client::{MaskSet, Message};
+    /// let mut msg = Message::new("0100".parse().unwrap()).with(2, "4111111111111111");
+    /// msg.set_masks(MaskSet::empty()); // test data only
+    /// assert_eq!(msg.masked(2).unwrap().to_string(), "4111111111111111");
+    /// ```
     pub const fn empty() -> MaskSet {
         MaskSet {
             pan: [0; 4],
@@ -251,6 +422,12 @@ impl MaskSet {
     }
 
     /// The masking rule for a field.
+    ///
+    /// ```
+    /// use iso8583_client::{MaskSet, Sensitivity};
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(55), Sensitivity::Secret);
+    /// assert_eq!(MaskSet::empty().of(55), Sensitivity::None);
+    /// ```
     pub fn of(&self, field: u8) -> Sensitivity {
         if has_bit(&self.pan, field) {
             Sensitivity::Pan
@@ -262,6 +439,14 @@ impl MaskSet {
     }
 
     /// Sets the masking rule of a field.
+    ///
+    /// ```
+    /// use iso8583_client::{MaskSet, Sensitivity};
+    /// let mut masks = MaskSet::ISO_DEFAULT;
+    /// masks.set(48, Sensitivity::Secret);
+    /// masks.set(55, Sensitivity::None); // show ICC data
+    /// assert_eq!((masks.of(48), masks.of(55)), (Sensitivity::Secret, Sensitivity::None));
+    /// ```
     pub fn set(&mut self, field: u8, s: Sensitivity) {
         self.pan = clear_bit(self.pan, field);
         self.full = clear_bit(self.full, field);
@@ -330,6 +515,11 @@ pub struct Spec {
 }
 
 /// Names of the built-in specs.
+///
+/// ```
+/// use iso8583_client::{Spec, spec::BUILTIN_SPECS};
+/// assert!(BUILTIN_SPECS.iter().all(|name| Spec::builtin(name).is_some()));
+/// ```
 pub const BUILTIN_SPECS: [&str; 3] = ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd"];
 
 const BUILTIN_SOURCES: [(&str, &str); 3] = [
@@ -396,30 +586,69 @@ impl Spec {
     }
 
     /// The spec's name.
+    ///
+    /// ```
+    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert_eq!(bcd.name(), "iso87-bcd");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// The spec's one-line description.
+    ///
+    /// ```
+    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert!(bcd.description().contains("packed BCD"));
+    /// ```
     pub fn description(&self) -> &str {
         &self.description
     }
     /// MTI encoding.
+    ///
+    /// ```
+    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert_eq!(bcd.mti_encoding(), iso8583_client::spec::MtiEncoding::Bcd); // "0200" = 02 00
+    /// ```
     pub fn mti_encoding(&self) -> MtiEncoding {
         self.mti
     }
     /// Bitmap encoding.
+    ///
+    /// ```
+    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
+    /// assert_eq!(bcd.bitmap_encoding(), iso8583_client::spec::BitmapEncoding::Binary);
+    /// ```
     pub fn bitmap_encoding(&self) -> BitmapEncoding {
         self.bitmap
     }
     /// A field's definition, if the spec has it.
+    ///
+    /// ```
+    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// assert_eq!(ascii.field(39).unwrap().name(), "Response Code");
+    /// assert!(ascii.field(1).is_none()); // bit 1 announces the secondary bitmap
+    /// ```
     pub fn field(&self, number: u8) -> Option<&FieldSpec> {
         self.fields.get(number as usize).and_then(Option::as_ref)
     }
     /// All defined fields in number order.
+    ///
+    /// ```
+    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// let numbers: Vec<u8> = ascii.fields().map(|f| f.number()).collect();
+    /// assert!(numbers.windows(2).all(|w| w[0] < w[1]) && numbers.contains(&70));
+    /// ```
     pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> {
         self.fields.iter().flatten()
     }
     /// The masking rules of this spec's sensitive fields.
+    ///
+    /// ```
+    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// let msg = ascii.decode(b"01004000000000000000164111111111111111").unwrap();
+    /// assert_eq!(msg.masks(), ascii.masks()); // a decoded message masks as its spec says
+    /// assert_eq!(ascii.masks().of(2), iso8583_client::Sensitivity::Pan);
+    /// ```
     pub fn masks(&self) -> MaskSet {
         self.masks
     }

@@ -67,6 +67,17 @@ impl Spec {
     }
 
     /// Appends the encoded message to `out` (a frame being built, say); `out` is unchanged on error.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::{Message, Spec};
+    /// let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let mut out = BytesMut::from(&b"HDR"[..]);
+    /// spec.encode_into(&Message::new("0800".parse().unwrap()).with(11, "000001"), &mut out).unwrap();
+    /// assert_eq!(&out[..], b"HDR08000020000000000000000001");
+    /// assert!(spec.encode_into(&Message::new("0800".parse().unwrap()).with(11, "1"), &mut out).is_err());
+    /// assert_eq!(out.len(), 29); // unchanged on error
+    /// ```
     pub fn encode_into(&self, msg: &Message, out: &mut BytesMut) -> Result<(), CodecError> {
         encode::encode_into(self, msg, out)
     }

@@ -25,14 +25,30 @@ pub struct Masked<'a> {
 
 impl<'a> Masked<'a> {
     /// Wraps a value with its masking rule.
+    ///
+    /// ```
+    /// use iso8583_client::{Masked, Sensitivity};
+    /// assert_eq!(Masked::new(b"4111111111111111", Sensitivity::Pan).to_string(), "411111******1111");
+    /// ```
     pub fn new(value: &'a [u8], sensitivity: Sensitivity) -> Self {
         Masked { value, sensitivity }
     }
     /// The value in clear.
+    ///
+    /// ```
+    /// use iso8583_client::{Masked, Sensitivity};
+    /// assert_eq!(Masked::new(b"1234", Sensitivity::Secret).reveal(), b"1234");
+    /// ```
     pub fn reveal(&self) -> &'a [u8] {
         self.value
     }
     /// The value in clear, as text (lossy for non-UTF-8 bytes).
+    ///
+    /// ```
+    /// use iso8583_client::{Masked, Sensitivity};
+    /// let pan = Masked::new(b"4111111111111111", Sensitivity::Pan);
+    /// assert_eq!(pan.reveal_str(), "4111111111111111");
+    /// ```
     pub fn reveal_str(&self) -> std::borrow::Cow<'a, str> {
         String::from_utf8_lossy(self.value)
     }

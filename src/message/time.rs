@@ -45,6 +45,13 @@ impl Message {
     }
 
     /// Sets DE 7 from a UTC instant (`MMDDhhmmss`).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut msg = iso8583_client::Message::new("0800".parse().unwrap());
+    /// msg.set_transmission_time(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+    /// assert_eq!(msg.get_str(7), Some("0102030405"));
+    /// ```
     pub fn set_transmission_time(&mut self, t: DateTime<Utc>) -> &mut Self {
         self.set(7, t.format("%m%d%H%M%S").to_string())
     }
@@ -64,6 +71,13 @@ impl Message {
     }
 
     /// DE 13, local transaction date (`MMDD`), with the year that puts it nearest to `today`.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(13, "1231");
+    /// let today = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(); // received just after midnight
+    /// assert_eq!(msg.local_date(today), NaiveDate::from_ymd_opt(2026, 12, 31));
+    /// ```
     pub fn local_date(&self, today: NaiveDate) -> Option<NaiveDate> {
         let v = self.get(13)?;
         if v.len() != 4 {
@@ -74,6 +88,13 @@ impl Message {
     }
 
     /// DE 12 and DE 13 together, as a local date and time.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(12, "101500").with(13, "0315");
+    /// let today = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+    /// assert_eq!(msg.local_datetime(today), today.and_hms_opt(10, 15, 0));
+    /// ```
     pub fn local_datetime(&self, today: NaiveDate) -> Option<NaiveDateTime> {
         Some(self.local_date(today)?.and_time(self.local_time()?))
     }

@@ -46,17 +46,21 @@ use crate::{Message, Spec};
 
 /// One link to a host. Cheap to share behind an `Arc`; all methods take `&self`.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::{sync::Arc, time::Duration};
-/// use iso8583_client::{Message, Spec, transport::{Connection, ConnectionConfig}};
-/// let spec = Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
-/// let link = Connection::connect("127.0.0.1:9583", spec, Arc::new(ConnectionConfig::default())).await?;
-/// let mut echo = Message::new("0800".parse()?);
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use std::{sync::Arc, time::Duration};
+/// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+/// # let spec = Spec::builtin("iso87-ascii").unwrap();
+/// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+/// let config = Arc::new(ConnectionConfig::default());
+/// let link = Connection::connect(&sim.addr().to_string(), spec, config).await.unwrap();
+/// let mut echo = Message::new("0800".parse().unwrap());
 /// echo.set(70, "301");
-/// let answer = link.send(echo, Duration::from_secs(2)).await?;
+/// let answer = link.send(echo, Duration::from_secs(2)).await.unwrap();
 /// assert_eq!(answer.response_code(), Some("00"));
-/// # Ok(()) }
+/// # link.close().await;
+/// # sim.shutdown().await;
+/// # });
 /// ```
 pub struct Connection {
     link: Arc<Link>,
@@ -114,6 +118,20 @@ impl Drop for Running {
 impl Connection {
     /// Connects to `addr` (`host:port`) with a fresh STAN sequence and counters,
     /// then signs on if the config asks for it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// let config = Arc::new(ConnectionConfig::default());
+    /// let link = Connection::connect(&sim.addr().to_string(), spec, config).await.unwrap();
+    /// assert!(link.is_usable());
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn connect(
         addr: &str,
         spec: Arc<Spec>,
@@ -128,6 +146,25 @@ impl Connection {
     /// links: TCP connect within `connect_timeout`, `TCP_NODELAY`, TCP
     /// keepalive, then the sign-on (answered with DE 39 = 00 within
     /// `sign_on_timeout`) when one is configured.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// use iso8583_client::transport::{EndpointStats, StanSequence};
+    /// let (addr, config) = (sim.addr().to_string(), Arc::new(ConnectionConfig::default()));
+    /// let stans = Arc::new(StanSequence::default());
+    /// let stats = Arc::new(EndpointStats::default());
+    /// let a = Connection::connect_shared(&addr, spec.clone(), config.clone(), stans.clone(), stats.clone()).await.unwrap();
+    /// let b = Connection::connect_shared(&addr, spec, config, stans, stats.clone()).await.unwrap();
+    /// assert_eq!(stats.snapshot().connects, 2); // one set of counters, one STAN sequence
+    /// # a.close().await;
+    /// # b.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn connect_shared(
         addr: &str,
         spec: Arc<Spec>,
@@ -159,6 +196,21 @@ impl Connection {
     }
 
     /// Starts the link's tasks over an already connected stream (no sign-on).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// let stream = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    /// let config = Arc::new(ConnectionConfig::default());
+    /// let link = Connection::from_stream(stream, "sim".into(), spec, config, Default::default(), Default::default());
+    /// assert_eq!(link.peer(), "sim");
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn from_stream(
         stream: TcpStream,
         peer: String,
@@ -191,6 +243,21 @@ impl Connection {
     }
 
     /// Sends `msg` and waits up to `timeout` for its response.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let echo = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// let answer = link.send(echo, Duration::from_secs(2)).await.unwrap();
+    /// assert_eq!((answer.mti().as_str(), answer.response_code()), ("0810", Some("00")));
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn send(&self, mut msg: Message, timeout: Duration) -> Result<Message, SendError> {
         let deadline = Instant::now() + timeout;
         self.dispatch(&mut msg, deadline).await?.response().await
@@ -200,31 +267,126 @@ impl Connection {
     /// [`PendingResponse`] waits for the answer until `deadline`. A missing
     /// DE 11 is filled with the next free STAN (visible in `msg` afterwards).
     /// Waits for room in the writer queue, at most until `deadline`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let mut echo = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    /// let pending = link.dispatch(&mut echo, deadline).await.unwrap(); // queued, DE 11 assigned
+    /// assert_eq!(echo.stan().unwrap().parse::<u32>().unwrap(), pending.stan());
+    /// let answer = pending.response().await.unwrap();
+    /// assert_eq!(answer.stan(), echo.stan());
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn dispatch(&self, msg: &mut Message, deadline: Instant) -> Result<PendingResponse, SendError> {
         self.link.dispatch(msg, deadline, false).await
     }
 
     /// True while the link is up, not closing and not marked broken.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// assert!(link.is_usable());
+    /// link.mark_broken("host stopped answering");
+    /// assert!(!link.is_usable());
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn is_usable(&self) -> bool {
         !self.link.is_down() && !self.link.is_closing()
     }
 
     /// Requests in flight on this link.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(20), ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let mut echo = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// let pending = link.dispatch(&mut echo, tokio::time::Instant::now() + Duration::from_secs(2)).await.unwrap();
+    /// assert_eq!(link.in_flight(), 1);
+    /// pending.response().await.unwrap();
+    /// assert_eq!(link.in_flight(), 0);
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.link.lock().pending.map.len()
     }
 
     /// The endpoint counters this link adds to.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let echo = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// link.send(echo, Duration::from_secs(2)).await.unwrap();
+    /// let c = link.stats().snapshot();
+    /// assert_eq!((c.connects, c.sent, c.answered), (1, 1, 1));
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn stats(&self) -> &Arc<EndpointStats> {
         &self.link.stats
     }
 
     /// The address this link was opened to.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// assert_eq!(link.peer(), sim.addr().to_string());
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn peer(&self) -> &str {
         &self.link.peer
     }
 
     /// Marks the link broken: every request in flight fails, the socket closes.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// link.mark_broken("echo unanswered");
+    /// let echo = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// let err = link.send(echo, Duration::from_secs(2)).await.unwrap_err();
+    /// assert!(err.is_not_sent() && err.is_link_down());
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn mark_broken(&self, reason: &str) {
         self.link.go_down(format!("marked broken: {reason}"), true);
     }
@@ -232,6 +394,22 @@ impl Connection {
     /// Graceful close: takes no new requests, waits for those in flight up to
     /// the configured drain time, sends the sign-off if configured, then
     /// fails whatever is left and closes the socket.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// use iso8583_client::transport::network_request;
+    /// let config = ConnectionConfig { sign_off: Some(network_request("002")), ..ConnectionConfig::default() };
+    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
+    /// link.close().await; // drains, then signs off
+    /// let (mti, _stan) = sim.received().pop().unwrap();
+    /// assert_eq!(mti.as_str(), "0800");
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn close(mut self) {
         if let Some(running) = self.running.take() {
             running.close().await;

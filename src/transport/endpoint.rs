@@ -37,6 +37,13 @@ impl Default for ReconnectBackoff {
 
 impl ReconnectBackoff {
     /// Pause after `failures` failures in a row (jittered).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = iso8583_client::transport::ReconnectBackoff::default(); // 100 ms .. 30 s
+    /// let third = backoff.delay(3); // 400 ms, jittered to 200..=400 ms
+    /// assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+    /// ```
     pub fn delay(&self, failures: u32) -> Duration {
         jittered_backoff(self.initial, self.max, failures)
     }
@@ -51,6 +58,12 @@ pub(crate) fn jittered_backoff(initial: Duration, max: Duration, n: u32) -> Dura
 }
 
 /// One host address with its counters and reconnect state.
+///
+/// ```
+/// use iso8583_client::transport::Endpoint;
+/// let endpoints = vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")]; // primary first
+/// assert_eq!(endpoints[1].addr(), "127.0.0.1:9584");
+/// ```
 #[derive(Debug)]
 pub struct Endpoint {
     addr: String,
@@ -71,8 +84,8 @@ impl Endpoint {
     /// An endpoint at `addr` (`host:port`).
     ///
     /// ```
-    /// let primary = iso8583_client::transport::Endpoint::new("10.0.0.1:9583");
-    /// assert_eq!(primary.addr(), "10.0.0.1:9583");
+    /// let primary = iso8583_client::transport::Endpoint::new("127.0.0.1:9583");
+    /// assert_eq!(primary.addr(), "127.0.0.1:9583");
     /// ```
     pub fn new(addr: impl Into<String>) -> Endpoint {
         Endpoint {
@@ -83,11 +96,20 @@ impl Endpoint {
     }
 
     /// The address.
+    ///
+    /// ```
+    /// assert_eq!(iso8583_client::transport::Endpoint::new("127.0.0.1:9583").addr(), "127.0.0.1:9583");
+    /// ```
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
     /// Its counters.
+    ///
+    /// ```
+    /// let endpoint = iso8583_client::transport::Endpoint::new("127.0.0.1:9583");
+    /// assert_eq!(endpoint.stats().snapshot().connects, 0);
+    /// ```
     pub fn stats(&self) -> &Arc<EndpointStats> {
         &self.stats
     }

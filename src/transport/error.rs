@@ -8,6 +8,14 @@ use super::framing::FramingError;
 
 /// Why a send failed. Which of the two outcomes happened is told by the
 /// enclosing [`SendError`] variant.
+///
+/// ```
+/// use iso8583_client::transport::{Cause, SendError};
+/// let e = SendError::NotSent(Cause::BadStan("12a".into()));
+/// assert!(matches!(e.cause(), Cause::BadStan(s) if s == "12a"));
+/// assert_eq!(e.cause().to_string(), r#"STAN "12a" is not 1 to 6 digits"#);
+/// assert_eq!(e.to_string(), r#"not sent: STAN "12a" is not 1 to 6 digits"#);
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Cause {
     /// The deadline passed (while queued, or waiting for the answer).
@@ -67,31 +75,68 @@ pub enum SendError {
 
 impl SendError {
     /// Nothing was written: retrying cannot duplicate the request.
+    ///
+    /// ```
+    /// use iso8583_client::transport::{Cause, SendError};
+    /// assert!(SendError::NotSent(Cause::NoConnection("refused".into())).is_not_sent());
+    /// assert!(!SendError::OutcomeUnknown(Cause::Timeout).is_not_sent());
+    /// ```
     pub fn is_not_sent(&self) -> bool {
         matches!(self, SendError::NotSent(_))
     }
 
     /// The request was written and no usable answer came back.
+    ///
+    /// ```
+    /// use iso8583_client::transport::{Cause, SendError};
+    /// assert!(SendError::OutcomeUnknown(Cause::LinkDown("peer closed".into())).is_outcome_unknown());
+    /// assert!(!SendError::NotSent(Cause::Timeout).is_outcome_unknown());
+    /// ```
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, SendError::OutcomeUnknown(_))
     }
 
     /// The deadline passed.
+    ///
+    /// ```
+    /// use iso8583_client::transport::{Cause, SendError};
+    /// assert!(SendError::NotSent(Cause::Timeout).is_timeout()); // timed out while queued
+    /// assert!(!SendError::NotSent(Cause::Closing).is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.cause(), Cause::Timeout)
     }
 
     /// The link went down or is closing.
+    ///
+    /// ```
+    /// use iso8583_client::transport::{Cause, SendError};
+    /// assert!(SendError::OutcomeUnknown(Cause::LinkDown("reset".into())).is_link_down());
+    /// assert!(SendError::NotSent(Cause::Closing).is_link_down());
+    /// assert!(!SendError::NotSent(Cause::Timeout).is_link_down());
+    /// ```
     pub fn is_link_down(&self) -> bool {
         matches!(self.cause(), Cause::LinkDown(_) | Cause::Closing)
     }
 
     /// The response could not be decoded.
+    ///
+    /// ```
+    /// use iso8583_client::{Spec, transport::{Cause, SendError}};
+    /// let bad = Spec::builtin("iso87-ascii").unwrap().decode(b"08").unwrap_err();
+    /// assert!(SendError::OutcomeUnknown(Cause::Decode(bad)).is_decode());
+    /// ```
     pub fn is_decode(&self) -> bool {
         matches!(self.cause(), Cause::Decode(_))
     }
 
     /// Why it failed.
+    ///
+    /// ```
+    /// use iso8583_client::transport::{Cause, SendError};
+    /// let e = SendError::NotSent(Cause::StanInUse { stan: "000042".into() });
+    /// assert!(matches!(e.cause(), Cause::StanInUse { stan } if stan == "000042"));
+    /// ```
     pub fn cause(&self) -> &Cause {
         match self {
             SendError::NotSent(c) | SendError::OutcomeUnknown(c) => c,
@@ -100,6 +145,17 @@ impl SendError {
 }
 
 /// Failure to open a link.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use iso8583_client::{Spec, transport::{ConnectError, Connection, ConnectionConfig}};
+/// let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // then closed
+/// let config = Arc::new(ConnectionConfig::default());
+/// let err = Connection::connect(&free.to_string(), Spec::builtin("iso87-ascii").unwrap(), config).await.unwrap_err();
+/// assert!(matches!(err, ConnectError::Io { .. }));
+/// # });
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// TCP connect failed.

@@ -48,9 +48,28 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Default maximum size of one message (header and prefix excluded): 64 KiB.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iso8583_client::transport::framing::{Framing, FramingError, LengthPrefix, DEFAULT_MAX_FRAME};
+/// let framing = Framing::builder().prefix(LengthPrefix::Binary4).build(); // a prefix that could say more
+/// let too_big = vec![b'x'; DEFAULT_MAX_FRAME + 1];
+/// let err = framing.write_frame(&too_big, &mut BytesMut::new()).unwrap_err();
+/// assert!(matches!(err, FramingError::Oversized { max: DEFAULT_MAX_FRAME, .. }));
+/// ```
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 
 /// How the length of a frame is written in front of it.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+/// let framing = Framing::builder().prefix(LengthPrefix::Bcd2).build();
+/// let mut wire = BytesMut::new();
+/// framing.write_frame(b"ABCD", &mut wire).unwrap();
+/// assert_eq!(&wire[..], b"\x00\x04ABCD");
+/// assert_eq!(LengthPrefix::default(), LengthPrefix::Binary2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LengthPrefix {
     /// 2 bytes, binary, big-endian (`00 4B` = 75). The default.
@@ -79,6 +98,10 @@ impl LengthPrefix {
     }
 
     /// Always false: a prefix has at least two bytes (present for clippy's sake).
+    ///
+    /// ```
+    /// assert!(!iso8583_client::transport::framing::LengthPrefix::Binary2.is_empty());
+    /// ```
     pub fn is_empty(self) -> bool {
         false
     }
@@ -153,6 +176,17 @@ impl LengthPrefix {
 }
 
 /// What went wrong while framing or unframing.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iso8583_client::transport::framing::{Framing, FramingError, LengthPrefix};
+/// use tokio_util::codec::Decoder;
+/// let mut ascii = Framing::builder().prefix(LengthPrefix::Ascii4).build();
+/// let err = ascii.decode(&mut BytesMut::from(&b"00x4ABCD"[..])).unwrap_err();
+/// assert!(matches!(err, FramingError::BadPrefix { .. }));
+/// let err = Framing::default().decode(&mut BytesMut::from(&b"\x00\x00"[..])).unwrap_err();
+/// assert_eq!(err.to_string(), "frame length prefix is zero");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum FramingError {
     /// The length prefix announced an empty message.
@@ -195,6 +229,16 @@ pub enum FramingError {
 
 /// One frame read from the wire: its fixed header (empty when none is
 /// configured) and the ISO 8583 message bytes.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iso8583_client::transport::framing::Framing;
+/// use tokio_util::codec::Decoder;
+/// let mut framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
+/// let mut wire = BytesMut::from(&b"\x00\x04\x60\x00\x00\x00\x03ABCD"[..]);
+/// let frame = framing.decode(&mut wire).unwrap().unwrap();
+/// assert_eq!((&frame.header[..], &frame.message[..]), (&[0x60, 0x00, 0x00, 0x00, 0x03][..], &b"ABCD"[..]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Fixed header after the length prefix, e.g. a TPDU; empty if none.
@@ -233,6 +277,16 @@ impl Default for Framing {
 }
 
 /// Builder for [`Framing`]. Each setter affects decoding and encoding alike.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+/// let framing = Framing::builder().prefix(LengthPrefix::Binary4).length_counts_prefix(true).build();
+/// let mut wire = BytesMut::new();
+/// framing.write_frame(b"ABCD", &mut wire).unwrap();
+/// assert_eq!(&wire[..], b"\x00\x00\x00\x08ABCD");
+/// // 8 = 4 bytes of prefix + 4 of message
+/// ```
 #[derive(Debug, Clone)]
 pub struct FramingBuilder {
     prefix: LengthPrefix,
@@ -256,6 +310,15 @@ impl Default for FramingBuilder {
 
 impl FramingBuilder {
     /// Length prefix kind. Default: [`LengthPrefix::Binary2`].
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"0004ABCD");
+    /// ```
     pub fn prefix(mut self, prefix: LengthPrefix) -> Self {
         self.prefix = prefix;
         self
@@ -265,18 +328,48 @@ impl FramingBuilder {
     /// length is the header length expected on incoming frames (whose
     /// content may differ, e.g. a TPDU with source and destination swapped).
     /// Default: none.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"\x00\x04\x60\x00\x03\x00\x00ABCD");
+    /// // by default the length counts the message only
+    /// ```
     pub fn header(mut self, header: &[u8]) -> Self {
         self.header = Bytes::copy_from_slice(header);
         self
     }
 
     /// Whether the length counts the fixed header. Default: false.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).length_counts_header(true).build();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"\x00\x09\x60\x00\x03\x00\x00ABCD");
+    /// // 9 = 5 bytes of TPDU + 4 of message
+    /// ```
     pub fn length_counts_header(mut self, yes: bool) -> Self {
         self.counts_header = yes;
         self
     }
 
     /// Whether the length counts the prefix itself. Default: false.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().length_counts_prefix(true).build();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"\x00\x06ABCD");
+    /// // 6 = 2 bytes of prefix + 4 of message
+    /// ```
     pub fn length_counts_prefix(mut self, yes: bool) -> Self {
         self.counts_prefix = yes;
         self
@@ -285,12 +378,32 @@ impl FramingBuilder {
     /// Largest message accepted or sent, header and prefix excluded.
     /// Default: [`DEFAULT_MAX_FRAME`] (64 KiB); at most 16 MiB (a larger value is capped: the
     /// codec keeps offsets into a message as 32-bit numbers, and no ISO 8583 message comes near).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, FramingError};
+    /// use tokio_util::codec::Decoder;
+    /// let mut framing = Framing::builder().max_frame(3).build();
+    /// assert!(matches!(framing.write_frame(b"ABCD", &mut BytesMut::new()), Err(FramingError::Oversized { len: 4, max: 3 })));
+    /// let err = framing.decode(&mut BytesMut::from(&b"\x00\x04ABCD"[..])).unwrap_err(); // refused before reading the body
+    /// assert!(matches!(err, FramingError::Oversized { len: 4, max: 3 }));
+    /// ```
     pub fn max_frame(mut self, max: usize) -> Self {
         self.max_frame = max.min(16 * 1024 * 1024);
         self
     }
 
     /// Builds the framing.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().build();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"\x00\x04ABCD");
+    /// // the same as Framing::default()
+    /// ```
     pub fn build(self) -> Framing {
         Framing {
             prefix: self.prefix,
@@ -305,16 +418,34 @@ impl FramingBuilder {
 
 impl Framing {
     /// Starts a builder with the defaults (2-byte binary prefix counting the message only).
+    ///
+    /// ```
+    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
+    /// let framing = Framing::builder().prefix(LengthPrefix::Binary4).build();
+    /// assert_eq!(framing.header_len(), 0);
+    /// ```
     pub fn builder() -> FramingBuilder {
         FramingBuilder::default()
     }
 
     /// Length of the fixed header, 0 when none.
+    ///
+    /// ```
+    /// use iso8583_client::transport::framing::Framing;
+    /// assert_eq!(Framing::default().header_len(), 0);
+    /// assert_eq!(Framing::builder().header(b"ISO70").build().header_len(), 5);
+    /// ```
     pub fn header_len(&self) -> usize {
         self.header.len()
     }
 
     /// The fixed header written on outgoing frames.
+    ///
+    /// ```
+    /// use iso8583_client::transport::framing::Framing;
+    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
+    /// assert_eq!(&framing.header()[..], &[0x60, 0x00, 0x03, 0x00, 0x00]);
+    /// ```
     pub fn header(&self) -> &Bytes {
         &self.header
     }
@@ -347,6 +478,18 @@ impl Framing {
 
     /// Appends one frame with an explicit header (e.g. a TPDU swapped for a reply).
     /// The header must have the configured length.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::transport::framing::{swap_tpdu, Framing, FramingError};
+    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
+    /// let reply_tpdu = swap_tpdu(&[0x60, 0x00, 0x03, 0x00, 0x00]).unwrap();
+    /// let mut wire = BytesMut::new();
+    /// framing.write_frame_with_header(&reply_tpdu, b"ABCD", &mut wire).unwrap();
+    /// assert_eq!(&wire[..], b"\x00\x04\x60\x00\x00\x00\x03ABCD");
+    /// let err = framing.write_frame_with_header(&[0x60], b"ABCD", &mut wire).unwrap_err();
+    /// assert!(matches!(err, FramingError::HeaderLength { expected: 5, got: 1 }));
+    /// ```
     pub fn write_frame_with_header(
         &self,
         header: &[u8],
@@ -405,6 +548,18 @@ impl Framing {
 
     /// Completes a frame begun at `start` by [`Framing::begin_frame`]. On error
     /// the frame is removed from `dst`.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use iso8583_client::{Message, Spec, transport::framing::Framing};
+    /// let framing = Framing::default();
+    /// let mut out = BytesMut::from(&b"earlier frames"[..]);
+    /// let start = framing.begin_frame(&mut out);
+    /// let echo = Message::new("0800".parse().unwrap()).with(11, "000001").with(70, "301");
+    /// Spec::builtin("iso87-ascii").unwrap().encode_into(&echo, &mut out).unwrap();
+    /// framing.finish_frame(&mut out, start).unwrap();
+    /// assert_eq!(&out[start..start + 2], &[0x00, 0x2d]); // 45 message bytes
+    /// ```
     pub fn finish_frame(&self, dst: &mut BytesMut, start: usize) -> Result<(), FramingError> {
         let body_start = start + self.prefix.len() + self.header.len();
         let len = dst.len().saturating_sub(body_start);

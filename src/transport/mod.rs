@@ -6,6 +6,20 @@
 //!
 //! Errors say whether a request was [`SendError::NotSent`] (safe to retry) or
 //! [`SendError::OutcomeUnknown`] (the host may have acted on it).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::{sync::Arc, time::Duration};
+//! use iso8583_client::{Spec, sim::Sim, transport::{network_request, Connection, ConnectionConfig}};
+//! let spec = Spec::builtin("iso87-ascii").unwrap();
+//! let sim = Sim::start(spec.clone(), Default::default()).await.unwrap(); // a host on 127.0.0.1
+//! let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+//! let answer = link.send(network_request("301"), Duration::from_secs(2)).await.unwrap();
+//! assert_eq!((answer.mti().as_str(), answer.response_code()), ("0810", Some("00")));
+//! link.close().await;
+//! # sim.shutdown().await;
+//! # });
+//! ```
 
 mod config;
 mod connection;

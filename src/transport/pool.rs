@@ -17,6 +17,24 @@
 //! it was checked out, [`Client::close`](crate::client::Client::close)) is
 //! closed gracefully in the background: no new requests, those in flight
 //! drain up to `drain_timeout`, sign-off, then the rest fail.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::{sync::Arc, time::Duration};
+//! use iso8583_client::{Spec, client::Client, sim::Sim, transport::network_request};
+//! let spec = Spec::builtin("iso87-ascii").unwrap();
+//! let primary = Sim::start(spec.clone(), Default::default()).await.unwrap();
+//! let client = Client::builder(spec)
+//!     .endpoint("127.0.0.1:1") // nothing listens there: skipped, then backed off
+//!     .endpoint(primary.addr().to_string())
+//!     .build()
+//!     .unwrap();
+//! assert!(client.send(network_request("301")).await.unwrap().is_approved()); // failed over
+//! assert_eq!(client.counters()[1].1.connects, 1);
+//! # client.close().await;
+//! # primary.shutdown().await;
+//! # });
+//! ```
 
 use std::sync::{Arc, Mutex};
 
@@ -36,16 +54,23 @@ use crate::Spec;
 /// signs on) to the first available endpoint, `recycle` keeps a link only
 /// while it is up, not broken, and no preferred endpoint is healthy again.
 ///
-/// ```no_run
-/// use std::sync::Arc;
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::{sync::Arc, time::Duration};
 /// use deadpool::managed::Pool;
-/// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-/// let manager = LinkManager::new(
-///     vec![Endpoint::new("10.0.0.1:9583"), Endpoint::new("10.0.0.2:9583")],
-///     Spec::builtin("iso87-ascii-binary-bitmap").unwrap(),
-///     Arc::new(ConnectionConfig::default()),
-/// );
+/// use iso8583_client::{Spec, sim::Sim, transport::{network_request, ConnectionConfig, Endpoint, LinkManager}};
+/// let spec = Spec::builtin("iso87-ascii").unwrap();
+/// let sim = Sim::start(spec.clone(), Default::default()).await.unwrap();
+/// let manager = LinkManager::new(vec![Endpoint::new(sim.addr().to_string())], spec, Arc::new(ConnectionConfig::default()));
 /// let pool: Pool<LinkManager> = Pool::builder(manager).max_size(4).build().unwrap();
+/// let link = pool.get().await.unwrap(); // connects to the first available endpoint
+/// let answer = link.send(network_request("301"), Duration::from_secs(2)).await.unwrap();
+/// assert_eq!(answer.response_code(), Some("00"));
+/// # drop(link);
+/// # pool.close();
+/// # pool.manager().shutdown().await;
+/// # sim.shutdown().await;
+/// # });
 /// ```
 #[derive(Debug)]
 pub struct LinkManager {
@@ -64,6 +89,17 @@ pub struct LinkManager {
 
 impl LinkManager {
     /// A manager over `endpoints`, in priority order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// );
+    /// assert_eq!(manager.endpoints().len(), 2);
+    /// ```
     pub fn new(endpoints: Vec<Endpoint>, spec: Arc<Spec>, config: Arc<ConnectionConfig>) -> LinkManager {
         LinkManager {
             endpoints: endpoints.into(),
@@ -78,28 +114,87 @@ impl LinkManager {
     }
 
     /// Sets the reconnect backoff.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager, ReconnectBackoff}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// )
+    ///     .with_backoff(ReconnectBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(60) });
+    /// # assert_eq!(manager.endpoints().len(), 2);
+    /// ```
     pub fn with_backoff(mut self, backoff: ReconnectBackoff) -> LinkManager {
         self.backoff = backoff;
         self
     }
 
     /// Shares `stans` as the STAN sequence of every link.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager, StanSequence}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// )
+    ///     .with_stans(Arc::new(StanSequence::starting_at(5000))); // e.g. restored after a restart
+    /// assert_eq!(manager.stans().next(), 5000);
+    /// ```
     pub fn with_stans(mut self, stans: Arc<StanSequence>) -> LinkManager {
         self.stans = stans;
         self
     }
 
     /// The endpoints, in priority order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// );
+    /// let addrs: Vec<&str> = manager.endpoints().iter().map(|e| e.addr()).collect();
+    /// assert_eq!(addrs, ["127.0.0.1:9583", "127.0.0.1:9584"]);
+    /// ```
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }
 
     /// The STAN sequence shared by every link of this manager.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// );
+    /// assert_eq!(manager.stans().next(), 1);
+    /// ```
     pub fn stans(&self) -> &Arc<StanSequence> {
         &self.stans
     }
 
     /// The link settings.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// );
+    /// assert_eq!(manager.config().match_fields, Vec::<u8>::new());
+    /// ```
     pub fn config(&self) -> &Arc<ConnectionConfig> {
         &self.config
     }
@@ -107,6 +202,19 @@ impl LinkManager {
     /// Stops fail-back probes, closes the links they opened and waits for
     /// every background close to finish (each bounded by the drain time and
     /// the sign-off timeout).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
+    /// let manager = LinkManager::new(
+    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
+    ///     Spec::builtin("iso87-ascii").unwrap(),
+    ///     Arc::new(ConnectionConfig::default()),
+    /// );
+    /// manager.shutdown().await; // nothing was opened: returns at once
+    /// # });
+    /// ```
     pub async fn shutdown(&self) {
         for probe in lock(&self.probes).drain(..) {
             probe.abort();

@@ -34,6 +34,22 @@ impl Drop for EntryGuard {
 /// A request on its way; [`PendingResponse::response`] waits for the answer.
 /// Dropping it cancels the wait and removes the pending entry (the request
 /// itself may already be on the wire).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use std::{sync::Arc, time::Duration};
+/// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+/// # let spec = Spec::builtin("iso87-ascii").unwrap();
+/// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+/// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+/// let mut echo = Message::new("0800".parse().unwrap()).with(70, "301");
+/// let pending = link.dispatch(&mut echo, tokio::time::Instant::now() + Duration::from_secs(2)).await.unwrap();
+/// drop(pending); // gives up on the answer; the link counts it as late when it comes
+/// assert_eq!(link.in_flight(), 0);
+/// # link.close().await;
+/// # sim.shutdown().await;
+/// # });
+/// ```
 #[must_use = "dropping a PendingResponse abandons the request's answer"]
 pub struct PendingResponse {
     pub(crate) rx: oneshot::Receiver<Reply>,
@@ -44,6 +60,22 @@ pub struct PendingResponse {
 
 impl PendingResponse {
     /// The STAN the request went out with.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let mut echo = Message::new("0800".parse().unwrap()).with(11, "000042").with(70, "301");
+    /// let pending = link.dispatch(&mut echo, tokio::time::Instant::now() + Duration::from_secs(2)).await.unwrap();
+    /// assert_eq!(pending.stan(), 42);
+    /// # pending.response().await.unwrap();
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub fn stan(&self) -> u32 {
         self.entry.key.stan()
     }
@@ -51,6 +83,22 @@ impl PendingResponse {
     /// Waits for the response until the deadline: the link's sweeper resolves
     /// the request with `Timeout` when it passes, or, for the link's own
     /// requests (sign-on, echo, sign-off), a timer of their own.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
+    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// # let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(200), ..SimConfig::default() }).await.unwrap();
+    /// # let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
+    /// let mut auth = Message::new("0100".parse().unwrap()).with(4, "000000001000");
+    /// let deadline = tokio::time::Instant::now() + Duration::from_millis(30); // the host takes 200 ms
+    /// let err = link.dispatch(&mut auth, deadline).await.unwrap().response().await.unwrap_err();
+    /// assert!(err.is_timeout() && err.is_outcome_unknown()); // written: reverse it
+    /// # link.close().await;
+    /// # sim.shutdown().await;
+    /// # });
+    /// ```
     pub async fn response(mut self) -> Result<Message, SendError> {
         if let Some(deadline) = self.own_timer {
             // Boxed: the timer would make every request's future larger.
