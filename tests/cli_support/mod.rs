@@ -193,20 +193,27 @@ impl Sim {
     }
 }
 
+/// Starts `iso8583 ARGS...` with its standard output piped (stdin and stderr null), killed when
+/// the guard drops.
+fn spawn_piped(args: &[&str]) -> (ChildGuard, ChildStdout) {
+    let child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn iso8583 {}: {e}", args.first().unwrap_or(&"")));
+    let mut guard = ChildGuard::new(child);
+    let stdout = guard.child().stdout.take().expect("stdout");
+    (guard, stdout)
+}
+
 /// Starts `iso8583 sim --listen 127.0.0.1:0 EXTRA...` and waits (at most 20 s) for the address it
 /// prints on its first stdout line.
 pub fn start_sim(extra: &[&str]) -> Sim {
     let mut args = vec!["sim", "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let child = Command::new(bin())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn iso8583 sim");
-    let mut guard = ChildGuard::new(child);
-    let stdout: ChildStdout = guard.child().stdout.take().expect("stdout");
+    let (guard, stdout) = spawn_piped(&args);
     let (tx, rx) = mpsc::channel();
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let log = arrivals.clone();
@@ -269,15 +276,7 @@ pub fn start_record(upstream: &str, out: &str, extra: &[&str]) -> (ChildGuard, S
         args.extend_from_slice(&["--max-connections", "1"]);
     }
     args.extend_from_slice(extra);
-    let child = Command::new(bin())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn iso8583 record");
-    let mut guard = ChildGuard::new(child);
-    let stdout = guard.child().stdout.take().expect("stdout");
+    let (guard, stdout) = spawn_piped(&args);
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut first = String::new();
