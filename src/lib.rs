@@ -20,6 +20,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod hex;
 pub mod message;
 pub mod recording;
 pub mod sim;

@@ -271,7 +271,7 @@ impl Recording {
             };
             if let Some(direction) = direction {
                 in_header = false;
-                let frame = parse_hex(line[1..].trim()).map_err(err)?;
+                let frame = crate::hex::decode(line[1..].trim()).map_err(err)?;
                 rec.entries.push(Entry::Frame {
                     direction,
                     connection,
@@ -292,7 +292,7 @@ impl Recording {
                     prefix_of(value).ok_or_else(|| err(format!("unknown framing {value:?} (2b, 4b, 4a, 2bcd)")))?;
                     rec.framing = value.into();
                 }
-                "header" => rec.header = parse_hex(value).map_err(err)?,
+                "header" => rec.header = crate::hex::decode(value).map_err(err)?,
                 "length-includes-header" => {
                     rec.length_includes_header = match value {
                         "yes" | "true" => true,
@@ -325,7 +325,7 @@ impl Recording {
             // Writing to a String cannot fail.
             match e {
                 Entry::Frame { direction, frame, .. } => {
-                    let _ = writeln!(out, "{} {}", direction_char(*direction), hex(frame));
+                    let _ = writeln!(out, "{} {}", direction_char(*direction), crate::hex::encode(frame));
                 }
                 Entry::Note(n) => {
                     let _ = writeln!(out, "# {n}");
@@ -346,7 +346,7 @@ impl Recording {
     pub fn header_text(&self) -> String {
         let mut out = format!("spec: {}\nframing: {}\n", self.spec, self.framing);
         if !self.header.is_empty() {
-            let _ = writeln!(out, "header: {}", hex(&self.header));
+            let _ = writeln!(out, "header: {}", crate::hex::encode(&self.header));
         }
         if self.length_includes_header {
             out.push_str("length-includes-header: yes\n");
@@ -550,7 +550,7 @@ impl<W: std::io::Write> RecordingWriter<W> {
     /// ```
     pub fn frame(&mut self, connection: u32, direction: Direction, frame: &[u8]) -> std::io::Result<()> {
         self.switch(connection)?;
-        writeln!(self.out, "{} {}", direction_char(direction), hex(frame))?;
+        writeln!(self.out, "{} {}", direction_char(direction), crate::hex::encode(frame))?;
         self.out.flush()
     }
 
@@ -626,31 +626,6 @@ fn direction_char(d: Direction) -> char {
         Direction::ToHost => '>',
         Direction::FromHost => '<',
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(format!("odd number of hex digits ({})", digits.len()));
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let hi = (pair[0] as char).to_digit(16);
-            let lo = (pair[1] as char).to_digit(16);
-            match (hi, lo) {
-                (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
-                _ => Err(format!("not hex: {:?}", String::from_utf8_lossy(pair))),
-            }
-        })
-        .collect()
 }
 
 fn clip(s: &str) -> String {
