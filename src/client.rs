@@ -30,6 +30,7 @@ use deadpool::managed::{Pool, PoolError};
 use tokio::time::Instant;
 use tracing::{debug, field, Instrument};
 
+use crate::transport::core::Moment;
 use crate::transport::{
     Cause, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
 };
@@ -500,26 +501,27 @@ impl Client {
     pub async fn send_with(&self, mut msg: Message, opts: SendOptions) -> Result<Message, SendError> {
         let deadline = opts
             .deadline
-            .unwrap_or_else(|| Instant::now() + opts.timeout.unwrap_or(self.timeout));
+            .unwrap_or_else(|| Instant::now().after(opts.timeout.unwrap_or(self.timeout)));
         let policy = opts.retry.unwrap_or(self.retry);
         let idempotent = opts.idempotent.unwrap_or_else(|| idempotent_by_default(msg.mti()));
         let span = tracing::debug_span!("iso8583.send", mti = %msg.mti(), stan = field::Empty);
         async move {
             let mut written = false;
             let mut attempt = 0u32;
+            let mut last_id = None;
             loop {
                 attempt += 1;
                 let now = Instant::now();
                 let attempt_deadline = match policy.attempt_timeout {
-                    Some(limit) => deadline.min(now + limit),
+                    Some(limit) => deadline.min(now.after(limit)),
                     None if idempotent => {
                         // Share what is left evenly, so an unanswered reversal is repeated in time.
                         let attempts_left = policy.attempts.saturating_sub(attempt - 1).max(1);
-                        now + deadline.saturating_duration_since(now) / attempts_left
+                        now.after(deadline.saturating_duration_since(now) / attempts_left)
                     }
                     None => deadline,
                 };
-                let result = self.attempt(&mut msg, attempt_deadline, attempt > 1).await;
+                let result = self.attempt(&mut msg, attempt_deadline, &mut last_id).await;
                 let err = match result {
                     Ok(response) => return Ok(response),
                     Err(err) => err,
@@ -528,7 +530,7 @@ impl Client {
                 let may_retry =
                     retryable_cause(err.cause()) && (err.is_not_sent() || idempotent) && !self.closing.load(Relaxed);
                 let pause = policy.backoff(attempt);
-                if !may_retry || attempt >= policy.attempts.max(1) || Instant::now() + pause >= deadline {
+                if !may_retry || attempt >= policy.attempts.max(1) || Instant::now().after(pause) >= deadline {
                     debug!(error = %err, attempt, "send failed");
                     return Err(settle(err, written));
                 }
@@ -546,9 +548,21 @@ impl Client {
     }
 
     /// One attempt: checkout, hand the frame to the writer, give the link back, wait.
-    async fn attempt(&self, msg: &mut Message, deadline: Instant, retry: bool) -> Result<Message, SendError> {
+    /// One attempt; `last_id` is the id of the previous attempt (a retry of it may
+    /// reuse its key) and is set to this attempt's id once it was queued.
+    async fn attempt(
+        &self,
+        msg: &mut Message,
+        deadline: Instant,
+        last_id: &mut Option<u64>,
+    ) -> Result<Message, SendError> {
+        let retry = last_id.is_some();
         if self.closing.load(Relaxed) {
             return Err(SendError::NotSent(Cause::Closing));
+        }
+        if Instant::now() >= deadline {
+            // Never write a request whose caller has already given up on it.
+            return Err(SendError::NotSent(Cause::Timeout));
         }
         let link = match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(link)) => link,
@@ -564,10 +578,17 @@ impl Client {
         if retry {
             EndpointStats::bump(&link.stats().retried);
         }
-        let waiting = link.dispatch(msg, deadline).await?;
+        let earlier = *last_id;
+        let waiting = link.dispatch_retry(msg, deadline, earlier).await?;
+        *last_id = Some(waiting.id());
         drop(link); // the checkout ends once the frame is queued
         tracing::Span::current().record("stan", waiting.stan());
-        waiting.response().await
+        let outcome = waiting.response().await;
+        if matches!(&outcome, Err(e) if e.is_not_sent()) {
+            // Never written: the key went back to the earlier attempt (or was freed).
+            *last_id = earlier;
+        }
+        outcome
     }
 
     /// The next STAN of the sequence the client's links draw from when a request leaves DE 11
@@ -594,7 +615,7 @@ impl Client {
     /// # });
     /// ```
     pub fn next_stan(&self) -> u32 {
-        self.pool.manager().stans().next()
+        self.pool.manager().next_stan()
     }
 
     /// Counters per endpoint, in priority order: `(address, counters)`.
@@ -650,7 +671,7 @@ impl Client {
         drop(self.pool.retain(|_, _| false));
         // ... and so is every link given back from now on.
         self.pool.close();
-        let until = Instant::now() + manager.config().drain_timeout;
+        let until = Instant::now().after(manager.config().drain_timeout);
         // Bounded: a checkout is held only while a frame is handed to the writer.
         while Instant::now() < until {
             let status = self.pool.status();
@@ -667,7 +688,14 @@ impl Client {
 fn retryable_cause(cause: &Cause) -> bool {
     !matches!(
         cause,
-        Cause::StanInUse { .. } | Cause::BadStan(_) | Cause::NotARequest(_) | Cause::Encode(_) | Cause::Frame(_)
+        Cause::StanInUse { .. }
+            | Cause::StanUnresolved { .. }
+            | Cause::NoStanFree
+            | Cause::BadStan(_)
+            | Cause::NotARequest(_)
+            | Cause::Encode(_)
+            | Cause::Frame(_)
+            | Cause::Cancelled
     )
 }
 

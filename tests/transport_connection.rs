@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{
-    network_request, Cause, ConnectError, Connection, ConnectionConfig, EndpointStats, SendError, StanSequence,
+    network_request, Cause, ConnectError, Connection, ConnectionConfig, Endpoint, LinkManager, SendError,
     UnsolicitedHandler,
 };
 use iso8583_client::Message;
@@ -309,16 +309,10 @@ async fn stan_allocation_wraps_and_skips_stans_in_flight() {
     )
     .await
     .expect("sim");
-    let stans = Arc::new(StanSequence::starting_at(999_999));
-    let link = Connection::connect_shared(
-        &sim.addr().to_string(),
-        spec(),
-        config(),
-        stans,
-        Arc::new(EndpointStats::default()),
-    )
-    .await
-    .expect("connect");
+    use deadpool::managed::Manager;
+    let manager =
+        LinkManager::new(vec![Endpoint::new(sim.addr().to_string())], spec(), config()).with_first_stan(999_999);
+    let link = manager.create().await.expect("connect");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut held = auth(1);
     held.set(11, "000001");
@@ -590,7 +584,7 @@ async fn a_custom_handler_answers_host_requests() {
 async fn a_full_writer_queue_gives_back_pressure_not_growth() {
     let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
     let cfg = Arc::new(ConnectionConfig {
-        queue_frames: 2,
+        max_in_flight: 2,
         ..ConnectionConfig::default()
     });
     let link = Arc::new(connect(&sim.addr().to_string(), cfg).await);

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connect::{Connect, TcpConnect};
+use super::core::keys::{KeyRegistry, StanSequence};
 use super::framing::Framing;
 use crate::{Message, Mti};
 
@@ -132,8 +134,21 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     /// TCP keepalive idle time (`None` disables). Default: 30 s.
     pub tcp_keepalive: Option<Duration>,
-    /// Frames queued for the writer before senders wait. Default: 4096.
-    pub queue_frames: usize,
+    /// Requests in flight on one link at most; a sender above it waits for
+    /// room within its deadline, then is refused as not sent
+    /// ([`Cause::TooManyInFlight`](super::Cause::TooManyInFlight)). Default: 10,000.
+    pub max_in_flight: usize,
+    /// How long a match key whose request ended with an unknown outcome is
+    /// refused to new requests, unless its late answer comes first
+    /// ([`Cause::StanUnresolved`](super::Cause::StanUnresolved)); repeats of
+    /// that request (0400 → 0401) are let through. Default: 5 minutes.
+    pub late_window: Duration,
+    /// Match keys a client holds at most (in flight and unresolved); above it
+    /// requests are refused as not sent ([`Cause::NoStanFree`](super::Cause::NoStanFree)).
+    /// Default: 1,000,000.
+    pub max_keys: usize,
+    /// Opens the link's stream: TCP by default; `TlsConnect` (feature `tls`) for TLS.
+    pub connector: Arc<dyn Connect>,
     /// Fields matched with DE 11 to pair a response. Default: none (DE 11 alone).
     ///
     /// ```
@@ -219,8 +234,8 @@ pub struct ConnectionConfig {
     pub max_consecutive_timeouts: u32,
     /// Graceful close waits this long for requests in flight. Default: 5 s.
     pub drain_timeout: Duration,
-    /// How many timed-out keys are remembered to recognise late answers, and
-    /// about how many answered keys to recognise duplicates. Default: 4096.
+    /// How many keys per link are remembered to tell a late answer, and about
+    /// how many answered keys to tell a duplicate, from an unknown one. Default: 4096.
     pub late_memory: usize,
     /// Handler of requests from the host; runs on the reader task, so it must
     /// be quick (see [`UnsolicitedHandler`]). Default: [`EchoResponder`].
@@ -233,7 +248,10 @@ impl Default for ConnectionConfig {
             framing: Framing::default(),
             connect_timeout: Duration::from_secs(5),
             tcp_keepalive: Some(Duration::from_secs(30)),
-            queue_frames: 4096,
+            max_in_flight: 10_000,
+            late_window: Duration::from_secs(300),
+            max_keys: 1_000_000,
+            connector: Arc::new(TcpConnect),
             match_fields: Vec::new(),
             sign_on: None,
             sign_off: None,
@@ -249,6 +267,13 @@ impl Default for ConnectionConfig {
     }
 }
 
+impl ConnectionConfig {
+    /// A fresh key registry under this config's late window and key cap.
+    pub(crate) fn key_registry(&self) -> KeyRegistry<tokio::time::Instant> {
+        KeyRegistry::new(StanSequence::default(), self.late_window, self.max_keys)
+    }
+}
+
 impl fmt::Debug for ConnectionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionConfig")
@@ -258,6 +283,9 @@ impl fmt::Debug for ConnectionConfig {
             .field("sign_on", &self.sign_on.is_some())
             .field("idle_echo", &self.idle_echo)
             .field("max_consecutive_timeouts", &self.max_consecutive_timeouts)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("late_window", &self.late_window)
+            .field("connector", &self.connector)
             .finish_non_exhaustive()
     }
 }

@@ -54,7 +54,8 @@ impl ReconnectBackoff {
 pub(crate) fn jittered_backoff(initial: Duration, max: Duration, n: u32) -> Duration {
     let exp = n.saturating_sub(1).min(20);
     let full = initial.saturating_mul(1u32 << exp).min(max);
-    full.mul_f64(0.5 + fastrand::f64() * 0.5)
+    let factor = 0.5 + fastrand::f64() * 0.5;
+    Duration::try_from_secs_f64(full.as_secs_f64() * factor).unwrap_or(full)
 }
 
 /// One host address with its counters and reconnect state.
@@ -161,7 +162,7 @@ impl Endpoint {
         let mut st = self.state();
         st.failures = st.failures.saturating_add(1);
         let pause = backoff.delay(st.failures);
-        st.retry_at = Some(Instant::now() + pause);
+        st.retry_at = Some(crate::transport::core::Moment::after(Instant::now(), pause));
         pause
     }
 }

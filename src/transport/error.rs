@@ -17,6 +17,7 @@ use super::framing::FramingError;
 /// assert_eq!(e.to_string(), r#"not sent: STAN "12a" is not 1 to 6 digits"#);
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Cause {
     /// The deadline passed (while queued, or waiting for the answer).
     #[error("deadline passed")]
@@ -27,12 +28,35 @@ pub enum Cause {
     /// The link is closing gracefully and takes no new requests.
     #[error("link is closing")]
     Closing,
-    /// The caller's STAN (and extra match fields) is already in flight on this link.
-    #[error("STAN {stan} is already in flight on this link")]
+    /// The caller's STAN (and extra match fields) is already in flight on a link of this client.
+    #[error("STAN {stan} is already in flight")]
     StanInUse {
         /// The colliding STAN.
         stan: String,
     },
+    /// An earlier request with this STAN (and extra match fields) ended with an
+    /// unknown outcome; the key is refused until its late answer has come or the
+    /// late window has passed, so that answer can never reach this request.
+    /// Repeats of that request (0400 → 0401) are the only exception.
+    #[error(
+        "STAN {stan} belongs to a request whose outcome is unknown; refused until its late answer or the late window"
+    )]
+    StanUnresolved {
+        /// The refused STAN.
+        stan: String,
+    },
+    /// Every STAN is in flight or unresolved (or the client's key registry is full).
+    #[error("no STAN free: every STAN is in flight or awaiting a late answer")]
+    NoStanFree,
+    /// The link has `max_in_flight` requests in flight and none ended before the deadline.
+    #[error("{max} requests already in flight on the link")]
+    TooManyInFlight {
+        /// The configured cap.
+        max: usize,
+    },
+    /// The caller gave up on the request (dropped its future).
+    #[error("cancelled by the caller")]
+    Cancelled,
     /// The caller's DE 11 is not 1 to 6 digits.
     #[error("STAN {0:?} is not 1 to 6 digits")]
     BadStan(String),
@@ -67,10 +91,10 @@ pub enum Cause {
 pub enum SendError {
     /// No byte of the request was written: safe to retry.
     #[error("not sent: {0}")]
-    NotSent(#[source] Cause),
+    NotSent(Cause),
     /// The request was (at least partly) written; its outcome is unknown.
     #[error("sent, outcome unknown: {0}")]
-    OutcomeUnknown(#[source] Cause),
+    OutcomeUnknown(Cause),
 }
 
 impl SendError {
@@ -157,6 +181,7 @@ impl SendError {
 /// # });
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// TCP connect failed.
     #[error("connecting to {addr}: {source}")]
@@ -193,6 +218,15 @@ pub enum ConnectError {
     /// Every endpoint is down or waiting out its reconnect backoff.
     #[error("no endpoint available: {0}")]
     NoEndpoint(String),
+    /// The TLS handshake failed (unknown CA, missing or refused client
+    /// certificate, name mismatch) or the TLS settings could not be used.
+    #[error("TLS with {addr}: {reason}")]
+    Tls {
+        /// Endpoint address.
+        addr: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl From<FramingError> for Cause {

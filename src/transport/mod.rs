@@ -22,23 +22,27 @@
 //! ```
 
 mod config;
+mod connect;
 mod connection;
+pub(crate) mod core;
+mod driver;
 mod endpoint;
 mod error;
 pub mod framing;
-mod link;
-mod pending;
 pub mod pool;
 mod socket;
 mod stats;
-mod tasks;
-mod waiting;
+#[cfg(feature = "tls")]
+mod tls;
 
+pub use self::core::keys::{MatchKey, StanSequence};
 pub use config::{network_request, ConnectionConfig, EchoResponder, UnsolicitedHandler};
+pub use connect::{Connect, Connecting, LinkIo, LinkStream, TcpConnect};
 pub use connection::{Connection, PendingResponse};
 pub use error::{Cause, ConnectError, SendError};
-pub use pending::{MatchKey, StanSequence};
 pub use pool::{Endpoint, LinkManager, ReconnectBackoff};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConnect, TlsSettings};
 
 pub(crate) use endpoint::jittered_backoff;
 pub use stats::{Counters, EndpointStats};

@@ -45,9 +45,10 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::config::ConnectionConfig;
 use super::connection::{Connection, Running};
+use super::core::keys::{KeyRegistry, StanSequence};
+use super::driver::Keys;
 pub use super::endpoint::{Endpoint, ReconnectBackoff};
 use super::error::ConnectError;
-use super::pending::StanSequence;
 use crate::Spec;
 
 /// deadpool [`Manager`](managed::Manager) of links: `create` connects (and
@@ -77,7 +78,7 @@ pub struct LinkManager {
     endpoints: Arc<[Endpoint]>,
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
-    stans: Arc<StanSequence>,
+    keys: Arc<Keys>,
     backoff: ReconnectBackoff,
     /// Links opened by fail-back probes, waiting for the next `create`.
     probed: Arc<Mutex<Vec<Connection>>>,
@@ -85,6 +86,8 @@ pub struct LinkManager {
     probes: Mutex<Vec<JoinHandle<()>>>,
     /// Graceful closes of links the pool let go.
     closes: Mutex<Vec<JoinHandle<()>>>,
+    /// Set once shutdown began: no link is created after it.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl LinkManager {
@@ -104,12 +107,13 @@ impl LinkManager {
         LinkManager {
             endpoints: endpoints.into(),
             spec,
+            keys: Arc::new(config.key_registry()),
             config,
-            stans: Arc::default(),
             backoff: ReconnectBackoff::default(),
             probed: Arc::default(),
             probes: Mutex::default(),
             closes: Mutex::default(),
+            closing: Default::default(),
         }
     }
 
@@ -132,21 +136,13 @@ impl LinkManager {
         self
     }
 
-    /// Shares `stans` as the STAN sequence of every link.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager, StanSequence}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// )
-    ///     .with_stans(Arc::new(StanSequence::starting_at(5000))); // e.g. restored after a restart
-    /// assert_eq!(manager.stans().next(), 5000);
-    /// ```
-    pub fn with_stans(mut self, stans: Arc<StanSequence>) -> LinkManager {
-        self.stans = stans;
+    /// Starts the STAN sequence of every link at `first` (e.g. restored after a restart).
+    pub fn with_first_stan(mut self, first: u32) -> LinkManager {
+        self.keys = Arc::new(KeyRegistry::new(
+            StanSequence::starting_at(first),
+            self.config.late_window,
+            self.config.max_keys,
+        ));
         self
     }
 
@@ -167,20 +163,9 @@ impl LinkManager {
         &self.endpoints
     }
 
-    /// The STAN sequence shared by every link of this manager.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// );
-    /// assert_eq!(manager.stans().next(), 1);
-    /// ```
-    pub fn stans(&self) -> &Arc<StanSequence> {
-        &self.stans
+    /// The next STAN of the sequence every link of this manager assigns from.
+    pub fn next_stan(&self) -> u32 {
+        self.keys.next_stan()
     }
 
     /// The link settings.
@@ -216,6 +201,7 @@ impl LinkManager {
     /// # });
     /// ```
     pub async fn shutdown(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::Relaxed);
         for probe in lock(&self.probes).drain(..) {
             probe.abort();
         }
@@ -247,7 +233,7 @@ impl LinkManager {
             rank,
             self.spec.clone(),
             self.config.clone(),
-            self.stans.clone(),
+            self.keys.clone(),
             self.backoff,
             self.probed.clone(),
         );
@@ -288,7 +274,7 @@ async fn probe(
     rank: usize,
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
-    stans: Arc<StanSequence>,
+    keys: Arc<Keys>,
     backoff: ReconnectBackoff,
     probed: Arc<Mutex<Vec<Connection>>>,
 ) {
@@ -296,7 +282,7 @@ async fn probe(
         return;
     };
     let stats = endpoint.stats().clone();
-    match Connection::connect_shared(endpoint.addr(), spec, config, stans, stats).await {
+    match Connection::open(endpoint.addr(), spec, config, keys, stats).await {
         Ok(conn) => {
             endpoint.succeeded();
             info!(peer = %endpoint.addr(), "preferred endpoint is back: failing back");
@@ -310,44 +296,94 @@ async fn probe(
     endpoint.end_probe();
 }
 
+/// Opens a link to the first endpoint that is not backing off, in priority
+/// order, recording each attempt's outcome for its endpoint.
+async fn connect_any(
+    endpoints: Arc<[Endpoint]>,
+    spec: Arc<Spec>,
+    config: Arc<ConnectionConfig>,
+    keys: Arc<Keys>,
+    backoff: ReconnectBackoff,
+) -> Result<Connection, ConnectError> {
+    let now = Instant::now();
+    let mut last_error = None;
+    for endpoint in endpoints.iter().filter(|e| e.ready(now)) {
+        let attempt = Connection::open(
+            endpoint.addr(),
+            spec.clone(),
+            config.clone(),
+            keys.clone(),
+            endpoint.stats().clone(),
+        )
+        .await;
+        match attempt {
+            Ok(conn) => {
+                endpoint.succeeded();
+                info!(peer = %endpoint.addr(), "link up");
+                return Ok(conn);
+            }
+            Err(e) => {
+                let pause = endpoint.failed(&backoff);
+                warn!(peer = %endpoint.addr(), error = %e, retry_in = ?pause, "endpoint unavailable");
+                last_error = Some(e);
+            }
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| ConnectError::NoEndpoint("every endpoint is waiting out its reconnect backoff".into())))
+}
+
 impl managed::Manager for LinkManager {
     type Type = Connection;
     type Error = ConnectError;
 
     async fn create(&self) -> Result<Connection, ConnectError> {
+        if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ConnectError::NoEndpoint("the client is closing".into()));
+        }
         if let Some(conn) = self.take_probed() {
             return Ok(conn);
         }
-        let now = Instant::now();
-        let mut last_error = None;
-        for endpoint in self.endpoints.iter().filter(|e| e.ready(now)) {
-            let attempt = Connection::connect_shared(
-                endpoint.addr(),
-                self.spec.clone(),
-                self.config.clone(),
-                self.stans.clone(),
-                endpoint.stats().clone(),
-            )
-            .await;
-            match attempt {
-                Ok(conn) => {
-                    endpoint.succeeded();
-                    info!(peer = %endpoint.addr(), "link up");
-                    return Ok(conn);
-                }
-                Err(e) => {
-                    let pause = endpoint.failed(&self.backoff);
-                    warn!(peer = %endpoint.addr(), error = %e, retry_in = ?pause, "endpoint unavailable");
-                    last_error = Some(e);
+        // The connect runs in a task of its own, bounded by the connect and sign-on
+        // timeouts, not by the deadline of the send that asked for it: a caller that gives
+        // up does not cut it short, so its outcome always counts for the endpoint (failover
+        // under short deadlines), and a link that comes up after the caller left is parked
+        // for the next one.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = connect_any(
+            self.endpoints.clone(),
+            self.spec.clone(),
+            self.config.clone(),
+            self.keys.clone(),
+            self.backoff,
+        );
+        let parked = self.probed.clone();
+        let handle = tokio::spawn(
+            async move {
+                if let Err(Ok(conn)) = tx.send(job.await) {
+                    lock(&parked).push(conn);
                 }
             }
+            .in_current_span(),
+        );
+        {
+            let mut probes = lock(&self.probes);
+            probes.retain(|p| !p.is_finished());
+            probes.push(handle);
         }
-        Err(last_error
-            .unwrap_or_else(|| ConnectError::NoEndpoint("every endpoint is waiting out its reconnect backoff".into())))
+        rx.await
+            .unwrap_or_else(|_| Err(ConnectError::NoEndpoint("the connect was stopped".into())))
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<ConnectError> {
         if !conn.is_usable() {
+            if conn.is_broken() {
+                // Timeouts in a row or an unanswered echo: as unhealthy as a refused connect.
+                if let Some(endpoint) = self.rank_of(conn.peer()).and_then(|r| self.endpoints.get(r)) {
+                    let pause = endpoint.failed(&self.backoff);
+                    warn!(peer = %endpoint.addr(), retry_in = ?pause, "link broke: endpoint backs off");
+                }
+            }
             return Err(RecycleError::message("link is down or broken"));
         }
         let rank = self.rank_of(conn.peer()).unwrap_or(0);

@@ -16,21 +16,13 @@ const KEEPALIVE_PROBES: u32 = 3;
 /// 1 s), [`KEEPALIVE_PROBES`] probes in all before the kernel resets the
 /// socket — the reader then sees the error and the link goes down.
 pub(crate) async fn open(addr: &str, config: &ConnectionConfig) -> Result<TcpStream, ConnectError> {
-    let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(source)) => {
-            return Err(ConnectError::Io {
-                addr: addr.into(),
-                source,
-            })
-        }
-        Err(_) => {
-            return Err(ConnectError::Timeout {
-                addr: addr.into(),
-                timeout: config.connect_timeout,
-            })
-        }
+    let connect = async {
+        TcpStream::connect(addr).await.map_err(|source| ConnectError::Io {
+            addr: addr.into(),
+            source,
+        })
     };
+    let stream = super::connect::with_timeout(addr, config.connect_timeout, connect).await?;
     let io = |source| ConnectError::Io {
         addr: addr.into(),
         source,

@@ -1,0 +1,425 @@
+//! Match keys, the STAN sequence, and the client-wide registry of keys that
+//! are in flight or whose outcome is still unknown.
+//!
+//! The registry is the one place that decides whether a key may go out: a
+//! key in flight on any link of the client, or whose earlier request ended
+//! with an unknown outcome and whose late window has not passed, is refused.
+//! It is a leaf: the link core calls it under its own lock, it calls nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::Moment;
+use crate::transport::error::Cause;
+use crate::{Message, Mti};
+
+/// What pairs a response with its request: the STAN (DE 11, as a number, so
+/// `"42"` and `"000042"` are the same key) plus the values of the configured
+/// extra fields (e.g. DE 41, terminal id), in the configured order.
+///
+/// ```
+/// use iso8583_client::{Message, transport::MatchKey};
+/// let mut msg = Message::new("0200".parse().unwrap());
+/// msg.set(11, "000042").set(41, "TERM0001");
+/// let key = MatchKey::of(&msg, &[41]).unwrap();
+/// assert_eq!(key.stan(), 42);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MatchKey {
+    stan: u32,
+    extra: Vec<Option<Bytes>>,
+}
+
+impl MatchKey {
+    /// The key of `msg` under the extra fields `extra`; `None` if DE 11 is
+    /// missing or is not 1 to 6 digits.
+    ///
+    /// ```
+    /// use iso8583_client::{Message, transport::MatchKey};
+    /// let msg = Message::new("0210".parse().unwrap()).with(11, "42");
+    /// assert_eq!(MatchKey::of(&msg, &[]), MatchKey::of(&msg.clone().with(11, "000042"), &[]));
+    /// assert_eq!(MatchKey::of(&msg.clone().with(11, "12a"), &[]), None); // not digits
+    /// assert_eq!(MatchKey::of(&Message::new("0210".parse().unwrap()), &[]), None); // no DE 11
+    /// ```
+    pub fn of(msg: &Message, extra: &[u8]) -> Option<MatchKey> {
+        let stan = parse_stan(msg.get(11)?)?;
+        Some(MatchKey::with_stan(stan, msg, extra))
+    }
+
+    pub(crate) fn with_stan(stan: u32, msg: &Message, extra: &[u8]) -> MatchKey {
+        let extra = extra.iter().map(|f| msg.get_bytes(*f)).collect();
+        MatchKey { stan, extra }
+    }
+
+    /// The STAN as a number.
+    ///
+    /// ```
+    /// use iso8583_client::{Message, transport::MatchKey};
+    /// let msg = Message::new("0810".parse().unwrap()).with(11, "000123");
+    /// assert_eq!(MatchKey::of(&msg, &[]).unwrap().stan(), 123);
+    /// ```
+    pub fn stan(&self) -> u32 {
+        self.stan
+    }
+}
+
+fn parse_stan(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 6 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |acc, d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// Source of STANs, shared by every link of a client so that STANs run in one
+/// sequence: 000001..999999, then wrapping to 000001.
+///
+/// ```
+/// use iso8583_client::transport::StanSequence;
+/// let seq = StanSequence::starting_at(999_999);
+/// assert_eq!(seq.next(), 999_999);
+/// assert_eq!(seq.next(), 1);
+/// ```
+#[derive(Debug)]
+pub struct StanSequence(AtomicU32);
+
+impl Default for StanSequence {
+    fn default() -> Self {
+        StanSequence::starting_at(1)
+    }
+}
+
+impl StanSequence {
+    /// A sequence whose first value is `first` (taken modulo 999,999; 0 becomes 1).
+    ///
+    /// ```
+    /// use iso8583_client::transport::StanSequence;
+    /// assert_eq!(StanSequence::starting_at(500).next(), 500);
+    /// assert_eq!(StanSequence::starting_at(0).next(), 1);
+    /// assert_eq!(StanSequence::default().next(), 1);
+    /// ```
+    pub fn starting_at(first: u32) -> StanSequence {
+        StanSequence(AtomicU32::new(first.saturating_sub(1) % 999_999))
+    }
+
+    /// The next STAN, 1..=999,999.
+    ///
+    /// ```
+    /// let seq = iso8583_client::transport::StanSequence::default();
+    /// assert_eq!((seq.next(), seq.next(), seq.next()), (1, 2, 3));
+    /// ```
+    pub fn next(&self) -> u32 {
+        let n = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |v| Some((v + 1) % 999_999))
+            .unwrap_or(0);
+        n % 999_999 + 1
+    }
+}
+
+/// A multiply-rotate hasher for match keys (a STAN and a few short fields).
+/// Keys are inserted only for our own requests, so flooding the table with
+/// colliding keys is not in a peer's hands; SipHash's cost buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(SEED);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+pub(crate) type KeyMap<V> = HashMap<MatchKey, V, BuildHasherDefault<KeyHasher>>;
+
+/// Every STAN there is (000001..=999999).
+const STAN_SPACE: u32 = 999_999;
+
+/// What the registry holds for one key.
+#[derive(Debug, Clone, Copy)]
+enum Reservation<T> {
+    /// A request with this key is in flight (on some link of the client).
+    /// `shadow`: it is a repeat that took over an unresolved key, whose
+    /// window comes back when the repeat is released before it ends.
+    InFlight { token: u64, shadow: Option<(T, Mti, u64)> },
+    /// Its request ended with an unknown outcome: refused until `until`,
+    /// unless the new request is a repeat of the same original (0400 → 0401).
+    Unresolved { token: u64, until: T, mti: Mti },
+}
+
+impl<T> Reservation<T> {
+    fn token(&self) -> u64 {
+        match self {
+            Reservation::InFlight { token, .. } | Reservation::Unresolved { token, .. } => *token,
+        }
+    }
+}
+
+struct Table<T> {
+    map: KeyMap<Reservation<T>>,
+    /// Unresolved keys in the order their windows end (the window is one length for all).
+    windows: VecDeque<(T, MatchKey, u64)>,
+    next_token: u64,
+}
+
+/// The client-wide registry of match keys: in flight, or unresolved (outcome
+/// unknown, inside the late window). Shared by every link of a client.
+pub(crate) struct KeyRegistry<T> {
+    table: Mutex<Table<T>>,
+    stans: StanSequence,
+    late_window: Duration,
+    capacity: usize,
+}
+
+impl<T> std::fmt::Debug for KeyRegistry<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRegistry")
+            .field("late_window", &self.late_window)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Moment> KeyRegistry<T> {
+    /// A registry whose unresolved keys are refused for `late_window`, and that
+    /// holds at most `capacity` keys (further requests are refused, not sent).
+    pub(crate) fn new(stans: StanSequence, late_window: Duration, capacity: usize) -> Self {
+        KeyRegistry {
+            table: Mutex::new(Table {
+                map: KeyMap::default(),
+                windows: VecDeque::new(),
+                next_token: 1,
+            }),
+            stans,
+            late_window,
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table<T>> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next STAN of the sequence (not reserved).
+    pub(crate) fn next_stan(&self) -> u32 {
+        self.stans.next()
+    }
+
+    /// Reserves the key of `msg` for a request going out now, assigning a free
+    /// STAN when DE 11 is absent. Returns the key and the reservation's token.
+    /// An unresolved key is let through only for the client's own retry of the
+    /// request that holds it (`retry_of`, its token) or a repeat of it (0400 → 0401).
+    pub(crate) fn reserve(
+        &self,
+        now: T,
+        msg: &mut Message,
+        extra: &[u8],
+        retry_of: Option<u64>,
+    ) -> Result<(MatchKey, u64), Cause> {
+        let mut guard = self.lock();
+        let table = &mut *guard;
+        table.purge(now);
+        let token = table.next_token;
+        let mut shadow = None;
+        let key = match msg.get(11) {
+            Some(raw) => {
+                let shown = || String::from_utf8_lossy(raw).into_owned();
+                let Some(stan) = parse_stan(raw) else {
+                    return Err(Cause::BadStan(shown()));
+                };
+                let key = MatchKey::with_stan(stan, msg, extra);
+                match table.map.get(&key) {
+                    None => {
+                        if table.map.len() >= self.capacity {
+                            return Err(Cause::NoStanFree);
+                        }
+                    }
+                    Some(Reservation::InFlight { .. }) => return Err(Cause::StanInUse { stan: shown() }),
+                    Some(Reservation::Unresolved {
+                        until,
+                        mti,
+                        token: held,
+                    }) => {
+                        let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
+                        let own_retry = retry_of == Some(*held);
+                        if *until > now {
+                            if !own_repeat && !own_retry {
+                                return Err(Cause::StanUnresolved { stan: shown() });
+                            }
+                            shadow = Some((*until, *mti, *held));
+                        }
+                    }
+                }
+                key
+            }
+            None => {
+                if table.map.len() >= self.capacity {
+                    return Err(Cause::NoStanFree);
+                }
+                let mut found = None;
+                for _ in 0..STAN_SPACE {
+                    let key = MatchKey::with_stan(self.stans.next(), msg, extra);
+                    let free = match table.map.get(&key) {
+                        None => true,
+                        Some(Reservation::Unresolved { until, .. }) => *until <= now,
+                        Some(Reservation::InFlight { .. }) => false,
+                    };
+                    if free {
+                        found = Some(key);
+                        break;
+                    }
+                }
+                let key = found.ok_or(Cause::NoStanFree)?;
+                msg.set_stan(key.stan);
+                key
+            }
+        };
+        table.next_token += 1;
+        table.map.insert(key.clone(), Reservation::InFlight { token, shadow });
+        Ok((key, token))
+    }
+
+    /// Frees `key` if `token` still holds it (answered, not sent, late answer
+    /// came). A repeat that took over an unresolved key gives it back to the
+    /// original's window: the original's late answer may still come.
+    pub(crate) fn release(&self, now: T, key: &MatchKey, token: u64) {
+        let mut table = self.lock();
+        match table.map.get(key) {
+            Some(Reservation::InFlight {
+                token: t,
+                shadow: Some((until, mti, original)),
+            }) if *t == token && *until > now => {
+                let (until, mti, original) = (*until, *mti, *original);
+                table.map.insert(
+                    key.clone(),
+                    Reservation::Unresolved {
+                        token: original,
+                        until,
+                        mti,
+                    },
+                );
+                table.windows.push_back((until, key.clone(), original));
+            }
+            Some(r) if r.token() == token => {
+                table.map.remove(key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks `key` unresolved until the late window has passed (its request
+    /// may have reached the host and its answer may still come).
+    pub(crate) fn unresolved(&self, now: T, key: &MatchKey, token: u64, mti: Mti) {
+        let mut table = self.lock();
+        if table.map.get(key).is_none_or(|r| r.token() != token) {
+            return;
+        }
+        if self.late_window.is_zero() {
+            table.map.remove(key);
+            return;
+        }
+        let until = now.after(self.late_window);
+        table
+            .map
+            .insert(key.clone(), Reservation::Unresolved { token, until, mti });
+        table.windows.push_back((until, key.clone(), token));
+    }
+
+    /// Keys held (in flight and unresolved), for tests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// True if `key` is held in flight or unresolved at `now`.
+    #[cfg(test)]
+    pub(crate) fn holds(&self, now: T, key: &MatchKey) -> bool {
+        let mut table = self.lock();
+        table.purge(now);
+        table.map.contains_key(key)
+    }
+}
+
+impl<T: Moment> Table<T> {
+    /// Forgets unresolved keys whose window has passed.
+    fn purge(&mut self, now: T) {
+        while let Some((until, _, _)) = self.windows.front() {
+            if *until > now {
+                break;
+            }
+            let Some((_, key, token)) = self.windows.pop_front() else {
+                break;
+            };
+            if matches!(self.map.get(&key), Some(Reservation::Unresolved { token: t, .. }) if *t == token) {
+                self.map.remove(&key);
+            }
+        }
+    }
+}
+
+/// Keys of requests answered recently, to tell a duplicate answer from one
+/// nobody ever waited for. Two generations of at most `cap / 2` keys each:
+/// when the newer one fills up it becomes the older one, and the older one is
+/// forgotten — no per-key clone or queue on the hot path, memory bounded.
+pub(crate) struct AnsweredKeys {
+    newer: KeyMap<()>,
+    older: KeyMap<()>,
+    half: usize,
+}
+
+impl AnsweredKeys {
+    pub(crate) fn new(cap: usize) -> Self {
+        AnsweredKeys {
+            newer: KeyMap::default(),
+            older: KeyMap::default(),
+            half: cap / 2,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: MatchKey) {
+        if self.half == 0 {
+            return;
+        }
+        if self.newer.len() >= self.half {
+            std::mem::swap(&mut self.newer, &mut self.older);
+            self.newer.clear(); // keeps its capacity
+        }
+        self.newer.insert(key, ());
+    }
+
+    /// True if `key` was answered recently.
+    pub(crate) fn contains(&self, key: &MatchKey) -> bool {
+        self.newer.contains_key(key) || self.older.contains_key(key)
+    }
+}

@@ -1,0 +1,580 @@
+//! The protocol core of one link: no tokio, no sockets, the only owner of a
+//! link's state and of every decision about it.
+//!
+//! Like quinn-proto's connection, it has three kinds of methods:
+//! - mutators for what a caller asks: [`LinkCore::submit`], [`LinkCore::cancel`],
+//!   [`LinkCore::begin_close`], [`LinkCore::queue_reply`];
+//! - handlers for what arrives: [`LinkCore::on_frame`], [`LinkCore::on_time`],
+//!   [`LinkCore::go_down`];
+//! - polls for what the driver must do next: [`LinkCore::take_frames`] (bytes
+//!   to write) and [`LinkCore::next_deadline`] (when to call `on_time`).
+//!
+//! Every method that ends requests pushes a [`Resolution`] (waiter, outcome)
+//! per request into the caller's vector; the driver hands them out after it
+//! released its lock, so no user code runs under it. Time is an argument
+//! (`now`), never read inside, so the tests drive it with a fake clock.
+//!
+//! The one rule for "not sent" versus "outcome unknown": a request is not sent
+//! exactly while its frame has not been taken by the writer. At its deadline,
+//! on cancellation or when the link drops, an untaken frame is cut out of the
+//! outbox and its request resolves *not sent*; a taken one resolves *outcome
+//! unknown*, and its key stays unresolved in the client-wide [`KeyRegistry`]
+//! until its late answer comes or the late window passes.
+
+pub(crate) mod keys;
+#[cfg(test)]
+mod model;
+mod outbox;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use self::keys::{AnsweredKeys, KeyMap, KeyRegistry, MatchKey};
+use self::outbox::Outbox;
+use super::error::{Cause, SendError};
+use super::framing::Framing;
+use crate::{CodecError, Message, Mti, Spec};
+
+/// A point in time the core can compare and move forward (tokio's `Instant`
+/// in the driver, a plain number in tests).
+pub(crate) trait Moment: Copy + Ord + std::fmt::Debug + Send + Sync + 'static {
+    /// `self + d`, saturating far in the future instead of overflowing.
+    fn after(self, d: Duration) -> Self;
+}
+
+impl Moment for tokio::time::Instant {
+    fn after(self, d: Duration) -> Self {
+        self.checked_add(d)
+            .or_else(|| self.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(self)
+    }
+}
+
+/// Milliseconds on a fake clock.
+impl Moment for u64 {
+    fn after(self, d: Duration) -> Self {
+        self.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// The bounds of one link.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Requests in flight on the link at most (internal ones excepted).
+    pub(crate) max_in_flight: usize,
+    /// Keys remembered per link to tell a late or duplicate answer from an unknown one.
+    pub(crate) late_memory: usize,
+    /// Timeouts in a row (of written requests) that take the link down; 0: never.
+    pub(crate) max_consecutive_timeouts: u32,
+    /// Bytes of replies to the host that may wait in the outbox.
+    pub(crate) max_reply_backlog: usize,
+}
+
+/// Where a link is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Takes requests.
+    Up,
+    /// Takes only the link's own requests (sign-off); those in flight go on.
+    Closing,
+    /// Gone; the reason.
+    Down(String),
+}
+
+/// A request ended: its waiter and what to hand it.
+pub(crate) type Resolution<W> = (W, Result<Message, SendError>);
+
+/// A request the core took.
+#[derive(Debug, Clone)]
+pub(crate) struct Accepted {
+    /// Its match key (with the STAN it goes out with).
+    pub(crate) key: MatchKey,
+    /// Its id, unique in the client.
+    pub(crate) id: u64,
+}
+
+/// What became of one frame from the host (the driver counts and logs it).
+#[derive(Debug)]
+pub(crate) enum FrameNote {
+    /// Paired with its request (resolved).
+    Answered,
+    /// Its request had ended with an unknown outcome: dropped.
+    Late(Message),
+    /// Its request was answered already: the host sent it twice.
+    Duplicate(Message),
+    /// Nobody waits for it (unknown key, or no usable STAN, or no known function).
+    Unmatched(Message),
+    /// A request with this key waits for another MTI; it keeps waiting.
+    WrongMti { expected: Mti, msg: Message },
+    /// A request from the host, for the unsolicited handler.
+    HostRequest(Message),
+    /// Not decodable; `failed_request`: its key was readable and its caller was failed.
+    Undecodable { error: CodecError, failed_request: bool },
+}
+
+/// What [`LinkCore::on_time`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Expired {
+    /// Requests whose frame was written: outcome unknown.
+    pub(crate) unknown: usize,
+    /// Requests whose frame was cut before the writer took it: not sent.
+    pub(crate) not_sent: usize,
+    /// The link went down because too many timed out in a row.
+    pub(crate) down: Option<String>,
+}
+
+struct Slot<W, T> {
+    id: u64,
+    mti: Mti,
+    expect: Mti,
+    /// Position of the request's frame in the outgoing stream.
+    seq: u64,
+    deadline: T,
+    internal: bool,
+    waiter: W,
+}
+
+/// Keys of this link's requests that ended with an unknown outcome, to tell a
+/// late answer (which also frees the key in the registry) from an unknown one.
+struct LateKeys<T> {
+    /// Key → (token in the registry, the response MTI it waits for).
+    map: KeyMap<(u64, Mti)>,
+    order: VecDeque<(T, MatchKey, u64)>,
+    cap: usize,
+}
+
+impl<T: Moment> LateKeys<T> {
+    fn insert(&mut self, until: T, key: MatchKey, token: u64, expect: Mti) {
+        if self.cap == 0 {
+            return;
+        }
+        self.map.insert(key.clone(), (token, expect));
+        self.order.push_back((until, key, token));
+        while self.order.len() > self.cap {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((_, key, token)) = self.order.pop_front() {
+            if self.map.get(&key).is_some_and(|(t, _)| *t == token) {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    fn purge(&mut self, now: T) {
+        while self.order.front().is_some_and(|(until, _, _)| *until <= now) {
+            self.pop_front();
+        }
+    }
+}
+
+/// One link's state: requests in flight, late and answered keys, the outbox,
+/// the deadline index and the link's state. `W` is the waiter handed back in
+/// resolutions, `T` the clock.
+pub(crate) struct LinkCore<W, T: Moment> {
+    state: LinkState,
+    spec: Arc<Spec>,
+    framing: Framing,
+    match_fields: Vec<u8>,
+    limits: Limits,
+    keys: Arc<KeyRegistry<T>>,
+    late_window: Duration,
+    pending: KeyMap<Slot<W, T>>,
+    deadlines: BTreeMap<(T, u64), MatchKey>,
+    late: LateKeys<T>,
+    answered: AnsweredKeys,
+    outbox: Outbox,
+    /// Sequence number of the last frame queued.
+    queued_seq: u64,
+    /// Sequence number of the last frame the writer took.
+    taken_seq: u64,
+    /// Internal requests in flight (not counted against `max_in_flight`).
+    internal: usize,
+    consecutive_timeouts: u32,
+    last_frame_at: T,
+}
+
+impl<W, T: Moment> LinkCore<W, T> {
+    /// A link that is up, sharing `keys` with the other links of its client.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        spec: Arc<Spec>,
+        framing: Framing,
+        match_fields: Vec<u8>,
+        limits: Limits,
+        keys: Arc<KeyRegistry<T>>,
+        late_window: Duration,
+        now: T,
+    ) -> Self {
+        LinkCore {
+            state: LinkState::Up,
+            spec,
+            framing,
+            match_fields,
+            limits,
+            keys,
+            late_window,
+            pending: KeyMap::default(),
+            deadlines: BTreeMap::new(),
+            late: LateKeys {
+                map: KeyMap::default(),
+                order: VecDeque::new(),
+                cap: limits.late_memory,
+            },
+            answered: AnsweredKeys::new(limits.late_memory),
+            outbox: Outbox::new(),
+            queued_seq: 0,
+            taken_seq: 0,
+            internal: 0,
+            consecutive_timeouts: 0,
+            last_frame_at: now,
+        }
+    }
+
+    // ---- getters -------------------------------------------------------
+
+    /// Where the link is in its life.
+    pub(crate) fn state(&self) -> &LinkState {
+        &self.state
+    }
+
+    /// True once the link is down.
+    pub(crate) fn is_down(&self) -> bool {
+        matches!(self.state, LinkState::Down(_))
+    }
+
+    /// Requests in flight (internal ones included).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when a caller's request would be refused for want of room.
+    pub(crate) fn is_full(&self) -> bool {
+        self.pending.len() - self.internal >= self.limits.max_in_flight.max(1)
+    }
+
+    /// When [`LinkCore::on_time`] must next be called; `None`: no deadline pending.
+    pub(crate) fn next_deadline(&self) -> Option<T> {
+        self.deadlines.keys().next().map(|(at, _)| *at)
+    }
+
+    /// When the last complete frame arrived (or the link came up).
+    pub(crate) fn last_frame_at(&self) -> T {
+        self.last_frame_at
+    }
+
+    // ---- mutators ------------------------------------------------------
+
+    /// Takes a request: refuses it (not sent, with the reason) or reserves its
+    /// key, encodes its frame into the outbox and registers `waiter`. A
+    /// missing DE 11 is filled with a free STAN. `internal`: the link's own
+    /// request (sign-on, echo, sign-off), taken while closing and beyond
+    /// `max_in_flight`. `retry_of`: the id of the earlier attempt this one
+    /// retries (its key may be unresolved).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn submit(
+        &mut self,
+        now: T,
+        msg: &mut Message,
+        deadline: T,
+        internal: bool,
+        retry_of: Option<u64>,
+        waiter: W,
+    ) -> Result<Accepted, SendError> {
+        let refuse = |cause| Err(SendError::NotSent(cause));
+        match &self.state {
+            LinkState::Down(reason) => return refuse(Cause::LinkDown(reason.clone())),
+            LinkState::Closing if !internal => return refuse(Cause::Closing),
+            _ => {}
+        }
+        if deadline <= now {
+            return refuse(Cause::Timeout);
+        }
+        let mti = msg.mti();
+        let Some(expect) = mti.response() else {
+            return refuse(Cause::NotARequest(mti));
+        };
+        if !internal && self.is_full() {
+            return refuse(Cause::TooManyInFlight {
+                max: self.limits.max_in_flight,
+            });
+        }
+        let (key, id) = self
+            .keys
+            .reserve(now, msg, &self.match_fields, retry_of)
+            .map_err(SendError::NotSent)?;
+        let seq = self.queued_seq + 1;
+        let (spec, framing) = (&self.spec, &self.framing);
+        let encoded = self.outbox.push(seq, |out| {
+            let start = framing.begin_frame(out);
+            spec.encode_into(msg, out).map_err(Cause::Encode)?;
+            framing.finish_frame(out, start).map_err(Cause::from)
+        });
+        if let Err(cause) = encoded {
+            self.keys.release(now, &key, id);
+            return refuse(cause);
+        }
+        self.queued_seq = seq;
+        self.deadlines.insert((deadline, id), key.clone());
+        if internal {
+            self.internal += 1;
+        }
+        let slot = Slot {
+            id,
+            mti,
+            expect,
+            seq,
+            deadline,
+            internal,
+            waiter,
+        };
+        self.pending.insert(key.clone(), slot);
+        Ok(Accepted { key, id })
+    }
+
+    /// The caller of request `id` (key `key`) gave up: it resolves (not sent if
+    /// its frame was still queued, which is then cut; outcome unknown otherwise).
+    pub(crate) fn cancel(&mut self, now: T, key: &MatchKey, id: u64, out: &mut Vec<Resolution<W>>) {
+        if self.pending.get(key).is_some_and(|s| s.id == id) {
+            self.end(now, key, Cause::Cancelled, out);
+        }
+    }
+
+    /// From now on the link takes only its own requests.
+    pub(crate) fn begin_close(&mut self) {
+        if self.state == LinkState::Up {
+            self.state = LinkState::Closing;
+        }
+    }
+
+    /// Queues a reply to a host request (not tracked). Refused when the link
+    /// is down or the replies waiting exceed the backlog limit.
+    pub(crate) fn queue_reply(&mut self, header: &[u8], reply: &Message) -> Result<(), String> {
+        if self.is_down() {
+            return Err("link is down".into());
+        }
+        if self.outbox.bytes() > self.limits.max_reply_backlog {
+            return Err("writer backlog full".into());
+        }
+        let seq = self.queued_seq + 1;
+        let (spec, framing) = (&self.spec, &self.framing);
+        self.outbox.push(seq, |out| {
+            let mut body = BytesMut::new();
+            spec.encode_into(reply, &mut body).map_err(|e| e.to_string())?;
+            framing
+                .write_frame_with_header(header, &body, out)
+                .map_err(|e| e.to_string())
+        })?;
+        self.queued_seq = seq;
+        Ok(())
+    }
+
+    // ---- polls ---------------------------------------------------------
+
+    /// Moves the queued frames into `into` for the writer; from now on their
+    /// requests count as written. False if there was nothing to take.
+    pub(crate) fn take_frames(&mut self, into: &mut BytesMut) -> bool {
+        if self.is_down() {
+            into.clear();
+            return false;
+        }
+        match self.outbox.take(into) {
+            Some(last) => {
+                self.taken_seq = last;
+                !into.is_empty()
+            }
+            None => false,
+        }
+    }
+
+    // ---- handlers ------------------------------------------------------
+
+    /// A complete frame arrived, decoded or not.
+    pub(crate) fn on_frame(
+        &mut self,
+        now: T,
+        frame: Result<Message, CodecError>,
+        out: &mut Vec<Resolution<W>>,
+    ) -> FrameNote {
+        self.last_frame_at = now;
+        let msg = match frame {
+            Ok(msg) => msg,
+            Err(error) => return self.on_undecodable(now, error, out),
+        };
+        let mti = msg.mti();
+        if mti.is_request() {
+            return FrameNote::HostRequest(msg);
+        }
+        if !mti.is_response() {
+            return FrameNote::Unmatched(msg);
+        }
+        let Some(key) = MatchKey::of(&msg, &self.match_fields) else {
+            return FrameNote::Unmatched(msg);
+        };
+        match self.pending.get(&key) {
+            Some(slot) if slot.expect == mti => {
+                if let Some(slot) = self.remove(&key) {
+                    // A repeat answered by its original's late answer before the
+                    // writer took it: it no longer needs to go out.
+                    if slot.seq > self.taken_seq {
+                        self.outbox.cut(slot.seq);
+                    }
+                    self.keys.release(now, &key, slot.id);
+                    self.answered.insert(key);
+                    self.consecutive_timeouts = 0;
+                    out.push((slot.waiter, Ok(msg)));
+                }
+                FrameNote::Answered
+            }
+            Some(slot) => FrameNote::WrongMti {
+                expected: slot.expect,
+                msg,
+            },
+            None => {
+                if let Some(&(token, expect)) = self.late.map.get(&key) {
+                    if expect != mti {
+                        return FrameNote::Unmatched(msg);
+                    }
+                    self.late.map.remove(&key);
+                    self.keys.release(now, &key, token);
+                    self.answered.insert(key);
+                    FrameNote::Late(msg)
+                } else if self.answered.contains(&key) {
+                    FrameNote::Duplicate(msg)
+                } else {
+                    FrameNote::Unmatched(msg)
+                }
+            }
+        }
+    }
+
+    /// An undecodable frame: if its key and MTI are readable and a request with
+    /// that key waits for that MTI, that caller (and only it) fails.
+    fn on_undecodable(&mut self, now: T, error: CodecError, out: &mut Vec<Resolution<W>>) -> FrameNote {
+        let target = error
+            .partial()
+            .and_then(|m| MatchKey::of(m, &self.match_fields).map(|k| (k, m.mti())));
+        let mut failed_request = false;
+        if let Some((key, mti)) = target {
+            if self.pending.get(&key).is_some_and(|s| s.expect == mti) {
+                if let Some(slot) = self.remove(&key) {
+                    if slot.seq > self.taken_seq {
+                        self.outbox.cut(slot.seq);
+                    }
+                    // It was answered (the host acted on it): the key is free again.
+                    self.keys.release(now, &key, slot.id);
+                    self.answered.insert(key);
+                    out.push((
+                        slot.waiter,
+                        Err(SendError::OutcomeUnknown(Cause::Decode(error.clone()))),
+                    ));
+                    failed_request = true;
+                }
+            }
+        }
+        FrameNote::Undecodable { error, failed_request }
+    }
+
+    /// Time is `now`: requests whose deadline passed resolve with `Timeout`
+    /// (not sent if their frame was still queued, cut out; outcome unknown
+    /// otherwise), and too many written ones in a row take the link down.
+    pub(crate) fn on_time(&mut self, now: T, out: &mut Vec<Resolution<W>>) -> Expired {
+        self.late.purge(now);
+        let mut expired = Expired::default();
+        while let Some(entry) = self.deadlines.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            let Some(slot) = self.pending.get(&key) else {
+                continue;
+            };
+            if slot.seq > self.taken_seq {
+                expired.not_sent += 1;
+            } else {
+                expired.unknown += 1;
+                self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
+            }
+            self.end(now, &key, Cause::Timeout, out);
+        }
+        let max = self.limits.max_consecutive_timeouts;
+        if max > 0 && self.consecutive_timeouts >= max && !self.is_down() {
+            let reason = format!("{} requests timed out in a row", self.consecutive_timeouts);
+            self.go_down(now, reason.clone(), out);
+            expired.down = Some(reason);
+        }
+        expired
+    }
+
+    /// The link is gone (stream closed or failed, broken, closed): every
+    /// request resolves, not sent if its frame was never taken, outcome
+    /// unknown otherwise. False if it was down already.
+    pub(crate) fn go_down(&mut self, now: T, reason: String, out: &mut Vec<Resolution<W>>) -> bool {
+        if self.is_down() {
+            return false;
+        }
+        self.state = LinkState::Down(reason.clone());
+        let keys: Vec<MatchKey> = self.pending.keys().cloned().collect();
+        for key in keys {
+            self.end(now, &key, Cause::LinkDown(reason.clone()), out);
+        }
+        self.outbox.clear();
+        self.deadlines.clear();
+        true
+    }
+
+    // ---- internals -----------------------------------------------------
+
+    /// Takes a request out of the table and the deadline index.
+    fn remove(&mut self, key: &MatchKey) -> Option<Slot<W, T>> {
+        let slot = self.pending.remove(key)?;
+        self.deadlines.remove(&(slot.deadline, slot.id));
+        if slot.internal {
+            self.internal = self.internal.saturating_sub(1);
+        }
+        Some(slot)
+    }
+
+    /// Ends request `key` without an answer: not sent (frame cut) or outcome
+    /// unknown (key unresolved in the registry, remembered as late here).
+    fn end(&mut self, now: T, key: &MatchKey, cause: Cause, out: &mut Vec<Resolution<W>>) {
+        let Some(slot) = self.remove(key) else {
+            return;
+        };
+        let unsent = slot.seq > self.taken_seq;
+        if unsent {
+            self.outbox.cut(slot.seq);
+            self.keys.release(now, key, slot.id);
+            out.push((slot.waiter, Err(SendError::NotSent(cause))));
+        } else {
+            self.keys.unresolved(now, key, slot.id, slot.mti);
+            self.late
+                .insert(now.after(self.late_window), key.clone(), slot.id, slot.expect);
+            out.push((slot.waiter, Err(SendError::OutcomeUnknown(cause))));
+        }
+    }
+
+    /// Sizes of the internal tables, for the model test's bounds.
+    #[cfg(test)]
+    pub(crate) fn table_sizes(&self) -> (usize, usize, usize, usize) {
+        (
+            self.pending.len(),
+            self.deadlines.len(),
+            self.late.order.len(),
+            self.outbox.live_frames(),
+        )
+    }
+
+    /// The id of the request in flight under `key`.
+    #[cfg(test)]
+    pub(crate) fn id_of(&self, key: &MatchKey) -> Option<u64> {
+        self.pending.get(key).map(|s| s.id)
+    }
+}

@@ -1,0 +1,342 @@
+//! Unit tests of the link core, one event at a time, on a fake clock (ms).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio_util::codec::Decoder;
+
+use super::keys::{KeyRegistry, StanSequence};
+use super::{FrameNote, Limits, LinkCore, Resolution};
+use crate::transport::error::{Cause, SendError};
+use crate::transport::framing::Framing;
+use crate::{Message, Spec};
+
+pub(super) type Core = LinkCore<u64, u64>;
+
+pub(super) fn spec() -> Arc<Spec> {
+    Spec::builtin("iso87-ascii").expect("built-in")
+}
+
+pub(super) fn registry(window_ms: u64, capacity: usize) -> Arc<KeyRegistry<u64>> {
+    Arc::new(KeyRegistry::new(
+        StanSequence::default(),
+        Duration::from_millis(window_ms),
+        capacity,
+    ))
+}
+
+pub(super) fn core_with(keys: Arc<KeyRegistry<u64>>, max_in_flight: usize, max_timeouts: u32) -> Core {
+    let limits = Limits {
+        max_in_flight,
+        late_memory: 4096,
+        max_consecutive_timeouts: max_timeouts,
+        max_reply_backlog: 1 << 20,
+    };
+    LinkCore::new(
+        spec(),
+        Framing::default(),
+        Vec::new(),
+        limits,
+        keys,
+        Duration::from_millis(300_000),
+        0,
+    )
+}
+
+fn core() -> Core {
+    core_with(registry(300_000, 1_000_000), 10_000, 0)
+}
+
+/// A request with amount `amount` (so answers can be told apart) and STAN `stan` (None: assigned).
+pub(super) fn request(mti: &str, stan: Option<u32>, amount: u64) -> Message {
+    let mut m = Message::new(mti.parse().expect("mti"));
+    m.set(3, "000000").set(4, format!("{amount:012}")).set(41, "TERM0001");
+    if let Some(stan) = stan {
+        m.set_stan(stan);
+    }
+    m
+}
+
+/// The host's answer to `req`: the response MTI, its STAN and amount, approved.
+pub(super) fn answer(req: &Message) -> Message {
+    let mut m = Message::new(req.mti().response().expect("a request"));
+    for f in [3, 4, 11, 41] {
+        if let Some(v) = req.get_bytes(f) {
+            m.set(f, v.clone());
+        }
+    }
+    m.set(39, "00");
+    m
+}
+
+/// Amount (DE 4) of a message.
+pub(super) fn amount(m: &Message) -> u64 {
+    std::str::from_utf8(m.get(4).unwrap_or_default())
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The amounts of the frames in a buffer the writer took.
+pub(super) fn amounts_written(buf: &mut BytesMut) -> Vec<u64> {
+    let mut framing = Framing::default();
+    let spec = spec();
+    let mut out = Vec::new();
+    while let Ok(Some(frame)) = framing.decode(buf) {
+        out.push(spec.decode_bytes(frame.message).map(|m| amount(&m)).unwrap_or(0));
+    }
+    out
+}
+
+fn outcome(out: &mut Vec<Resolution<u64>>, waiter: u64) -> Result<Message, SendError> {
+    let at = out.iter().position(|(w, _)| *w == waiter).expect("resolved");
+    out.remove(at).1
+}
+
+#[test]
+fn a_reused_stan_whose_outcome_is_unknown_is_refused_and_never_gets_the_late_answer() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut first = request("0200", Some(42), 1000);
+    core.submit(0, &mut first, 100, false, None, 1).expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.on_time(100, &mut out);
+    assert!(outcome(&mut out, 1).expect_err("timed out").is_outcome_unknown());
+    // The caller reuses STAN 42 for another amount: refused, not sent.
+    let mut second = request("0200", Some(42), 9999);
+    let err = core
+        .submit(101, &mut second, 5_000, false, None, 2)
+        .expect_err("refused");
+    assert!(
+        err.is_not_sent() && matches!(err.cause(), Cause::StanUnresolved { .. }),
+        "{err}"
+    );
+    // The late answer comes: counted late, handed to nobody; the key is free again.
+    let note = core.on_frame(102, Ok(answer(&first)), &mut out);
+    assert!(matches!(note, FrameNote::Late(_)) && out.is_empty(), "{note:?}");
+    core.submit(103, &mut second, 5_000, false, None, 3)
+        .expect("free after the late answer");
+}
+
+#[test]
+fn an_unresolved_key_is_free_again_after_the_late_window() {
+    let keys = registry(1_000, 1_000_000);
+    let mut core = core_with(keys, 10, 0);
+    let mut out = Vec::new();
+    core.submit(0, &mut request("0200", Some(7), 1), 10, false, None, 1)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.on_time(10, &mut out);
+    assert!(core
+        .submit(1_009, &mut request("0200", Some(7), 2), 5_000, false, None, 2)
+        .is_err());
+    core.submit(1_010, &mut request("0200", Some(7), 2), 5_000, false, None, 3)
+        .expect("window over");
+}
+
+#[test]
+fn the_clients_own_repeat_goes_through_and_gets_the_answer() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut reversal = request("0400", Some(9), 500);
+    core.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.on_time(10, &mut out);
+    out.clear();
+    let mut repeat = reversal.clone();
+    repeat.set_mti("0401".parse().expect("mti"));
+    core.submit(11, &mut repeat, 5_000, false, None, 2)
+        .expect("a repeat is let through");
+    core.take_frames(&mut BytesMut::new());
+    core.on_frame(12, Ok(answer(&reversal)), &mut out); // 0410, answering both
+    assert_eq!(amount(&outcome(&mut out, 2).expect("answered")), 500);
+    // The original's window comes back: an unrelated reuse is still refused.
+    let err = core
+        .submit(13, &mut request("0200", Some(9), 1), 5_000, false, None, 3)
+        .expect_err("refused");
+    assert!(matches!(err.cause(), Cause::StanUnresolved { .. }));
+}
+
+#[test]
+fn duplicate_keys_are_refused_across_links_sharing_a_registry() {
+    let keys = registry(300_000, 1_000_000);
+    let mut a = core_with(keys.clone(), 10, 0);
+    let mut b = core_with(keys, 10, 0);
+    a.submit(0, &mut request("0200", Some(5), 1), 100, false, None, 1)
+        .expect("accepted");
+    let err = b
+        .submit(0, &mut request("0200", Some(5), 2), 100, false, None, 2)
+        .expect_err("in flight on a");
+    assert!(err.is_not_sent() && matches!(err.cause(), Cause::StanInUse { .. }));
+}
+
+#[test]
+fn no_stan_left_refuses_and_never_overwrites() {
+    let keys = registry(300_000, 3);
+    let mut core = core_with(keys.clone(), 10, 0);
+    for id in 1..=3 {
+        core.submit(0, &mut request("0200", None, id), 100, false, None, id)
+            .expect("room");
+    }
+    let err = core
+        .submit(0, &mut request("0200", None, 4), 100, false, None, 4)
+        .expect_err("full");
+    assert!(err.is_not_sent() && matches!(err.cause(), Cause::NoStanFree), "{err}");
+    assert_eq!((core.in_flight(), keys.len()), (3, 3));
+}
+
+#[test]
+fn every_stan_in_use_refuses_an_assigned_stan() {
+    let keys = registry(300_000, 2_000_000);
+    let mut core = core_with(keys, 2_000_000, 0);
+    let mut stan_of_first = None;
+    for id in 0..999_999u64 {
+        let mut m = request("0800", None, 0);
+        let accepted = core.submit(0, &mut m, 100, false, None, id).expect("a STAN is free");
+        stan_of_first.get_or_insert(accepted.key.stan());
+    }
+    let err = core
+        .submit(0, &mut request("0800", None, 0), 100, false, None, 1_000_000)
+        .expect_err("no STAN left");
+    assert!(matches!(err.cause(), Cause::NoStanFree), "{err}");
+    assert_eq!(core.in_flight(), 999_999);
+}
+
+#[test]
+fn in_flight_cap_refuses_above_it() {
+    let mut core = core_with(registry(300_000, 1_000), 2, 0);
+    core.submit(0, &mut request("0200", None, 1), 100, false, None, 1)
+        .expect("room");
+    core.submit(0, &mut request("0200", None, 2), 100, false, None, 2)
+        .expect("room");
+    let err = core
+        .submit(0, &mut request("0200", None, 3), 100, false, None, 3)
+        .expect_err("full");
+    assert!(matches!(err.cause(), Cause::TooManyInFlight { max: 2 }));
+    core.submit(0, &mut request("0800", None, 4), 100, true, None, 4)
+        .expect("the link's own requests pass");
+}
+
+#[test]
+fn a_queued_frame_whose_deadline_passes_is_cut_and_not_sent() {
+    let mut core = core();
+    let mut out = Vec::new();
+    core.submit(0, &mut request("0200", None, 111), 10, false, None, 1)
+        .expect("accepted");
+    core.submit(0, &mut request("0200", None, 222), 50, false, None, 2)
+        .expect("accepted");
+    let expired = core.on_time(10, &mut out);
+    assert_eq!((expired.not_sent, expired.unknown), (1, 0));
+    let err = outcome(&mut out, 1).expect_err("timed out");
+    assert!(err.is_not_sent() && err.is_timeout(), "{err}");
+    let mut written = BytesMut::new();
+    assert!(core.take_frames(&mut written));
+    assert_eq!(
+        amounts_written(&mut written),
+        vec![222],
+        "the cut frame is never written"
+    );
+    // A taken frame that times out is outcome unknown.
+    core.on_time(50, &mut out);
+    assert!(outcome(&mut out, 2).expect_err("timed out").is_outcome_unknown());
+}
+
+#[test]
+fn a_deadline_already_passed_writes_nothing() {
+    let mut core = core();
+    let err = core
+        .submit(10, &mut request("0200", None, 1), 10, false, None, 1)
+        .expect_err("refused");
+    assert!(err.is_not_sent() && err.is_timeout());
+    assert!(!core.take_frames(&mut BytesMut::new()));
+}
+
+#[test]
+fn an_undecodable_answer_fails_exactly_its_caller() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut req = request("0100", Some(77), 1);
+    core.submit(0, &mut req, 100, false, None, 1).expect("accepted");
+    core.submit(0, &mut request("0100", Some(78), 2), 100, false, None, 2)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    let mut wire = spec().encode(&answer(&req)).expect("encodes").to_vec();
+    wire.truncate(wire.len() - 1); // DE 39 cut short
+    let err = spec().decode(&wire).expect_err("undecodable");
+    assert!(err.partial().is_some(), "the STAN is readable");
+    let note = core.on_frame(1, Err(err), &mut out);
+    assert!(matches!(
+        note,
+        FrameNote::Undecodable {
+            failed_request: true,
+            ..
+        }
+    ));
+    assert!(outcome(&mut out, 1).expect_err("failed").is_decode());
+    assert!(
+        out.is_empty() && core.in_flight() == 1,
+        "the other request keeps waiting"
+    );
+}
+
+#[test]
+fn link_down_splits_not_sent_from_unknown_and_frees_only_unsent_keys() {
+    let keys = registry(300_000, 1_000);
+    let mut core = core_with(keys.clone(), 10, 0);
+    let mut out = Vec::new();
+    core.submit(0, &mut request("0200", Some(1), 1), 100, false, None, 1)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.submit(0, &mut request("0200", Some(2), 2), 100, false, None, 2)
+        .expect("accepted");
+    assert!(core.go_down(1, "reset".into(), &mut out));
+    assert!(outcome(&mut out, 1).expect_err("down").is_outcome_unknown());
+    assert!(outcome(&mut out, 2).expect_err("down").is_not_sent());
+    assert!(!core.go_down(2, "again".into(), &mut out) && out.is_empty());
+    let mut next = core_with(keys, 10, 0);
+    assert!(next
+        .submit(3, &mut request("0200", Some(1), 3), 100, false, None, 3)
+        .is_err());
+    next.submit(3, &mut request("0200", Some(2), 4), 100, false, None, 4)
+        .expect("key 2 was never sent");
+}
+
+#[test]
+fn timeouts_in_a_row_take_the_link_down_and_an_answer_resets_the_count() {
+    let mut core = core_with(registry(300_000, 1_000), 10, 2);
+    let mut out = Vec::new();
+    let mut first = request("0200", Some(1), 1);
+    core.submit(0, &mut first, 10, false, None, 1).expect("accepted");
+    core.submit(0, &mut request("0200", Some(2), 2), 100, false, None, 2)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    assert_eq!(core.on_time(10, &mut out).down, None);
+    core.submit(11, &mut request("0200", Some(3), 3), 20, false, None, 3)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    let expired = core.on_time(20, &mut out);
+    assert!(expired.down.is_some() && core.is_down());
+    assert_eq!(out.len(), 3, "every request resolved");
+}
+
+#[test]
+fn closing_takes_only_the_links_own_requests() {
+    let mut core = core();
+    core.begin_close();
+    let err = core
+        .submit(0, &mut request("0200", None, 1), 10, false, None, 1)
+        .expect_err("closing");
+    assert!(matches!(err.cause(), Cause::Closing));
+    core.submit(0, &mut request("0800", None, 2), 10, true, None, 2)
+        .expect("sign-off passes");
+}
+
+#[test]
+fn idle_time_counts_complete_frames_only() {
+    let mut core = core();
+    let mut out = Vec::new();
+    assert_eq!(core.last_frame_at(), 0);
+    core.on_frame(5, Ok(answer(&request("0100", Some(1), 1))), &mut out);
+    assert_eq!(core.last_frame_at(), 5);
+}

@@ -1,0 +1,564 @@
+//! The tokio side of one link: a reader, a writer, one timer and (when an idle
+//! echo is configured) a keeper, over any stream. They move bytes and events
+//! in and out of the [`LinkCore`](super::core::LinkCore), which decides
+//! everything; resolutions are handed out after the lock is released.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::config::ConnectionConfig;
+use super::core::keys::{KeyRegistry, MatchKey};
+use super::core::{FrameNote, Limits, LinkCore, Moment, Resolution};
+use super::error::{Cause, SendError};
+use super::framing::swap_tpdu;
+use super::stats::EndpointStats;
+use crate::{CodecError, Message, Spec};
+
+/// What a waiting caller receives.
+pub(crate) type Reply = Result<Message, SendError>;
+type Waiter = oneshot::Sender<Reply>;
+
+/// Size of the reader's buffer; one read takes whatever the stream has, up to this.
+const READ_BUFFER: usize = 64 * 1024;
+/// Replies to host requests may wait in the outbox up to this many bytes.
+const MAX_REPLY_BACKLOG: usize = 1 << 20;
+/// Warnings about dropped frames logged per interval; the rest are summed up.
+const LOG_BURST: u32 = 10;
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The client-wide key registry on tokio's clock.
+pub(crate) type Keys = KeyRegistry<Instant>;
+
+/// What a link's tasks and its senders share: the core under a lock, and the wake-ups.
+pub(crate) struct Shared {
+    core: Mutex<LinkCore<Waiter, Instant>>,
+    wake_writer: Notify,
+    wake_timer: Notify,
+    /// Wakes senders waiting for room under `max_in_flight`.
+    room: Notify,
+    pub(crate) cancel: CancellationToken,
+    down: AtomicBool,
+    broken: AtomicBool,
+    pub(crate) stats: Arc<EndpointStats>,
+    pub(crate) peer: String,
+    pub(crate) config: Arc<ConnectionConfig>,
+    spec: Arc<Spec>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        peer: String,
+        spec: Arc<Spec>,
+        config: Arc<ConnectionConfig>,
+        keys: Arc<Keys>,
+        stats: Arc<EndpointStats>,
+    ) -> Shared {
+        let limits = Limits {
+            max_in_flight: config.max_in_flight,
+            late_memory: config.late_memory,
+            max_consecutive_timeouts: config.max_consecutive_timeouts,
+            max_reply_backlog: MAX_REPLY_BACKLOG,
+        };
+        let core = LinkCore::new(
+            spec.clone(),
+            config.framing.clone(),
+            config.match_fields.clone(),
+            limits,
+            keys,
+            config.late_window,
+            Instant::now(),
+        );
+        Shared {
+            core: Mutex::new(core),
+            wake_writer: Notify::new(),
+            wake_timer: Notify::new(),
+            room: Notify::new(),
+            cancel: CancellationToken::new(),
+            down: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            stats,
+            peer,
+            config,
+            spec,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LinkCore<Waiter, Instant>> {
+        // The core is never left half-changed by a panic elsewhere: keep going.
+        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Relaxed)
+    }
+
+    /// True if the link went down as broken (timeouts in a row, echo unanswered, a task panicked).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Relaxed)
+    }
+
+    /// Hands out resolutions (after the lock was released).
+    fn deliver(&self, out: &mut Vec<Resolution<Waiter>>) {
+        if out.is_empty() {
+            return;
+        }
+        self.stats.in_flight.fetch_sub(out.len() as i64, Relaxed);
+        for (waiter, outcome) in out.drain(..) {
+            let _ = waiter.send(outcome);
+        }
+        self.room.notify_waiters();
+    }
+
+    /// Registers `msg` and queues its frame; waits (within `deadline`) for
+    /// room when the link has `max_in_flight` requests in flight.
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        msg: &mut Message,
+        deadline: Instant,
+        internal: bool,
+        retry_of: Option<u64>,
+    ) -> Result<PendingResponse, SendError> {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let (tx, rx) = oneshot::channel();
+            let accepted = {
+                let mut core = self.lock();
+                core.submit(Instant::now(), msg, deadline, internal, retry_of, tx)
+                    .map(|a| (core.next_deadline() == Some(deadline), a))
+            };
+            match accepted {
+                Ok((earliest, accepted)) => {
+                    self.wake_writer.notify_one();
+                    if earliest {
+                        self.wake_timer.notify_one();
+                    }
+                    EndpointStats::bump(&self.stats.sent);
+                    self.stats.in_flight.fetch_add(1, Relaxed);
+                    debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
+                    return Ok(PendingResponse {
+                        rx,
+                        key: accepted.key,
+                        id: accepted.id,
+                        shared: self.clone(),
+                        armed: true,
+                    });
+                }
+                Err(SendError::NotSent(Cause::TooManyInFlight { max })) => {
+                    if tokio::time::timeout_at(deadline, room).await.is_err() {
+                        return Err(SendError::NotSent(Cause::TooManyInFlight { max }));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Takes the link down once: every request resolves, the tasks stop.
+    pub(crate) fn go_down(&self, reason: String, broken: bool) {
+        let mut out = Vec::new();
+        let (changed, in_flight) = {
+            let mut core = self.lock();
+            let in_flight = core.in_flight();
+            (core.go_down(Instant::now(), reason.clone(), &mut out), in_flight)
+        };
+        if changed {
+            self.down_effects(broken);
+            if in_flight > 0 || broken {
+                warn!(peer = %self.peer, in_flight, reason = %reason, "link down");
+            } else {
+                debug!(peer = %self.peer, reason = %reason, "link down");
+            }
+        }
+        self.deliver(&mut out);
+    }
+
+    fn down_effects(&self, broken: bool) {
+        self.down.store(true, Relaxed);
+        self.cancel.cancel();
+        self.wake_writer.notify_one();
+        self.room.notify_waiters();
+        if broken {
+            self.broken.store(true, Relaxed);
+            EndpointStats::bump(&self.stats.broken);
+        }
+    }
+
+    /// Time to look at deadlines.
+    fn on_time(&self) {
+        let mut out = Vec::new();
+        let expired = self.lock().on_time(Instant::now(), &mut out);
+        let ended = expired.unknown + expired.not_sent;
+        if ended > 0 {
+            self.stats.timed_out.fetch_add(ended as u64, Relaxed);
+            warn!(peer = %self.peer, written = expired.unknown, not_sent = expired.not_sent, "requests timed out");
+        }
+        if let Some(reason) = expired.down {
+            self.down_effects(true);
+            warn!(peer = %self.peer, reason = %reason, "link down");
+        }
+        self.deliver(&mut out);
+    }
+
+    /// How long the host has sent no complete frame.
+    pub(crate) fn idle_for(&self) -> Duration {
+        let last = self.lock().last_frame_at();
+        Instant::now().saturating_duration_since(last)
+    }
+}
+
+/// Takes the link down when the task holding it ends, by return or by panic:
+/// never a link that is handed out while nobody reads or writes it.
+struct DownOnExit<'a> {
+    shared: &'a Shared,
+    task: &'static str,
+}
+
+impl Drop for DownOnExit<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.shared.go_down(format!("{} task panicked", self.task), true);
+        } else if !self.shared.is_down() {
+            self.shared.go_down(format!("{} task ended", self.task), false);
+        }
+    }
+}
+
+/// Counts what the reader drops, and logs it at a bounded rate.
+struct DropLog {
+    since: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl DropLog {
+    fn new() -> DropLog {
+        DropLog {
+            since: Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// True if this one may be logged; sums up the suppressed ones once per interval.
+    fn allow(&mut self, peer: &str) -> bool {
+        let now = Instant::now();
+        if now.saturating_duration_since(self.since) >= LOG_INTERVAL {
+            if self.suppressed > 0 {
+                warn!(peer, suppressed = self.suppressed, interval = ?LOG_INTERVAL, "more dropped frames not logged one by one");
+            }
+            self.since = now;
+            self.logged = 0;
+            self.suppressed = 0;
+        }
+        if self.logged < LOG_BURST {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+/// Reads frames until the peer closes, the stream fails or the link goes down;
+/// the frames of one read go through the core under one lock.
+pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut read: R) {
+    let _down = DownOnExit {
+        shared: &shared,
+        task: "reader",
+    };
+    let mut framing = shared.config.framing.clone();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut frames: Vec<(Bytes, Result<Message, CodecError>)> = Vec::new();
+    let mut notes: Vec<(Bytes, FrameNote)> = Vec::new();
+    let mut out = Vec::new();
+    let mut log = DropLog::new();
+    loop {
+        if buf.capacity() - buf.len() < READ_BUFFER / 8 {
+            buf.reserve(READ_BUFFER);
+        }
+        let got = tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => return,
+            got = read.read_buf(&mut buf) => got,
+        };
+        match got {
+            Ok(0) => return shared.go_down("closed by host".into(), false),
+            Ok(_) => {}
+            Err(e) => return shared.go_down(format!("read failed: {e}"), false),
+        }
+        loop {
+            match framing.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push((frame.header, shared.spec.decode_bytes(frame.message))),
+                Ok(None) => break,
+                Err(e) => return shared.go_down(format!("unreadable frame: {e}"), false),
+            }
+        }
+        if frames.is_empty() {
+            continue;
+        }
+        {
+            let mut core = shared.lock();
+            let now = Instant::now();
+            for (header, frame) in frames.drain(..) {
+                notes.push((header, core.on_frame(now, frame, &mut out)));
+            }
+        }
+        shared.deliver(&mut out);
+        for (header, note) in notes.drain(..) {
+            if !on_note(&shared, header, note, &mut log) {
+                return;
+            }
+        }
+    }
+}
+
+/// Counts and logs one frame's fate; answers host requests. False if the link went down.
+fn on_note(shared: &Shared, header: Bytes, note: FrameNote, log: &mut DropLog) -> bool {
+    let stats = &shared.stats;
+    let peer = shared.peer.as_str();
+    match note {
+        FrameNote::Answered => EndpointStats::bump(&stats.answered),
+        FrameNote::Late(msg) => {
+            EndpointStats::bump(&stats.late);
+            if log.allow(peer) {
+                warn!(peer, %msg, "late response dropped");
+            }
+        }
+        FrameNote::Duplicate(msg) => {
+            EndpointStats::bump(&stats.duplicate);
+            if log.allow(peer) {
+                warn!(peer, %msg, "duplicate response dropped");
+            }
+        }
+        FrameNote::Unmatched(msg) => {
+            EndpointStats::bump(&stats.unmatched);
+            if log.allow(peer) {
+                warn!(peer, %msg, "response nobody waits for dropped");
+            }
+        }
+        FrameNote::WrongMti { expected, msg } => {
+            EndpointStats::bump(&stats.unmatched);
+            if log.allow(peer) {
+                warn!(peer, expected = %expected, %msg, "response MTI does not answer the request in flight; dropped");
+            }
+        }
+        FrameNote::Undecodable { error, failed_request } => {
+            EndpointStats::bump(&stats.undecodable);
+            if log.allow(peer) {
+                if failed_request {
+                    warn!(peer, error = %error, "response undecodable; failed its request");
+                } else {
+                    warn!(peer, error = %error, "undecodable frame dropped");
+                }
+            }
+        }
+        FrameNote::HostRequest(msg) => return on_host_request(shared, &header, msg, log),
+    }
+    true
+}
+
+/// Runs the user's handler inline, on the reader task (it must be quick). A
+/// panicking handler takes the link down.
+fn on_host_request(shared: &Shared, header: &[u8], msg: Message, log: &mut DropLog) -> bool {
+    EndpointStats::bump(&shared.stats.unsolicited);
+    let handler = &shared.config.unsolicited;
+    let reply = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&msg))) {
+        Ok(reply) => reply,
+        Err(_) => {
+            shared.go_down("unsolicited handler panicked".into(), true);
+            return false;
+        }
+    };
+    let Some(reply) = reply else {
+        if log.allow(&shared.peer) {
+            warn!(peer = %shared.peer, %msg, "host request not handled");
+        }
+        return true;
+    };
+    let tpdu = swap_tpdu(header);
+    let header: &[u8] = match &tpdu {
+        Some(t) => t,
+        None => shared.config.framing.header(),
+    };
+    let queued = shared.lock().queue_reply(header, &reply);
+    match queued {
+        Ok(()) => shared.wake_writer.notify_one(),
+        Err(e) => warn!(peer = %shared.peer, error = %e, "reply to host not queued"),
+    }
+    true
+}
+
+/// Writes whatever was queued since the last write, in one write call, and flushes.
+pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut write: W) {
+    let _down = DownOnExit {
+        shared: &shared,
+        task: "writer",
+    };
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        let (took, down, in_flight) = {
+            let mut core = shared.lock();
+            let took = core.take_frames(&mut buf);
+            (took, core.is_down(), core.in_flight())
+        };
+        if down {
+            break;
+        }
+        if !took {
+            tokio::select! {
+                _ = shared.cancel.cancelled() => break,
+                _ = shared.wake_writer.notified() => {}
+            }
+            // With other requests in flight, let the senders that are ready run
+            // first, so that one write carries all their frames.
+            if in_flight > 1 {
+                tokio::task::yield_now().await;
+            }
+            continue;
+        }
+        let written = tokio::select! {
+            // A peer that stopped reading must not pin the writer once the link is down.
+            _ = shared.cancel.cancelled() => break,
+            written = async {
+                write.write_all(&buf).await?;
+                write.flush().await
+            } => written,
+        };
+        if let Err(e) = written {
+            shared.go_down(format!("write failed: {e}"), false);
+            return;
+        }
+        buf.clear();
+        if buf.capacity() > 1 << 20 {
+            buf = BytesMut::with_capacity(16 * 1024);
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(100), write.shutdown()).await;
+}
+
+/// The link's one timer: sleeps to the earliest deadline in flight.
+pub(crate) async fn timer_loop(shared: Arc<Shared>) {
+    let _down = DownOnExit {
+        shared: &shared,
+        task: "timer",
+    };
+    loop {
+        let next = shared.lock().next_deadline();
+        match next {
+            Some(at) => tokio::select! {
+                biased;
+                _ = shared.cancel.cancelled() => return,
+                _ = shared.wake_timer.notified() => {}
+                _ = tokio::time::sleep_until(at) => {}
+            },
+            None => tokio::select! {
+                biased;
+                _ = shared.cancel.cancelled() => return,
+                _ = shared.wake_timer.notified() => {}
+            },
+        }
+        shared.on_time();
+    }
+}
+
+/// Sends an echo whenever the host has sent no complete frame for `idle`; an
+/// echo that goes unanswered marks the link broken.
+pub(crate) async fn keep_alive(shared: Arc<Shared>, idle: Duration) {
+    let idle = idle.max(Duration::from_millis(10));
+    loop {
+        let wait = idle.saturating_sub(shared.idle_for()).max(Duration::from_millis(5));
+        tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if shared.idle_for() < idle {
+            continue;
+        }
+        let mut echo = shared.config.echo.clone();
+        let deadline = Instant::now().after(shared.config.echo_timeout);
+        let outcome = match shared.submit(&mut echo, deadline, true, None).await {
+            Ok(waiting) => waiting.response().await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(answer) => debug!(peer = %shared.peer, code = ?answer.response_code(), "echo answered"),
+            Err(e) if shared.is_down() => {
+                debug!(peer = %shared.peer, error = %e, "echo ended with the link");
+                return;
+            }
+            Err(e) => {
+                shared.go_down(format!("echo unanswered: {e}"), true);
+                return;
+            }
+        }
+    }
+}
+
+/// A request on its way; [`PendingResponse::response`] waits for the answer.
+/// Dropping it cancels the request: if its frame was not written yet it never
+/// will be; otherwise its key stays unresolved until the late answer or the
+/// late window.
+#[must_use = "dropping a PendingResponse abandons the request's answer"]
+pub struct PendingResponse {
+    rx: oneshot::Receiver<Reply>,
+    key: MatchKey,
+    id: u64,
+    shared: Arc<Shared>,
+    armed: bool,
+}
+
+impl std::fmt::Debug for PendingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingResponse")
+            .field("stan", &self.key.stan())
+            .field("peer", &self.shared.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingResponse {
+    /// The STAN the request went out with.
+    pub fn stan(&self) -> u32 {
+        self.key.stan()
+    }
+
+    /// The request's id (unique in its client), for a retry of it.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Waits for the outcome: the response, or the error the link decided
+    /// (timeout at the deadline, link down, undecodable answer).
+    pub async fn response(mut self) -> Result<Message, SendError> {
+        let reply = (&mut self.rx).await;
+        self.armed = false;
+        match reply {
+            Ok(reply) => reply,
+            Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
+        }
+    }
+}
+
+impl Drop for PendingResponse {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut out = Vec::new();
+        self.shared.lock().cancel(Instant::now(), &self.key, self.id, &mut out);
+        self.shared.deliver(&mut out);
+    }
+}
