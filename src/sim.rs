@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::codec::Decoder;
@@ -176,6 +176,10 @@ pub struct SimConfig {
     /// # });
     /// ```
     pub echo_every: Option<Duration>,
+    /// Serve TLS with this configuration (see `transport::tls_server_config`;
+    /// feature `tls`). Default: plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for SimConfig {
@@ -188,6 +192,8 @@ impl Default for SimConfig {
             drop_every: 0,
             close_after: 0,
             echo_every: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -417,6 +423,21 @@ async fn accept_loop(listener: TcpListener, host: Arc<Host>, stop: CancellationT
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     host.stats.connections.fetch_add(1, Relaxed);
+                    let _ = stream.set_nodelay(true);
+                    #[cfg(feature = "tls")]
+                    if let Some(tls) = host.config.tls.clone() {
+                        let (host, stop) = (host.clone(), stop.clone());
+                        conns.spawn(async move {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                            match handshake.await {
+                                Ok(Ok(stream)) => serve(stream, host, stop).await,
+                                Ok(Err(e)) => debug!(error = %e, "sim TLS handshake failed"),
+                                Err(_) => debug!("sim TLS handshake timed out"),
+                            }
+                        });
+                        continue;
+                    }
                     conns.spawn(serve(stream, host.clone(), stop.clone()));
                 }
                 Err(e) => debug!(error = %e, "sim accept failed"),
@@ -428,8 +449,7 @@ async fn accept_loop(listener: TcpListener, host: Arc<Host>, stop: CancellationT
 }
 
 /// One connection: read frames, answer, apply faults.
-async fn serve(mut stream: TcpStream, host: Arc<Host>, stop: CancellationToken) {
-    let _ = stream.set_nodelay(true);
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, host: Arc<Host>, stop: CancellationToken) {
     let cfg = &host.config;
     let mut framing = cfg.framing.clone();
     let (delayed_tx, mut delayed_rx) = mpsc::channel::<(Bytes, u64)>(4096);

@@ -342,3 +342,74 @@ async fn next_stan_comes_from_the_sequence_the_links_assign_from() {
     client.close().await;
     sim.shutdown().await;
 }
+
+/// The scenario from the field: a 0200 with STAN 000042 for 10.00 times out; the caller reuses
+/// STAN 000042 for 99.99 while the host's late answer to the first is still on its way. The
+/// second send is refused (not sent), never handed the first one's answer; once the late
+/// answer came, the STAN is free again.
+#[tokio::test]
+async fn a_reused_stan_never_receives_the_late_answer_of_its_earlier_request() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_millis(300),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let short = SendOptions {
+        timeout: Some(Duration::from_millis(100)),
+        ..SendOptions::default()
+    };
+    let first = msg("0200").with(4, "000000001000").with(11, "000042");
+    let err = client.send_with(first, short).await.expect_err("times out");
+    assert!(err.is_outcome_unknown(), "{err}");
+    let second = msg("0200").with(4, "000000009999").with(11, "000042");
+    let err = client.send(second.clone()).await.expect_err("refused while unresolved");
+    assert!(
+        err.is_not_sent() && matches!(err.cause(), Cause::StanUnresolved { .. }),
+        "{err}"
+    );
+    wait_until("the late answer", || client.counters()[0].1.late == 1).await;
+    let answer = client.send(second).await.expect("free once the late answer came");
+    assert_eq!(answer.amount(), Some(9999));
+    client.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_caller_stan_in_flight_twice_is_refused_across_the_pool() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_millis(200),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .pool_size(2)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let a = msg("0200").with(4, "000000000100").with(11, "000007");
+    let b = msg("0200").with(4, "000000000200").with(11, "000007");
+    let (ra, rb) = tokio::join!(client.send(a), client.send(b));
+    let (answered, refused): (Vec<_>, Vec<_>) = [ra, rb].into_iter().partition(|r| r.is_ok());
+    assert_eq!((answered.len(), refused.len()), (1, 1));
+    let err = refused.into_iter().next().and_then(|r| r.err()).expect("a refusal");
+    assert!(
+        err.is_not_sent() && matches!(err.cause(), Cause::StanInUse { .. }),
+        "{err}"
+    );
+    client.close().await;
+    sim.shutdown().await;
+}

@@ -42,7 +42,7 @@ pub use connection::{Connection, PendingResponse};
 pub use error::{Cause, ConnectError, SendError};
 pub use pool::{Endpoint, LinkManager, ReconnectBackoff};
 #[cfg(feature = "tls")]
-pub use tls::{TlsConnect, TlsSettings};
+pub use tls::{server_config as tls_server_config, TlsConnect, TlsSettings};
 
 pub(crate) use endpoint::jittered_backoff;
 pub use stats::{Counters, EndpointStats};

@@ -1,0 +1,181 @@
+//! Links over TLS and mutual TLS, end to end against the simulator on 127.0.0.1, with
+//! certificates made at test time: a trusted host, a client certificate the host requires, a
+//! wrong CA and a missing client certificate (typed errors, nothing sent).
+#![cfg(feature = "tls")]
+
+mod transport_support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use iso8583_client::client::{Client, RetryPolicy};
+use iso8583_client::sim::{Sim, SimConfig};
+use iso8583_client::transport::{
+    network_request, tls_server_config, ConnectError, Connection, ConnectionConfig, TlsConnect, TlsSettings,
+};
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use transport_support::*;
+
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write pem");
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate, all signed by it, plus
+/// a second CA that signed nothing here.
+fn pki(name: &str) -> Pki {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issue = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(names).expect("params");
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("signed");
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = issue(vec!["localhost".into()], ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = issue(vec!["client.example".into()], ExtendedKeyUsagePurpose::ClientAuth);
+    let other_key = KeyPair::generate().expect("key");
+    let mut other = CertificateParams::new(Vec::new()).expect("params");
+    other.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other = other.self_signed(&other_key).expect("other ca");
+    let pki = Pki { dir };
+    write(&pki.path("ca.pem"), &ca.pem());
+    write(&pki.path("other-ca.pem"), &other.pem());
+    write(&pki.path("server.pem"), &server_cert);
+    write(&pki.path("server-key.pem"), &server_key);
+    write(&pki.path("client.pem"), &client_cert);
+    write(&pki.path("client-key.pem"), &client_key);
+    pki
+}
+
+async fn tls_sim(pki: &Pki, require_client_cert: bool) -> Sim {
+    let client_ca = pki.path("ca.pem");
+    let server = tls_server_config(
+        &pki.path("server.pem"),
+        &pki.path("server-key.pem"),
+        require_client_cert.then_some(client_ca.as_path()),
+    )
+    .expect("server config");
+    Sim::start(
+        spec(),
+        SimConfig {
+            tls: Some(server),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim")
+}
+
+fn tls_config(settings: TlsSettings) -> ConnectionConfig {
+    ConnectionConfig {
+        connector: Arc::new(TlsConnect::new(&settings).expect("tls settings")),
+        connect_timeout: Duration::from_secs(5),
+        ..ConnectionConfig::default()
+    }
+}
+
+fn trusting(pki: &Pki, ca: &str, with_client_cert: bool) -> TlsSettings {
+    TlsSettings {
+        ca: Some(pki.path(ca)),
+        client_cert: with_client_cert.then(|| pki.path("client.pem")),
+        client_key: with_client_cert.then(|| pki.path("client-key.pem")),
+        server_name: Some("localhost".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_link_over_tls_is_answered() {
+    let pki = pki("plain");
+    let sim = tls_sim(&pki, false).await;
+    let config = Arc::new(tls_config(trusting(&pki, "ca.pem", false)));
+    let link = Connection::connect(&sim.addr().to_string(), spec(), config)
+        .await
+        .expect("TLS link");
+    let answer = link
+        .send(network_request("301"), Duration::from_secs(5))
+        .await
+        .expect("answered");
+    assert_eq!(answer.response_code(), Some("00"));
+    link.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn mutual_tls_with_a_client_certificate_is_answered_through_the_client() {
+    let pki = pki("mutual");
+    let sim = tls_sim(&pki, true).await;
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .connection(tls_config(trusting(&pki, "ca.pem", true)))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    for amount in [100, 200, 300] {
+        let answer = client.send(auth(amount)).await.expect("answered over mutual TLS");
+        assert_eq!(answer.amount(), Some(amount));
+    }
+    client.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_host_signed_by_an_unknown_ca_is_a_typed_error_and_nothing_is_sent() {
+    let pki = pki("wrong-ca");
+    let sim = tls_sim(&pki, false).await;
+    let config = Arc::new(tls_config(trusting(&pki, "other-ca.pem", false)));
+    let err = Connection::connect(&sim.addr().to_string(), spec(), config.clone())
+        .await
+        .expect_err("untrusted host");
+    assert!(matches!(err, ConnectError::Tls { .. }), "{err}");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .connection((*config).clone())
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let err = client.send(auth(1)).await.expect_err("untrusted host");
+    assert!(err.is_not_sent(), "{err}");
+    assert_eq!(sim.received().len(), 0, "nothing reached the host");
+    client.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_client_certificate_is_a_typed_error_and_nothing_is_sent() {
+    let pki = pki("no-client-cert");
+    let sim = tls_sim(&pki, true).await;
+    let config = Arc::new(tls_config(trusting(&pki, "ca.pem", false)));
+    let err = Connection::connect(&sim.addr().to_string(), spec(), config.clone())
+        .await
+        .expect_err("the host requires a client certificate");
+    assert!(matches!(err, ConnectError::Tls { .. }), "{err}");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .connection((*config).clone())
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let err = client.send(auth(1)).await.expect_err("refused");
+    assert!(err.is_not_sent(), "{err}");
+    assert_eq!(sim.received().len(), 0, "nothing reached the host");
+    client.close().await;
+    sim.shutdown().await;
+}
