@@ -7,10 +7,11 @@ use clap::Args;
 use iso8583_client::sim::SimConfig;
 use iso8583_client::spec::BUILTIN_SPECS;
 use iso8583_client::transport::framing::Framing;
-use iso8583_client::transport::ConnectionConfig;
+use iso8583_client::transport::{Connect, ConnectionConfig};
 use iso8583_client::Spec;
 
 use crate::framing_args::{FramingArgs, WireFraming};
+use crate::tls_args::TlsArgs;
 
 /// `--spec NAME|FILE`: a built-in spec name or a TOML spec file.
 #[derive(Args, Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct WireArgs {
     pub spec: SpecArg,
     #[command(flatten)]
     pub framing: FramingArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl WireArgs {
@@ -56,6 +59,7 @@ impl WireArgs {
         WireArgs {
             spec: SpecArg { spec: spec.to_owned() },
             framing: FramingArgs::default(),
+            tls: TlsArgs::default(),
         }
     }
 
@@ -65,6 +69,8 @@ impl WireArgs {
             spec_name: self.spec.spec.clone(),
             spec: self.spec.load()?,
             framing: self.framing.resolve()?,
+            connector: self.tls.connector()?,
+            server_tls: self.tls.server()?,
         })
     }
 }
@@ -78,6 +84,10 @@ pub struct Wire {
     pub spec: Arc<Spec>,
     /// The framing.
     pub framing: WireFraming,
+    /// How client commands open links (`None`: plain TCP).
+    pub connector: Option<Arc<dyn Connect>>,
+    /// TLS the simulator serves (`None`: plain TCP).
+    pub server_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Wire {
@@ -88,16 +98,21 @@ impl Wire {
 
     /// A connection configuration with this framing (the library's defaults otherwise).
     pub fn connection_config(&self) -> ConnectionConfig {
-        ConnectionConfig {
+        let mut config = ConnectionConfig {
             framing: self.framing(),
             ..ConnectionConfig::default()
+        };
+        if let Some(connector) = &self.connector {
+            config.connector = connector.clone();
         }
+        config
     }
 
     /// A simulator configuration with this framing (no faults).
     pub fn sim_config(&self) -> SimConfig {
         SimConfig {
             framing: self.framing(),
+            tls: self.server_tls.clone(),
             ..SimConfig::default()
         }
     }

@@ -23,6 +23,7 @@ mod runtime;
 mod send;
 mod sim;
 mod table;
+mod tls_args;
 
 use std::process::ExitCode;
 

@@ -31,6 +31,7 @@ use tokio_util::codec::Decoder;
 use crate::args::{load_spec, Wire};
 use crate::framing_args::{FramingArgs, WireFraming};
 use crate::json::field_text;
+use crate::tls_args::TlsArgs;
 use crate::{runtime, Outcome};
 
 /// `iso8583 replay` options.
@@ -51,6 +52,9 @@ pub struct ReplayArgs {
     /// Framing towards --host; each option left out keeps the recording's header.
     #[command(flatten)]
     framing: FramingArgs,
+    /// TLS towards --host.
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Give every request a new STAN (DE 11) and DE 7 = now, instead of the recorded ones; answers
     /// are still paired and compared with the recorded ones.
     #[arg(long)]
@@ -99,6 +103,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
         spec: load_spec(&spec_name)?,
         spec_name,
         framing,
+        connector: args.tls.connector()?,
+        server_tls: None,
     };
     let exchanges = rec
         .exchanges(&wire.spec)
