@@ -1,0 +1,199 @@
+//! Edges of the link and the pool: failover under short deadlines, a panicking unsolicited
+//! handler, a host that trickles bytes, and deadlines up to `Duration::MAX`.
+
+mod transport_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iso8583_client::client::{Client, RetryPolicy, SendOptions};
+use iso8583_client::sim::{Sim, SimConfig};
+use iso8583_client::transport::{network_request, Connection, ConnectionConfig, UnsolicitedHandler};
+use iso8583_client::Message;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use transport_support::*;
+
+/// A host that accepts connections and never answers anything (not even the sign-on).
+async fn mute_host() -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream); // kept open, never read
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn failover_happens_under_deadlines_shorter_than_the_sign_on_timeout() {
+    let (mute, mute_task) = mute_host().await;
+    let secondary = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(mute.clone())
+        .endpoint(secondary.addr().to_string())
+        .connection(ConnectionConfig {
+            sign_on: Some(network_request("001")),
+            sign_on_timeout: Duration::from_millis(1500),
+            ..ConnectionConfig::default()
+        })
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let opts = SendOptions {
+        timeout: Some(Duration::from_secs(1)),
+        ..SendOptions::default()
+    };
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for amount in 1..=6 {
+        outcomes.push(client.send_with(auth(amount), opts.clone()).await.is_ok());
+    }
+    // The connects cut short by the callers' deadlines still ran to their end and counted
+    // against the mute primary: after the first few sends, everything goes to the secondary.
+    assert!(outcomes[3..].iter().all(|ok| *ok), "{outcomes:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(client.counters()[1].1.answered >= 3, "{:?}", client.counters());
+    client.close().await;
+    secondary.shutdown().await;
+    mute_task.abort();
+}
+
+struct Panics;
+
+impl UnsolicitedHandler for Panics {
+    fn handle(&self, _request: &Message) -> Option<Message> {
+        panic!("a user's handler with a bug");
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_unsolicited_handler_takes_the_link_down_and_resolves_its_requests() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_secs(2),
+            echo_every: Some(Duration::from_millis(100)),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let config = ConnectionConfig {
+        unsolicited: Arc::new(Panics),
+        ..ConnectionConfig::default()
+    };
+    let link = Connection::connect(&sim.addr().to_string(), spec(), Arc::new(config))
+        .await
+        .expect("connect");
+    let started = Instant::now();
+    let err = link
+        .send(auth(1), Duration::from_secs(5))
+        .await
+        .expect_err("the link went down under it");
+    assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "at once, not at the deadline"
+    );
+    assert!(!link.is_usable() && link.is_broken());
+    link.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_host_that_trickles_bytes_is_found_dead_by_the_idle_echo() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let host = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        // A length prefix announcing a frame that never completes, then one byte at a time.
+        let _ = stream.write_all(&[0x01, 0x00]).await;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if stream.write_all(b"0").await.is_err() {
+                break;
+            }
+        }
+    });
+    let config = ConnectionConfig {
+        idle_echo: Some(Duration::from_millis(100)),
+        echo_timeout: Duration::from_millis(100),
+        ..ConnectionConfig::default()
+    };
+    let link = Connection::connect(&addr, spec(), Arc::new(config))
+        .await
+        .expect("connect");
+    wait_until("the trickling link found dead", || !link.is_usable()).await;
+    assert!(link.is_broken());
+    link.close().await;
+    host.abort();
+}
+
+#[tokio::test]
+async fn deadlines_up_to_duration_max_saturate() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let link = Connection::connect(&sim.addr().to_string(), spec(), Arc::new(ConnectionConfig::default()))
+        .await
+        .expect("connect");
+    let answer = link.send(auth(7), Duration::MAX).await.expect("answered");
+    assert_eq!(answer.amount(), Some(7));
+    link.close().await;
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .timeout(Duration::MAX)
+        .retry(RetryPolicy {
+            attempts: u32::MAX,
+            initial_backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            attempt_timeout: Some(Duration::MAX),
+        })
+        .connection(ConnectionConfig {
+            connect_timeout: Duration::MAX,
+            sign_on: Some(network_request("001")),
+            sign_on_timeout: Duration::MAX,
+            drain_timeout: Duration::from_millis(100),
+            ..ConnectionConfig::default()
+        })
+        .build()
+        .expect("client");
+    assert_eq!(client.send(auth(8)).await.expect("answered").amount(), Some(8));
+    let opts = SendOptions {
+        timeout: Some(Duration::MAX),
+        ..SendOptions::default()
+    };
+    assert_eq!(
+        client.send_with(auth(9), opts).await.expect("answered").amount(),
+        Some(9)
+    );
+    client.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_send_whose_deadline_has_passed_writes_nothing() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .build()
+        .expect("client");
+    client.send(network_request("301")).await.expect("warm");
+    let opts = SendOptions {
+        deadline: Some(Instant::now()),
+        ..SendOptions::default()
+    };
+    let err = client.send_with(auth(1), opts).await.expect_err("too late");
+    assert!(err.is_not_sent() && err.is_timeout(), "{err}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sim.received().len(), 1, "only the warm-up echo reached the host");
+    client.close().await;
+    sim.shutdown().await;
+}
