@@ -667,7 +667,8 @@ impl Client {
     pub async fn close(&self) {
         self.closing.store(true, Relaxed);
         let manager = self.pool.manager();
-        // Idle links are let go (and so closed in the background, see `LinkManager`) ...
+        manager.begin_close(); // no link is created from now on
+                               // Idle links are let go (and so closed in the background, see `LinkManager`) ...
         drop(self.pool.retain(|_, _| false));
         // ... and so is every link given back from now on.
         self.pool.close();

@@ -197,3 +197,95 @@ async fn a_send_whose_deadline_has_passed_writes_nothing() {
     client.close().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_whose_links_keep_timing_out_is_left_for_the_next_one() {
+    // The primary accepts links but answers nothing: links there break by timeouts in a row.
+    let primary = Sim::start(
+        spec(),
+        SimConfig {
+            drop_every: 1,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let secondary = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(primary.addr().to_string())
+        .endpoint(secondary.addr().to_string())
+        .connection(ConnectionConfig {
+            max_consecutive_timeouts: 2,
+            ..ConnectionConfig::default()
+        })
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let opts = SendOptions {
+        timeout: Some(Duration::from_millis(150)),
+        ..SendOptions::default()
+    };
+    let mut outcomes = Vec::new();
+    for amount in 1..=8 {
+        outcomes.push(client.send_with(auth(amount), opts.clone()).await.is_ok());
+    }
+    assert_eq!(
+        outcomes[..2],
+        [false, false],
+        "the primary's link broke after two timeouts"
+    );
+    assert!(
+        outcomes[2..].iter().all(|ok| *ok),
+        "then the secondary serves: {outcomes:?}"
+    );
+    let counters = client.counters();
+    assert_eq!(counters[0].1.broken, 1, "{counters:?}");
+    assert_eq!(counters[1].1.answered, 6, "{counters:?}");
+    client.close().await;
+    primary.shutdown().await;
+    secondary.shutdown().await;
+}
+
+#[tokio::test]
+async fn close_drains_the_links_in_use_signs_them_off_and_opens_no_new_one() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_millis(300),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let client = Client::builder(spec())
+        .endpoint(sim.addr().to_string())
+        .pool_size(2)
+        .connection(ConnectionConfig {
+            sign_off: Some(network_request("002")),
+            drain_timeout: Duration::from_secs(3),
+            ..ConnectionConfig::default()
+        })
+        .build()
+        .expect("client");
+    // Two requests in flight, on the pool's links.
+    let (a, b) = (client.clone(), client.clone());
+    let first = tokio::spawn(async move { a.send(auth(1)).await });
+    let second = tokio::spawn(async move { b.send(auth(2)).await });
+    wait_until("both requests at the host", || sim.received().len() >= 2).await;
+    let links = sim.counters().connections;
+    let closed = client.close();
+    let late_sender = client.send(auth(3));
+    let (_, late) = tokio::join!(closed, late_sender);
+    assert!(late.expect_err("closing").is_not_sent());
+    // close returned only once every link finished: both answers were delivered before it.
+    assert_eq!(first.await.expect("task").expect("drained").amount(), Some(1));
+    assert_eq!(second.await.expect("task").expect("drained").amount(), Some(2));
+    let sign_offs = sim
+        .received()
+        .into_iter()
+        .filter(|(mti, _)| mti.as_str() == "0800")
+        .count();
+    assert_eq!(sign_offs as u64, links, "each link signed off");
+    assert_eq!(sim.counters().connections, links, "no link opened once close began");
+    sim.shutdown().await;
+}

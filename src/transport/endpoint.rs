@@ -79,6 +79,10 @@ struct EndpointState {
     connected_before: bool,
     /// A fail-back probe of this endpoint is running.
     probing: bool,
+    /// The last attempt succeeded and no link broke since.
+    up: bool,
+    /// Since when it is up.
+    up_since: Option<Instant>,
 }
 
 impl Endpoint {
@@ -124,17 +128,16 @@ impl Endpoint {
         !matches!(self.state().retry_at, Some(at) if now < at)
     }
 
-    /// The last attempt to open a link here succeeded.
+    /// The last attempt to open (or probe) a link here succeeded, and no link broke since.
     pub(crate) fn healthy(&self) -> bool {
-        let st = self.state();
-        st.connected_before && st.failures == 0
+        self.state().up
     }
 
     /// Claims the right to probe this endpoint: true when it is unhealthy,
     /// its backoff has passed and no probe is running.
     pub(crate) fn start_probe(&self, now: Instant) -> bool {
         let mut st = self.state();
-        let healthy = st.connected_before && st.failures == 0;
+        let healthy = st.up;
         let waiting = matches!(st.retry_at, Some(at) if now < at);
         if healthy || waiting || st.probing {
             return false;
@@ -152,14 +155,26 @@ impl Endpoint {
         if st.connected_before {
             EndpointStats::bump(&self.stats.reconnects);
         }
-        st.failures = 0;
+        if !st.up {
+            st.up = true;
+            st.up_since = Some(Instant::now());
+        }
         st.retry_at = None;
         st.connected_before = true;
     }
 
     /// Records a failed attempt; returns the pause before the next one.
+    /// The failure count (and so the backoff) starts again only after the endpoint
+    /// stayed up for `backoff.max`: one that keeps coming back and breaking waits longer
+    /// each time instead of flapping.
     pub(crate) fn failed(&self, backoff: &ReconnectBackoff) -> Duration {
         let mut st = self.state();
+        let stable = st.up_since.is_some_and(|since| since.elapsed() >= backoff.max);
+        if st.up && stable {
+            st.failures = 0;
+        }
+        st.up = false;
+        st.up_since = None;
         st.failures = st.failures.saturating_add(1);
         let pause = backoff.delay(st.failures);
         st.retry_at = Some(crate::transport::core::Moment::after(Instant::now(), pause));
@@ -170,6 +185,25 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_that_keeps_breaking_backs_off_longer_each_time() {
+        let e = Endpoint::new("127.0.0.1:1");
+        let backoff = ReconnectBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(60),
+        };
+        e.failed(&backoff);
+        e.failed(&backoff);
+        e.succeeded(); // a probe answered...
+        assert!(e.healthy());
+        let pause = e.failed(&backoff); // ...and it broke again at once: no fresh start
+        assert!(!e.healthy());
+        assert!(
+            pause >= Duration::from_millis(200),
+            "third failure waits 400 ms ± jitter: {pause:?}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_its_maximum_with_jitter() {

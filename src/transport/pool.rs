@@ -87,7 +87,7 @@ pub struct LinkManager {
     /// Graceful closes of links the pool let go.
     closes: Mutex<Vec<JoinHandle<()>>>,
     /// Set once shutdown began: no link is created after it.
-    closing: std::sync::atomic::AtomicBool,
+    closing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LinkManager {
@@ -201,7 +201,7 @@ impl LinkManager {
     /// # });
     /// ```
     pub async fn shutdown(&self) {
-        self.closing.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.begin_close();
         for probe in lock(&self.probes).drain(..) {
             probe.abort();
         }
@@ -211,10 +211,21 @@ impl LinkManager {
                 self.close_in_background(running);
             }
         }
-        let closes: Vec<JoinHandle<()>> = lock(&self.closes).drain(..).collect();
-        for close in closes {
-            let _ = close.await;
+        // Links let go while we wait add closes of their own: wait until none is left.
+        loop {
+            let closes: Vec<JoinHandle<()>> = lock(&self.closes).drain(..).collect();
+            if closes.is_empty() {
+                break;
+            }
+            for close in closes {
+                let _ = close.await;
+            }
         }
+    }
+
+    /// From now on no link is created (the client is closing).
+    pub(crate) fn begin_close(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn rank_of(&self, peer: &str) -> Option<usize> {
@@ -282,10 +293,23 @@ async fn probe(
         return;
     };
     let stats = endpoint.stats().clone();
-    match Connection::open(endpoint.addr(), spec, config, keys, stats).await {
+    let echo = config.echo.clone();
+    let echo_timeout = config.echo_timeout;
+    // Healthy again only after the sign-on and one echo were answered on a fresh link.
+    let probed_link = match Connection::open(endpoint.addr(), spec, config, keys, stats).await {
+        Ok(conn) => match conn.send(echo, echo_timeout).await {
+            Ok(_) => Ok(conn),
+            Err(e) => {
+                conn.close().await;
+                Err(e.to_string())
+            }
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    match probed_link {
         Ok(conn) => {
             endpoint.succeeded();
-            info!(peer = %endpoint.addr(), "preferred endpoint is back: failing back");
+            info!(peer = %endpoint.addr(), "preferred endpoint is back (sign-on and echo answered): failing back");
             lock(&probed).push(conn);
         }
         Err(e) => {
@@ -358,10 +382,15 @@ impl managed::Manager for LinkManager {
             self.backoff,
         );
         let parked = self.probed.clone();
+        let closing = self.closing.clone();
         let handle = tokio::spawn(
             async move {
                 if let Err(Ok(conn)) = tx.send(job.await) {
-                    lock(&parked).push(conn);
+                    if closing.load(std::sync::atomic::Ordering::Relaxed) {
+                        conn.close().await;
+                    } else {
+                        lock(&parked).push(conn);
+                    }
                 }
             }
             .in_current_span(),
