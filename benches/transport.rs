@@ -12,7 +12,7 @@
 //! `ISO8583_BENCH_REMOTE=7000 cargo bench --bench transport`.
 
 mod support;
-use support::{bare_echo_server, bare_frame, bare_link, request};
+use support::{bare_echo_server, bare_frame, bare_link, codec_echo_server, codec_link, request, BareLink};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,11 +124,29 @@ async fn collect(mut tasks: tokio::task::JoinSet<Vec<u32>>, start: Instant) -> O
 
 async fn bare_case(addr: &str, links: usize, per_link: usize, run: Duration) -> Outcome {
     let frame = bare_frame(&Spec::builtin(SPEC).expect("spec"));
+    let mut opened = Vec::new();
+    for _ in 0..links {
+        opened.push(bare_link(addr, frame.clone()).await);
+    }
+    echo_case(opened, per_link, run).await
+}
+
+/// The codec echo: the bare echo's layout, plus encoding and decoding the same 0200 with the
+/// same spec on both sides — the work no link can avoid.
+async fn codec_case(addr: &str, links: usize, per_link: usize, run: Duration) -> Outcome {
+    let spec = Spec::builtin(SPEC).expect("spec");
+    let mut opened = Vec::new();
+    for _ in 0..links {
+        opened.push(codec_link(addr, spec.clone()).await);
+    }
+    echo_case(opened, per_link, run).await
+}
+
+async fn echo_case(opened: Vec<Arc<BareLink>>, per_link: usize, run: Duration) -> Outcome {
     let mut tasks = tokio::task::JoinSet::new();
     let start = Instant::now();
     let stop_at = start + run;
-    for _ in 0..links {
-        let link = bare_link(addr, frame.clone()).await;
+    for link in opened {
         for _ in 0..per_link {
             let link = link.clone();
             tasks.spawn(async move {
@@ -163,30 +181,50 @@ fn main() {
             let spec = Spec::builtin(SPEC).expect("spec");
             let sim = Sim::start_on(serve, spec, SimConfig::default()).await.expect("sim");
             bare_echo_server(serve + 1).await;
+            codec_echo_server(serve + 2, Spec::builtin(SPEC).expect("spec")).await;
             println!(
-                "simulator on {}, bare echo on port {}; serving for 60 s",
+                "simulator on {}, bare echo on port {}, codec echo on port {}; serving for 60 s",
                 sim.addr(),
-                serve + 1
+                serve + 1,
+                serve + 2
             );
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
         }
-        let (sim, sim_addr, echo_addr) = match port("ISO8583_BENCH_REMOTE") {
-            Some(remote) => (None, format!("127.0.0.1:{remote}"), format!("127.0.0.1:{}", remote + 1)),
+        let (sim, sim_addr, echo_addr, codec_addr) = match port("ISO8583_BENCH_REMOTE") {
+            Some(remote) => (
+                None,
+                format!("127.0.0.1:{remote}"),
+                format!("127.0.0.1:{}", remote + 1),
+                format!("127.0.0.1:{}", remote + 2),
+            ),
             None => {
                 let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
                     .await
                     .expect("sim");
                 let addr = sim.addr().to_string();
-                (Some(sim), addr, bare_echo_server(0).await)
+                let codec = codec_echo_server(0, Spec::builtin(SPEC).expect("spec")).await;
+                (Some(sim), addr, bare_echo_server(0).await, codec)
             }
         };
         // Warm-up.
         let _ = iso_case(&sim_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
+        let _ = codec_case(&codec_addr, 1, 16, Duration::from_millis(300)).await;
         println!(
-            "{:<16} {:>12} {:>8} {:>8} | {:>12} {:>8} {:>8} | {:>6}",
-            "arrangement", "iso rt/s", "p50 us", "p99 us", "bare rt/s", "p50 us", "p99 us", "ratio"
+            "{:<16} {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>6} {:>6}",
+            "arrangement",
+            "iso rt/s",
+            "p50",
+            "p99",
+            "bare rt/s",
+            "p50",
+            "p99",
+            "codec rt/s",
+            "p50",
+            "p99",
+            "/bare",
+            "/codec"
         );
         let only = std::env::var("ISO8583_BENCH_ONLY").unwrap_or_default();
         // The last row goes through the public Client (deadpool checkout per
@@ -210,9 +248,11 @@ fn main() {
             } else {
                 iso_case(&sim_addr, links, per_link, iso_run).await
             };
-            let mut bare = bare_case(&echo_addr, links, per_link, if side == "iso" { skip } else { run }).await;
+            let echo_run = if side == "iso" { skip } else { run };
+            let mut bare = bare_case(&echo_addr, links, per_link, echo_run).await;
+            let mut codec = codec_case(&codec_addr, links, per_link, echo_run).await;
             println!(
-                "{:<16} {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>5.0}%",
+                "{:<16} {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>5.0}% {:>5.0}%",
                 name,
                 iso.rate(),
                 iso.percentile(0.5),
@@ -220,7 +260,11 @@ fn main() {
                 bare.rate(),
                 bare.percentile(0.5),
                 bare.percentile(0.99),
-                100.0 * iso.rate() / bare.rate()
+                codec.rate(),
+                codec.percentile(0.5),
+                codec.percentile(0.99),
+                100.0 * iso.rate() / bare.rate(),
+                100.0 * iso.rate() / codec.rate()
             );
         }
         if let Some(sim) = sim {

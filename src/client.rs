@@ -32,7 +32,7 @@ use tracing::{debug, field, Instrument};
 
 use crate::transport::core::Moment;
 use crate::transport::{
-    Cause, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
+    Cause, ConnectError, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
 };
 use crate::{Message, Mti, MtiClass, Spec};
 
@@ -567,8 +567,11 @@ impl Client {
         let link = match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(link)) => link,
             Ok(Err(PoolError::Closed)) => return Err(SendError::NotSent(Cause::Closing)),
-            Ok(Err(PoolError::Backend(e))) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
-            Ok(Err(e)) => return Err(SendError::NotSent(Cause::NoConnection(e.to_string()))),
+            Ok(Err(PoolError::Backend(e))) => return Err(SendError::NotSent(Cause::NoConnection(Arc::new(e)))),
+            Ok(Err(e)) => {
+                let e = ConnectError::NoEndpoint(e.to_string());
+                return Err(SendError::NotSent(Cause::NoConnection(Arc::new(e))));
+            }
             Err(_) => return Err(SendError::NotSent(Cause::Timeout)),
         };
         if self.closing.load(Relaxed) {

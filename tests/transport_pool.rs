@@ -318,7 +318,7 @@ async fn an_unanswered_sign_on_fails_the_connect_at_the_sign_on_timeout() {
         .expect_err("unanswered");
     let took = started.elapsed();
     assert!(
-        matches!(err, ConnectError::SignOn { ref source, .. } if source.is_timeout()),
+        matches!(err, ConnectError::SignOn { ref error, .. } if error.is_timeout()),
         "{err}"
     );
     // Not before the 100 ms sign-on timeout (exact: timers never fire early), well before the 5 s

@@ -133,3 +133,125 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
     });
     Arc::new(BareLink { tx })
 }
+
+/// Codec echo server: decodes every request with `spec` and encodes it back (the host's share of
+/// the work no link can avoid), buffers reused.
+pub async fn codec_echo_server(port: u16, spec: Arc<Spec>) -> String {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            let spec = spec.clone();
+            tokio::spawn(async move {
+                let mut inbuf = BytesMut::with_capacity(64 * 1024);
+                let mut out = BytesMut::with_capacity(64 * 1024);
+                loop {
+                    match s.read_buf(&mut inbuf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    while inbuf.len() >= 2 {
+                        let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
+                        if inbuf.len() < 2 + len {
+                            break;
+                        }
+                        inbuf.advance(2);
+                        let body = inbuf.split_to(len).freeze();
+                        let Ok(msg) = spec.decode_bytes(body) else { return };
+                        let start = out.len();
+                        out.extend_from_slice(&[0, 0]);
+                        if spec.encode_into(&msg, &mut out).is_err() {
+                            return;
+                        }
+                        let n = (out.len() - start - 2) as u16;
+                        out[start..start + 2].copy_from_slice(&n.to_be_bytes());
+                    }
+                    if s.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Codec link: the bare link's tasks and pairing in arrival order, but every request is encoded
+/// from the message and every answer decoded with `spec`: the client's share of the codec work.
+pub async fn codec_link(addr: &str, spec: Arc<Spec>) -> Arc<BareLink> {
+    let s = TcpStream::connect(addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let (mut read, mut write) = s.into_split();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4096);
+    let waiting = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let w = waiting.clone();
+    let mut template = request();
+    template.set(11, "000001");
+    let wspec = spec.clone();
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        while rx.recv_many(&mut batch, 1024).await > 0 {
+            let others_in_flight = !w.lock().expect("lock").is_empty();
+            if others_in_flight {
+                tokio::task::yield_now().await;
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(reply) => batch.push(reply),
+                        Err(_) => break,
+                    }
+                }
+            }
+            out.clear();
+            {
+                let mut q = w.lock().expect("lock");
+                for reply in batch.drain(..) {
+                    q.push_back(reply);
+                    let msg = template.clone();
+                    let start = out.len();
+                    out.extend_from_slice(&[0, 0]);
+                    wspec.encode_into(&msg, &mut out).expect("encode");
+                    let n = (out.len() - start - 2) as u16;
+                    out[start..start + 2].copy_from_slice(&n.to_be_bytes());
+                }
+            }
+            if write.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut inbuf = BytesMut::with_capacity(64 * 1024);
+        let mut decoded = Vec::new();
+        loop {
+            if inbuf.capacity() - inbuf.len() < 8 * 1024 {
+                inbuf.reserve(64 * 1024);
+            }
+            match read.read_buf(&mut inbuf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            while inbuf.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
+                if inbuf.len() < 2 + len {
+                    break;
+                }
+                inbuf.advance(2);
+                let body = inbuf.split_to(len).freeze();
+                decoded.push(spec.decode_bytes(body).expect("decode"));
+            }
+            let ready: Vec<_> = {
+                let mut q = waiting.lock().expect("lock");
+                let n = decoded.len().min(q.len());
+                q.drain(..n).collect()
+            };
+            for (reply, msg) in ready.into_iter().zip(decoded.drain(..)) {
+                drop(msg);
+                let _ = reply.send(());
+            }
+        }
+    });
+    Arc::new(BareLink { tx })
+}

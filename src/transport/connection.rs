@@ -143,9 +143,9 @@ impl Connection {
                     .await
             }
             .await
-            .map_err(|source| ConnectError::SignOn {
+            .map_err(|error| ConnectError::SignOn {
                 addr: addr.into(),
-                source,
+                error,
             })?;
             if answer.response_code() != Some("00") {
                 return Err(ConnectError::SignOnRefused {

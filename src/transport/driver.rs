@@ -4,7 +4,7 @@
 //! everything; resolutions are handed out after the lock is released.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     wake_timer: Notify,
     /// Wakes senders waiting for room under `max_in_flight`.
     room: Notify,
+    /// Senders waiting for room.
+    room_waiters: AtomicUsize,
     pub(crate) cancel: CancellationToken,
     down: AtomicBool,
     broken: AtomicBool,
@@ -83,6 +85,7 @@ impl Shared {
             wake_writer: Notify::new(),
             wake_timer: Notify::new(),
             room: Notify::new(),
+            room_waiters: AtomicUsize::new(0),
             cancel: CancellationToken::new(),
             down: AtomicBool::new(false),
             broken: AtomicBool::new(false),
@@ -116,7 +119,9 @@ impl Shared {
         for (waiter, outcome) in out.drain(..) {
             let _ = waiter.send(outcome);
         }
-        self.room.notify_waiters();
+        if self.room_waiters.load(Relaxed) > 0 {
+            self.room.notify_waiters();
+        }
     }
 
     /// Registers `msg` and queues its frame; waits (within `deadline`) for
@@ -129,40 +134,59 @@ impl Shared {
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
         loop {
+            let max = match self.try_submit(msg, deadline, internal, retry_of) {
+                Err(SendError::NotSent(Cause::TooManyInFlight { max })) => max,
+                other => return other,
+            };
+            // Full: wait for room (registered before looking again, so no wake-up is lost).
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            let (tx, rx) = oneshot::channel();
-            let accepted = {
-                let mut core = self.lock();
-                core.submit(Instant::now(), msg, deadline, internal, retry_of, tx)
-                    .map(|a| (core.next_deadline() == Some(deadline), a))
+            self.room_waiters.fetch_add(1, Relaxed);
+            let again = self.try_submit(msg, deadline, internal, retry_of);
+            let outcome = match again {
+                Err(SendError::NotSent(Cause::TooManyInFlight { .. })) => {
+                    tokio::time::timeout_at(deadline, room).await.map_err(|_| ())
+                }
+                other => {
+                    self.room_waiters.fetch_sub(1, Relaxed);
+                    return other;
+                }
             };
-            match accepted {
-                Ok((earliest, accepted)) => {
-                    self.wake_writer.notify_one();
-                    if earliest {
-                        self.wake_timer.notify_one();
-                    }
-                    EndpointStats::bump(&self.stats.sent);
-                    self.stats.in_flight.fetch_add(1, Relaxed);
-                    debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
-                    return Ok(PendingResponse {
-                        rx,
-                        key: accepted.key,
-                        id: accepted.id,
-                        shared: self.clone(),
-                        armed: true,
-                    });
-                }
-                Err(SendError::NotSent(Cause::TooManyInFlight { max })) => {
-                    if tokio::time::timeout_at(deadline, room).await.is_err() {
-                        return Err(SendError::NotSent(Cause::TooManyInFlight { max }));
-                    }
-                }
-                Err(e) => return Err(e),
+            self.room_waiters.fetch_sub(1, Relaxed);
+            if outcome.is_err() {
+                return Err(SendError::NotSent(Cause::TooManyInFlight { max }));
             }
         }
+    }
+
+    fn try_submit(
+        self: &Arc<Self>,
+        msg: &mut Message,
+        deadline: Instant,
+        internal: bool,
+        retry_of: Option<u64>,
+    ) -> Result<PendingResponse, SendError> {
+        let (tx, rx) = oneshot::channel();
+        let (earliest, accepted) = {
+            let mut core = self.lock();
+            let accepted = core.submit(Instant::now(), msg, deadline, internal, retry_of, tx)?;
+            (core.next_deadline() == Some(deadline), accepted)
+        };
+        self.wake_writer.notify_one();
+        if earliest {
+            self.wake_timer.notify_one();
+        }
+        EndpointStats::bump(&self.stats.sent);
+        self.stats.in_flight.fetch_add(1, Relaxed);
+        debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
+        Ok(PendingResponse {
+            rx,
+            key: accepted.key,
+            id: accepted.id,
+            shared: self.clone(),
+            armed: true,
+        })
     }
 
     /// Takes the link down once: every request resolves, the tasks stop.

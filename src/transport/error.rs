@@ -72,9 +72,10 @@ pub enum Cause {
     /// The response arrived but could not be decoded.
     #[error("decoding the response: {0}")]
     Decode(CodecError),
-    /// No connection could be had (connect failed, every endpoint down, pool wait ran out).
+    /// No connection could be had (connect, TLS or sign-on failed, every endpoint down, pool
+    /// wait ran out); the connect error itself, typed.
     #[error("no connection: {0}")]
-    NoConnection(String),
+    NoConnection(std::sync::Arc<ConnectError>),
 }
 
 /// A failed send: either it was **not sent** (nothing reached the host; safe
@@ -102,7 +103,7 @@ impl SendError {
     ///
     /// ```
     /// use iso8583_client::transport::{Cause, SendError};
-    /// assert!(SendError::NotSent(Cause::NoConnection("refused".into())).is_not_sent());
+    /// assert!(SendError::NotSent(Cause::Closing).is_not_sent());
     /// assert!(!SendError::OutcomeUnknown(Cause::Timeout).is_not_sent());
     /// ```
     pub fn is_not_sent(&self) -> bool {
@@ -184,12 +185,12 @@ impl SendError {
 #[non_exhaustive]
 pub enum ConnectError {
     /// TCP connect failed.
-    #[error("connecting to {addr}: {source}")]
+    #[error("connecting to {addr}: {error}")]
     Io {
         /// Endpoint address.
         addr: String,
         /// The socket error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// TCP connect did not finish in time.
     #[error("connecting to {addr}: no answer within {timeout:?}")]
@@ -200,12 +201,12 @@ pub enum ConnectError {
         timeout: Duration,
     },
     /// The sign-on request failed.
-    #[error("sign-on to {addr} failed: {source}")]
+    #[error("sign-on to {addr} failed: {error}")]
     SignOn {
         /// Endpoint address.
         addr: String,
         /// Why.
-        source: SendError,
+        error: SendError,
     },
     /// The host answered the sign-on with a response code other than 00.
     #[error("sign-on to {addr} refused with response code {code:?}")]

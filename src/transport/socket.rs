@@ -17,15 +17,15 @@ const KEEPALIVE_PROBES: u32 = 3;
 /// socket — the reader then sees the error and the link goes down.
 pub(crate) async fn open(addr: &str, config: &ConnectionConfig) -> Result<TcpStream, ConnectError> {
     let connect = async {
-        TcpStream::connect(addr).await.map_err(|source| ConnectError::Io {
+        TcpStream::connect(addr).await.map_err(|error| ConnectError::Io {
             addr: addr.into(),
-            source,
+            error,
         })
     };
     let stream = super::connect::with_timeout(addr, config.connect_timeout, connect).await?;
-    let io = |source| ConnectError::Io {
+    let io = |error| ConnectError::Io {
         addr: addr.into(),
-        source,
+        error,
     };
     stream.set_nodelay(true).map_err(io)?;
     if let Some(idle) = config.tcp_keepalive {
