@@ -117,7 +117,8 @@ async fn a_host_that_trickles_bytes_is_found_dead_by_the_idle_echo() {
         let (mut stream, _) = listener.accept().await.expect("accept");
         // A length prefix announcing a frame that never completes, then one byte at a time.
         let _ = stream.write_all(&[0x01, 0x00]).await;
-        for _ in 0..100 {
+        // Trickles for 10 s, longer than the test waits: found dead while bytes still arrive.
+        for _ in 0..500 {
             tokio::time::sleep(Duration::from_millis(20)).await;
             if stream.write_all(b"0").await.is_err() {
                 break;
