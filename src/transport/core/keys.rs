@@ -172,18 +172,26 @@ enum Reservation<T> {
     /// A request with this key is in flight (on some link of the client).
     /// `shadow`: it is a repeat that took over an unresolved key, whose
     /// window comes back when the repeat is released before it ends.
-    InFlight { token: u64, shadow: Option<(T, Mti, u64)> },
+    InFlight { token: u64, shadow: Option<Shadow<T>> },
     /// Its request ended with an unknown outcome: refused until `until`,
     /// unless the new request is a repeat of the same original (0400 → 0401).
-    Unresolved { token: u64, until: T, mti: Mti },
+    /// `outstanding`: written requests of this transaction (the original and
+    /// its repeats) whose answers may still come; each late answer counts one.
+    Unresolved {
+        token: u64,
+        until: T,
+        mti: Mti,
+        outstanding: u32,
+    },
 }
 
-impl<T> Reservation<T> {
-    fn token(&self) -> u64 {
-        match self {
-            Reservation::InFlight { token, .. } | Reservation::Unresolved { token, .. } => *token,
-        }
-    }
+/// The unresolved state a repeat (or retry) took over, restored if it ends without being written or is answered.
+#[derive(Debug, Clone, Copy)]
+struct Shadow<T> {
+    until: T,
+    mti: Mti,
+    token: u64,
+    outstanding: u32,
 }
 
 struct Table<T> {
@@ -270,6 +278,7 @@ impl<T: Moment> KeyRegistry<T> {
                         until,
                         mti,
                         token: held,
+                        outstanding,
                     }) => {
                         let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
                         let own_retry = retry_of == Some(*held);
@@ -277,7 +286,12 @@ impl<T: Moment> KeyRegistry<T> {
                             if !own_repeat && !own_retry {
                                 return Err(Cause::StanUnresolved { stan: shown() });
                             }
-                            shadow = Some((*until, *mti, *held));
+                            shadow = Some(Shadow {
+                                until: *until,
+                                mti: *mti,
+                                token: *held,
+                                outstanding: *outstanding,
+                            });
                         }
                     }
                 }
@@ -310,31 +324,50 @@ impl<T: Moment> KeyRegistry<T> {
         Ok((key, token))
     }
 
-    /// Frees `key` if `token` still holds it (answered, not sent, late answer
-    /// came). A repeat that took over an unresolved key gives it back to the
-    /// original's window: the original's late answer may still come.
+    /// Frees `key` if `token` still holds it in flight (answered, not sent). A
+    /// repeat that took over an unresolved key gives it back to the original's
+    /// window: the original's late answer may still come.
     pub(crate) fn release(&self, now: T, key: &MatchKey, token: u64) {
         let mut table = self.lock();
         match table.map.get(key) {
             Some(Reservation::InFlight {
                 token: t,
-                shadow: Some((until, mti, original)),
-            }) if *t == token && *until > now => {
-                let (until, mti, original) = (*until, *mti, *original);
+                shadow: Some(shadow),
+            }) if *t == token && shadow.until > now => {
+                let shadow = *shadow;
                 table.map.insert(
                     key.clone(),
                     Reservation::Unresolved {
-                        token: original,
-                        until,
-                        mti,
+                        token: shadow.token,
+                        until: shadow.until,
+                        mti: shadow.mti,
+                        outstanding: shadow.outstanding,
                     },
                 );
-                table.windows.push_back((until, key.clone(), original));
+                table.windows.push_back((shadow.until, key.clone(), shadow.token));
             }
-            Some(r) if r.token() == token => {
+            Some(Reservation::InFlight { token: t, .. }) if *t == token => {
                 table.map.remove(key);
             }
             _ => {}
+        }
+    }
+
+    /// A late answer came for `key` (the request `token` ended with an unknown
+    /// outcome): free once every written request of its transaction is answered.
+    pub(crate) fn late_answer(&self, key: &MatchKey, token: u64) {
+        let mut table = self.lock();
+        if let Some(Reservation::Unresolved {
+            token: t, outstanding, ..
+        }) = table.map.get_mut(key)
+        {
+            if *t == token {
+                if *outstanding > 1 {
+                    *outstanding -= 1;
+                } else {
+                    table.map.remove(key);
+                }
+            }
         }
     }
 
@@ -342,17 +375,27 @@ impl<T: Moment> KeyRegistry<T> {
     /// may have reached the host and its answer may still come).
     pub(crate) fn unresolved(&self, now: T, key: &MatchKey, token: u64, mti: Mti) {
         let mut table = self.lock();
-        if table.map.get(key).is_none_or(|r| r.token() != token) {
-            return;
-        }
+        let earlier = match table.map.get(key) {
+            Some(Reservation::InFlight { token: t, shadow }) if *t == token => {
+                shadow.filter(|s| s.until > now).map_or(0, |s| s.outstanding)
+            }
+            _ => return,
+        };
         if self.late_window.is_zero() {
             table.map.remove(key);
             return;
         }
         let until = now.after(self.late_window);
-        table
-            .map
-            .insert(key.clone(), Reservation::Unresolved { token, until, mti });
+        let outstanding = earlier.saturating_add(1);
+        table.map.insert(
+            key.clone(),
+            Reservation::Unresolved {
+                token,
+                until,
+                mti,
+                outstanding,
+            },
+        );
         table.windows.push_back((until, key.clone(), token));
     }
 

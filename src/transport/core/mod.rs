@@ -21,6 +21,7 @@
 //! unknown*, and its key stays unresolved in the client-wide [`KeyRegistry`]
 //! until its late answer comes or the late window passes.
 
+mod deadlines;
 pub(crate) mod keys;
 #[cfg(test)]
 mod model;
@@ -28,12 +29,13 @@ mod outbox;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 
+use self::deadlines::Deadlines;
 use self::keys::{AnsweredKeys, KeyMap, KeyRegistry, MatchKey};
 use self::outbox::Outbox;
 use super::error::{Cause, SendError};
@@ -187,7 +189,7 @@ pub(crate) struct LinkCore<W, T: Moment> {
     keys: Arc<KeyRegistry<T>>,
     late_window: Duration,
     pending: KeyMap<Slot<W, T>>,
-    deadlines: BTreeMap<(T, u64), MatchKey>,
+    deadlines: Deadlines<T>,
     late: LateKeys<T>,
     answered: AnsweredKeys,
     outbox: Outbox,
@@ -222,7 +224,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             keys,
             late_window,
             pending: KeyMap::default(),
-            deadlines: BTreeMap::new(),
+            deadlines: Deadlines::new(),
             late: LateKeys {
                 map: KeyMap::default(),
                 order: VecDeque::new(),
@@ -262,7 +264,7 @@ impl<W, T: Moment> LinkCore<W, T> {
 
     /// When [`LinkCore::on_time`] must next be called; `None`: no deadline pending.
     pub(crate) fn next_deadline(&self) -> Option<T> {
-        self.deadlines.keys().next().map(|(at, _)| *at)
+        self.deadlines.next()
     }
 
     /// When the last complete frame arrived (or the link came up).
@@ -322,7 +324,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             return refuse(cause);
         }
         self.queued_seq = seq;
-        self.deadlines.insert((deadline, id), key.clone());
+        self.deadlines.insert(deadline, id, key.clone());
         if internal {
             self.internal += 1;
         }
@@ -443,7 +445,7 @@ impl<W, T: Moment> LinkCore<W, T> {
                         return FrameNote::Unmatched(msg);
                     }
                     self.late.map.remove(&key);
-                    self.keys.release(now, &key, token);
+                    self.keys.late_answer(&key, token);
                     self.answered.insert(key);
                     FrameNote::Late(msg)
                 } else if self.answered.contains(&key) {
@@ -488,13 +490,9 @@ impl<W, T: Moment> LinkCore<W, T> {
     pub(crate) fn on_time(&mut self, now: T, out: &mut Vec<Resolution<W>>) -> Expired {
         self.late.purge(now);
         let mut expired = Expired::default();
-        while let Some(entry) = self.deadlines.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let key = entry.remove();
-            let Some(slot) = self.pending.get(&key) else {
-                continue;
+        while let Some((id, key)) = self.deadlines.pop_due(now) {
+            let Some(slot) = self.pending.get(&key).filter(|s| s.id == id) else {
+                continue; // ended before its deadline
             };
             if slot.seq > self.taken_seq {
                 expired.not_sent += 1;
@@ -535,7 +533,10 @@ impl<W, T: Moment> LinkCore<W, T> {
     /// Takes a request out of the table and the deadline index.
     fn remove(&mut self, key: &MatchKey) -> Option<Slot<W, T>> {
         let slot = self.pending.remove(key)?;
-        self.deadlines.remove(&(slot.deadline, slot.id));
+        let pending = &self.pending;
+        self.deadlines.ended(slot.deadline, slot.id, pending.len(), |k, id| {
+            pending.get(k).is_some_and(|s| s.id == id)
+        });
         if slot.internal {
             self.internal = self.internal.saturating_sub(1);
         }

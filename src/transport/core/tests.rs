@@ -340,3 +340,33 @@ fn idle_time_counts_complete_frames_only() {
     core.on_frame(5, Ok(answer(&request("0100", Some(1), 1))), &mut out);
     assert_eq!(core.last_frame_at(), 5);
 }
+
+#[test]
+fn a_key_stays_unresolved_until_every_written_request_of_its_transaction_is_answered() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut reversal = request("0400", Some(6), 3);
+    core.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.on_time(10, &mut out);
+    let mut repeat = reversal.clone();
+    repeat.set_mti("0401".parse().expect("mti"));
+    core.submit(11, &mut repeat, 20, false, None, 2).expect("the repeat");
+    core.take_frames(&mut BytesMut::new());
+    core.on_time(20, &mut out); // both written, both unanswered
+    assert!(matches!(
+        core.on_frame(21, Ok(answer(&reversal)), &mut out),
+        FrameNote::Late(_)
+    ));
+    // The host may still answer the other one: the STAN is not handed out again yet.
+    let err = core
+        .submit(22, &mut request("0200", Some(6), 9), 5_000, false, None, 3)
+        .expect_err("still unresolved");
+    assert!(matches!(err.cause(), Cause::StanUnresolved { .. }), "{err}");
+    for id in 4..50 {
+        let accepted = core
+            .submit(22, &mut request("0800", None, 0), 5_000, false, None, id)
+            .expect("room");
+        assert_ne!(accepted.key.stan(), 6, "an assigned STAN skips it too");
+    }
+}

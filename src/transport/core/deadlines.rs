@@ -1,0 +1,86 @@
+//! The deadline index of a link: which request ends next.
+//!
+//! Most requests of a link carry "now + the same timeout", so deadlines arrive
+//! in order: they go to the back of a queue (no tree, no search). The few that
+//! come earlier than the last one go to an ordered map. Entries of requests
+//! that ended otherwise are not searched for and removed one by one: they are
+//! skipped when they come up, and the queue is compacted whenever it holds
+//! more than twice the requests in flight, so it stays bounded.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::keys::MatchKey;
+use super::Moment;
+
+#[derive(Debug)]
+pub(super) struct Deadlines<T> {
+    in_order: VecDeque<(T, u64, MatchKey)>,
+    out_of_order: BTreeMap<(T, u64), MatchKey>,
+}
+
+impl<T: Moment> Deadlines<T> {
+    pub(super) fn new() -> Self {
+        Deadlines {
+            in_order: VecDeque::new(),
+            out_of_order: BTreeMap::new(),
+        }
+    }
+
+    /// Notes that request `id` (key `key`) ends at `at`.
+    pub(super) fn insert(&mut self, at: T, id: u64, key: MatchKey) {
+        if self.in_order.back().is_none_or(|(last, _, _)| *last <= at) {
+            self.in_order.push_back((at, id, key));
+        } else {
+            self.out_of_order.insert((at, id), key);
+        }
+    }
+
+    /// Request `id`, due at `at`, ended before its deadline.
+    pub(super) fn ended(&mut self, at: T, id: u64, in_flight: usize, live: impl Fn(&MatchKey, u64) -> bool) {
+        if self.out_of_order.remove(&(at, id)).is_none() && self.in_order.len() > 2 * in_flight + 64 {
+            self.in_order.retain(|(_, id, key)| live(key, *id));
+        }
+    }
+
+    /// The earliest deadline noted (possibly of a request that ended since: waking for it is harmless).
+    pub(super) fn next(&self) -> Option<T> {
+        let queued = self.in_order.front().map(|(at, _, _)| *at);
+        let other = self.out_of_order.keys().next().map(|(at, _)| *at);
+        match (queued, other) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Takes the next entry due at or before `now`, if any (the caller checks it is still live).
+    pub(super) fn pop_due(&mut self, now: T) -> Option<(u64, MatchKey)> {
+        let queued = self.in_order.front().map(|(at, _, _)| *at).filter(|at| *at <= now);
+        let other = self
+            .out_of_order
+            .keys()
+            .next()
+            .map(|(at, _)| *at)
+            .filter(|at| *at <= now);
+        match (queued, other) {
+            (Some(a), Some(b)) if b < a => self.pop_other(),
+            (Some(_), _) => self.in_order.pop_front().map(|(_, id, key)| (id, key)),
+            (None, Some(_)) => self.pop_other(),
+            (None, None) => None,
+        }
+    }
+
+    fn pop_other(&mut self) -> Option<(u64, MatchKey)> {
+        self.out_of_order.pop_first().map(|((_, id), key)| (id, key))
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.in_order.clear();
+        self.out_of_order.clear();
+    }
+
+    /// Entries held (live or not).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.in_order.len() + self.out_of_order.len()
+    }
+}
