@@ -28,7 +28,10 @@ pub mod spec;
 pub mod transport;
 
 pub use codec::CodecError;
-pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+pub use message::{
+    mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Part, PartValue, PathError,
+    PathErrorKind,
+};
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

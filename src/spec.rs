@@ -18,11 +18,15 @@
 //! assert_eq!(pan.max_len(), 19);
 //! ```
 
+pub(crate) mod composite;
+mod emv;
 mod file;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use composite::{Composite, CompositeKind, TagInfo, TlvPart, MAX_DEPTH};
+pub use emv::emv_tag;
 pub use file::SpecError;
 
 /// Highest data element number a spec can define (tertiary bitmap).
@@ -256,6 +260,9 @@ pub struct FieldSpec {
     pub(crate) pad: FixedPad,
     pub(crate) class: ContentClass,
     pub(crate) sensitivity: Sensitivity,
+    /// Whether a variable length prefix counts its own bytes too (Visa DE 126.18 style).
+    pub(crate) prefix_counts_itself: bool,
+    pub(crate) composite: Option<Arc<Composite>>,
 }
 
 impl FieldSpec {
@@ -367,6 +374,74 @@ impl FieldSpec {
     /// ```
     pub fn is_binary(&self) -> bool {
         matches!(self.encoding, Encoding::Binary | Encoding::Hex)
+    }
+    /// The field's sub-structure, if the spec declares one (parsed only when asked for).
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// assert!(spec.field(55).unwrap().composite().is_some()); // EMV BER-TLV
+    /// assert!(spec.field(2).unwrap().composite().is_none());
+    /// ```
+    pub fn composite(&self) -> Option<&Composite> {
+        self.composite.as_deref()
+    }
+    /// Whether the length prefix counts its own bytes as well as the content's.
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// assert!(!spec.field(2).unwrap().prefix_counts_itself());
+    /// ```
+    pub fn prefix_counts_itself(&self) -> bool {
+        self.prefix_counts_itself
+    }
+}
+
+/// The fields of a spec that have a sub-structure: what a [`crate::Message`] needs to find its parts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Sorted by number.
+    pub(crate) fields: Vec<FieldSpec>,
+}
+
+impl Layout {
+    /// The layout of `fields` (those with a composite).
+    pub(crate) fn of(fields: &[Option<FieldSpec>]) -> Layout {
+        Layout {
+            fields: fields
+                .iter()
+                .flatten()
+                .filter(|f| f.composite.is_some())
+                .cloned()
+                .collect(),
+        }
+    }
+    /// The layout of a message made without a spec: DE 55 as EMV BER-TLV.
+    pub(crate) fn iso_default() -> &'static Layout {
+        static DEFAULT: OnceLock<Layout> = OnceLock::new();
+        DEFAULT.get_or_init(|| Layout {
+            fields: vec![FieldSpec {
+                number: 55,
+                name: Arc::from("ICC data"),
+                length: LengthKind::Variable(3),
+                max_len: 999,
+                encoding: Encoding::Binary,
+                prefix: PrefixEncoding::Ascii,
+                unit: LengthUnit::Bytes,
+                odd_pad: OddPad::LeftZero,
+                pad: FixedPad::None,
+                class: ContentClass::B,
+                sensitivity: Sensitivity::Secret,
+                prefix_counts_itself: false,
+                composite: Some(Arc::new(Composite {
+                    kind: CompositeKind::BerTlv { tags: emv::emv_tags() },
+                    strict: false,
+                })),
+            }],
+        })
+    }
+    /// The definition of a composite field.
+    pub(crate) fn field(&self, number: u8) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.number == number)
     }
 }
 
@@ -512,6 +587,7 @@ pub struct Spec {
     /// Indexed by field number; `None` where the spec does not define the field.
     pub(crate) fields: Vec<Option<FieldSpec>>,
     pub(crate) masks: MaskSet,
+    pub(crate) layout: Arc<Layout>,
 }
 
 /// Names of the built-in specs.

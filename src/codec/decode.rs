@@ -321,7 +321,7 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
     let mut fields = Vec::new();
     let mut scratch = BytesMut::new();
     let outcome = parse(spec, &buf, &mut fields, &mut scratch);
-    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks);
+    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks, &spec.layout);
     match outcome {
         Ok(mti) => Ok(message(mti)),
         Err((Some(mti), err)) => Err(err.with_partial(message(mti))),
@@ -414,4 +414,29 @@ fn parse(
         return Err((Some(mti), err));
     }
     Ok(mti)
+}
+
+/// Reads one sub-field of a composite from the start of `input`: the bytes it takes, the length of
+/// its content (the last bytes taken), and its canonical value if that differs from the content.
+/// An error gives where in `input` it was found and what it is.
+pub(crate) fn read_subfield(fs: &FieldSpec, input: &[u8]) -> Result<(usize, usize, Option<Bytes>), (usize, ErrorKind)> {
+    match field_content(fs)(input) {
+        Ok((rest, (raw, units))) => {
+            let used = input.len() - rest.len();
+            let mut out = BytesMut::new();
+            match canonical(fs, raw, units, &mut out) {
+                Ok(false) => Ok((used, raw.len(), None)),
+                Ok(true) => Ok((used, raw.len(), Some(out.freeze()))),
+                Err(kind) => Err((0, kind)),
+            }
+        }
+        Err(nom::Err::Failure(f) | nom::Err::Error(f)) => Err((input.len() - f.left, f.kind)),
+        Err(nom::Err::Incomplete(_)) => Err((
+            input.len(),
+            ErrorKind::Truncated {
+                needed: 1,
+                available: 0,
+            },
+        )),
+    }
 }

@@ -72,7 +72,7 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
 
 /// Writes one field (prefix and content) after checking it against its spec.
 #[inline]
-fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+pub(crate) fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
     // The common case first: ASCII content of the right length, fixed or behind an ASCII prefix.
     // Whatever else (padding, other encodings, a length error) takes the general path below.
     if fs.encoding == Encoding::Ascii {
@@ -237,6 +237,20 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
                 ErrorKind::UndefinedField,
             ));
         };
+        if let Some(c) = &fs.composite {
+            if c.strict {
+                crate::message::check_field(fs, value).map_err(|e| {
+                    CodecError::new(
+                        Part::Field {
+                            number: n,
+                            name: fs.name.clone(),
+                        },
+                        at,
+                        ErrorKind::BadStructure(e.within_field()),
+                    )
+                })?;
+            }
+        }
         write_field(out, fs, value).map_err(|kind| {
             CodecError::new(
                 Part::Field {
