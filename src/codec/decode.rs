@@ -223,7 +223,13 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
         let (rest, units) = match fs.length {
             LengthKind::Fixed => (input, fs.max_len as usize),
             LengthKind::Variable(d) => {
-                let (rest, n) = length_prefix(d, fs.prefix)(input)?;
+                let (rest, mut n) = length_prefix(d, fs.prefix)(input)?;
+                if fs.prefix_counts_itself {
+                    let width = input.len() - rest.len();
+                    n = n
+                        .checked_sub(width)
+                        .ok_or_else(|| Fail::at(input, ErrorKind::PrefixTooShort { found: n, width }))?;
+                }
                 if n > fs.max_len as usize {
                     return Err(Fail::at(
                         input,

@@ -16,6 +16,16 @@ pub(crate) fn size_hint(msg: &Message) -> usize {
     4 + 48 + msg.fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
 }
 
+/// Bytes a length prefix of `digits` takes in its encoding.
+pub(crate) fn prefix_width(digits: u8, enc: PrefixEncoding) -> usize {
+    match enc {
+        PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => digits as usize,
+        PrefixEncoding::Bcd => (digits as usize).div_ceil(2),
+        PrefixEncoding::Binary if digits <= 2 => 1,
+        PrefixEncoding::Binary => 2,
+    }
+}
+
 fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
     let mut dec = [0u8; 4];
     let mut v = n;
@@ -83,7 +93,9 @@ pub(crate) fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> R
                 out.extend_from_slice(value);
                 return Ok(());
             }
-            LengthKind::Variable(d) if len <= max && d <= 4 && fs.prefix == PrefixEncoding::Ascii => {
+            LengthKind::Variable(d)
+                if len <= max && d <= 4 && fs.prefix == PrefixEncoding::Ascii && !fs.prefix_counts_itself =>
+            {
                 text::check_class(fs.class, value)?;
                 let digits = [
                     b'0' + (len / 1000 % 10) as u8,
@@ -144,6 +156,9 @@ fn write_field_general(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Resu
             })
         }
         LengthKind::Variable(_) if units > max => return Err(ErrorKind::LengthOverMax { found: units, max }),
+        LengthKind::Variable(d) if fs.prefix_counts_itself => {
+            write_prefix(out, d, fs.prefix, units + prefix_width(d, fs.prefix))
+        }
         LengthKind::Variable(d) => write_prefix(out, d, fs.prefix, units),
     }
     let value = padded.as_deref().unwrap_or(value);

@@ -508,15 +508,6 @@ fn field(f: &RawField, d: &RawDefaults, sub: bool) -> Result<FieldSpec, String> 
         return Err(format!("max must be at most 9999, got {}", f.max));
     }
     let max_len = f.max as u16;
-    if let LengthKind::Variable(digits) = length {
-        let cap = 10u16.pow(digits as u32) - 1;
-        if max_len > cap {
-            return Err(format!(
-                "an {} prefix holds at most {cap}, but max is {max_len}",
-                f.length
-            ));
-        }
-    }
     let class = match f.class.as_str() {
         "n" => ContentClass::N,
         "a" => ContentClass::A,
@@ -555,6 +546,29 @@ fn field(f: &RawField, d: &RawDefaults, sub: bool) -> Result<FieldSpec, String> 
             ))
         }
     };
+    let prefix_counts_itself = f.prefix_counts_itself.unwrap_or(false);
+    if prefix_counts_itself && length == LengthKind::Fixed {
+        return Err("prefix_counts_itself applies only to variable-length fields".into());
+    }
+    if let LengthKind::Variable(digits) = length {
+        // What the prefix can say: decimal digits, or 1 or 2 bytes of binary.
+        let (cap, what) = match prefix {
+            PrefixEncoding::Binary if digits <= 2 => (255u32, "a 1-byte binary prefix".to_owned()),
+            PrefixEncoding::Binary => (65535, "a 2-byte binary prefix".to_owned()),
+            _ => (10u32.pow(digits as u32) - 1, format!("an {} prefix", f.length)),
+        };
+        if prefix_counts_itself {
+            let width = crate::codec::prefix_width(digits, prefix) as u32;
+            if (max_len as u32) + width > cap {
+                return Err(format!(
+                    "{what} that counts itself ({width} bytes) holds at most {}, but max is {max_len}",
+                    cap - width
+                ));
+            }
+        } else if max_len as u32 > cap {
+            return Err(format!("{what} holds at most {cap}, but max is {max_len}"));
+        }
+    }
     match (encoding, class) {
         (Encoding::Bcd, ContentClass::N | ContentClass::Z) => {}
         (Encoding::Bcd, _) => return Err(format!("bcd encoding holds only classes n and z, not {}", f.class)),
@@ -611,9 +625,8 @@ fn field(f: &RawField, d: &RawDefaults, sub: bool) -> Result<FieldSpec, String> 
         None if !sub => iso_default_sensitivity(number),
         None => Sensitivity::None,
     };
-    let prefix_counts_itself = f.prefix_counts_itself.unwrap_or(false);
-    if prefix_counts_itself && length == LengthKind::Fixed {
-        return Err("prefix_counts_itself applies only to variable-length fields".into());
+    if prefix_counts_itself && unit == LengthUnit::Digits {
+        return Err("prefix_counts_itself needs a length counted in bytes (unit = \"bytes\")".into());
     }
     Ok(FieldSpec {
         number,
