@@ -61,7 +61,8 @@ fn vector_file(name: &str) -> Vec<Bytes> {
 
 fn bench_authorization(c: &mut Criterion) {
     let msg = authorization();
-    for name in BUILTIN_SPECS {
+    // The 1987 built-ins (the 0200 above is a 1987 message).
+    for name in BUILTIN_SPECS.iter().filter(|n| n.starts_with("iso87")) {
         let spec = Spec::builtin(name).unwrap();
         let wire = spec.encode(&msg).unwrap();
         let owned = wire.to_vec();

@@ -1,7 +1,7 @@
 //! Message specifications: what each data element looks like on the wire.
 //!
 //! A [`Spec`] is data, not code: one generic codec ([`crate::codec`]) interprets
-//! it. Specs are written in TOML (see `specs/*.toml` and the README) and three
+//! it. Specs are written in TOML (see `specs/*.toml` and the README) and five
 //! are built in:
 //!
 //! | name | MTI | bitmaps | fields |
@@ -9,6 +9,10 @@
 //! | `iso87-ascii` | 4 ASCII digits | 16 ASCII hex chars each | all ASCII, LL/LLL ASCII decimal prefixes, DE 52/55/64/96/128 binary as ASCII hex |
 //! | `iso87-ascii-binary-bitmap` | 4 ASCII digits | 8 raw bytes each | as above, DE 52/55/64/96/128 raw binary |
 //! | `iso87-bcd` | 2 bytes BCD | 8 raw bytes each | numeric and track fields packed BCD (length in digits), BCD prefixes, text ASCII |
+//! | `iso87-ebcdic` | 4 EBCDIC digits | 8 raw bytes each | the 1987 table in EBCDIC text and numerics, EBCDIC LL/LLL prefixes, binary DE 52/55/64/96/128 raw |
+//! | `iso93-ascii` | 4 ASCII digits | 16 ASCII hex chars each | the 1993 table (DE 12 n12, DE 22 an12, DE 24 function code, DE 39 action code n3), all ASCII, binary as ASCII hex |
+//!
+//! Every built-in declares DE 55 as EMV BER-TLV (see [`Composite`]), parsed only when asked for.
 //!
 //! ```
 //! use iso8583_client::Spec;
@@ -596,15 +600,23 @@ pub struct Spec {
 /// use iso8583_client::{Spec, spec::BUILTIN_SPECS};
 /// assert!(BUILTIN_SPECS.iter().all(|name| Spec::builtin(name).is_some()));
 /// ```
-pub const BUILTIN_SPECS: [&str; 3] = ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd"];
+pub const BUILTIN_SPECS: [&str; 5] = [
+    "iso87-ascii",
+    "iso87-ascii-binary-bitmap",
+    "iso87-bcd",
+    "iso87-ebcdic",
+    "iso93-ascii",
+];
 
-const BUILTIN_SOURCES: [(&str, &str); 3] = [
+const BUILTIN_SOURCES: [(&str, &str); 5] = [
     ("iso87-ascii", include_str!("../specs/iso87-ascii.toml")),
     (
         "iso87-ascii-binary-bitmap",
         include_str!("../specs/iso87-ascii-binary-bitmap.toml"),
     ),
     ("iso87-bcd", include_str!("../specs/iso87-bcd.toml")),
+    ("iso87-ebcdic", include_str!("../specs/iso87-ebcdic.toml")),
+    ("iso93-ascii", include_str!("../specs/iso93-ascii.toml")),
 ];
 
 impl Spec {
@@ -616,7 +628,7 @@ impl Spec {
     /// assert!(iso8583_client::Spec::builtin("nope").is_none());
     /// ```
     pub fn builtin(name: &str) -> Option<Arc<Spec>> {
-        static CACHE: [OnceLock<Arc<Spec>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static CACHE: [OnceLock<Arc<Spec>>; 5] = [const { OnceLock::new() }; 5];
         let i = BUILTIN_SOURCES.iter().position(|(n, _)| *n == name)?;
         let (n, src) = BUILTIN_SOURCES[i];
         let spec = CACHE[i].get_or_init(|| {
