@@ -26,6 +26,7 @@ pub mod recording;
 pub mod sim;
 pub mod spec;
 pub mod transport;
+pub mod typed;
 
 pub use codec::CodecError;
 pub use message::{
@@ -33,6 +34,7 @@ pub use message::{
     PathErrorKind,
 };
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
+pub use typed::TypedError;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -22,7 +22,7 @@ pub use mask::{mask_value, Masked, Revealed};
 pub use mti::{InvalidMti, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
 pub use parts::{Part, PartValue, PathError, PathErrorKind};
 
-pub(crate) use parts::check_field;
+pub(crate) use parts::{check_field, parts_of};
 
 use crate::spec::{Layout, MaskSet, MAX_FIELD};
 

@@ -26,7 +26,7 @@ use super::{mask_value, Message};
 use crate::codec::ErrorKind;
 use crate::spec::{FieldSpec, Layout, Sensitivity, Spec};
 
-pub(crate) use read::check_field;
+pub(crate) use read::{check_field, parse_field as parts_of};
 
 /// A part of a composite field: a sub-field or a tag, with its value and, if it is itself
 /// structured (a constructed tag, a nested composite), its own parts.
