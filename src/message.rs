@@ -129,7 +129,7 @@ impl Message {
         wire: Bytes,
         scratch: Bytes,
         masks: MaskSet,
-        layout: &Arc<Layout>,
+        layout: Option<&Arc<Layout>>,
     ) -> Message {
         Message {
             mti,
@@ -137,7 +137,7 @@ impl Message {
             wire,
             scratch,
             masks,
-            layout: Some(layout.clone()),
+            layout: layout.cloned(),
         }
     }
 

@@ -443,6 +443,17 @@ impl Layout {
             }],
         })
     }
+    /// Whether a message finds the same parts with this layout as with [`Layout::iso_default`]
+    /// (then decoded messages need not carry it).
+    pub(crate) fn is_iso_default(&self) -> bool {
+        let default = Layout::iso_default();
+        self.fields.len() == default.fields.len()
+            && self.fields.iter().zip(&default.fields).all(|(a, b)| {
+                a.number == b.number
+                    && a.sensitivity == b.sensitivity
+                    && a.composite.as_ref().map(|c| &c.kind) == b.composite.as_ref().map(|c| &c.kind)
+            })
+    }
     /// The definition of a composite field.
     pub(crate) fn field(&self, number: u8) -> Option<&FieldSpec> {
         self.fields.iter().find(|f| f.number == number)
@@ -591,7 +602,9 @@ pub struct Spec {
     /// Indexed by field number; `None` where the spec does not define the field.
     pub(crate) fields: Vec<Option<FieldSpec>>,
     pub(crate) masks: MaskSet,
-    pub(crate) layout: Arc<Layout>,
+    /// The composite fields, unless they are the ISO default (DE 55 EMV BER-TLV only): a decoded
+    /// message then carries no reference to them.
+    pub(crate) layout: Option<Arc<Layout>>,
 }
 
 /// Names of the built-in specs.
@@ -739,5 +752,20 @@ impl Spec {
     /// ```
     pub fn masks(&self) -> MaskSet {
         self.masks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spec;
+
+    /// Decoding with a 1987 built-in attaches no layout (no reference count on the hot path);
+    /// a spec with more structure does.
+    #[test]
+    fn builtin_1987_layouts_are_the_iso_default() {
+        for name in ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd", "iso87-ebcdic"] {
+            assert!(Spec::builtin(name).unwrap().layout.is_none(), "{name}");
+        }
+        assert!(Spec::builtin("iso93-ascii").unwrap().layout.is_some());
     }
 }

@@ -327,7 +327,7 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
     let mut fields = Vec::new();
     let mut scratch = BytesMut::new();
     let outcome = parse(spec, &buf, &mut fields, &mut scratch);
-    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks, &spec.layout);
+    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks, spec.layout.as_ref());
     match outcome {
         Ok(mti) => Ok(message(mti)),
         Err((Some(mti), err)) => Err(err.with_partial(message(mti))),

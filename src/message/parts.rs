@@ -495,7 +495,7 @@ impl Message {
     /// assert_eq!(msg.get_str(90), Some("020000004200000000000000000000000000000000"));
     /// ```
     pub fn use_spec(&mut self, spec: &Spec) -> &mut Self {
-        self.layout = Some(spec.layout.clone());
+        self.layout = spec.layout.clone();
         self.masks = spec.masks;
         self
     }

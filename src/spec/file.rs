@@ -213,7 +213,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Spec, SpecError> {
         description: raw.description,
         mti,
         bitmap,
-        layout: Arc::new(Layout::of(&fields)),
+        layout: Some(Layout::of(&fields)).filter(|l| !l.is_iso_default()).map(Arc::new),
         fields,
         masks,
     })
