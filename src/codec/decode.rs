@@ -218,7 +218,9 @@ fn length_prefix(digits: u8, enc: PrefixEncoding) -> impl Fn(&[u8]) -> PResult<'
 }
 
 /// The wire bytes of one field's content, and its length in the field's units.
-fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)> + '_ {
+/// (`SUB`: a separate copy for sub-fields, so that the message decoder's copy keeps a single
+/// caller and is inlined as before.)
+fn field_content<const SUB: bool>(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)> + '_ {
     move |input| {
         let (rest, units) = match fs.length {
             LengthKind::Fixed => (input, fs.max_len as usize),
@@ -254,7 +256,7 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
 /// Converts wire content to its canonical form, checking the content class.
 /// ASCII and binary content is taken as it is (`Ok(None)`: slice the input); other encodings are
 /// written into `out`.
-fn canonical(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Result<bool, ErrorKind> {
+fn canonical<const SUB: bool>(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Result<bool, ErrorKind> {
     match fs.encoding {
         Encoding::Ascii => {
             text::check_class(fs.class, raw)?;
@@ -396,7 +398,7 @@ fn parse(
             name: fs.name.clone(),
         };
         let start = at(rest);
-        let (r, (raw, units)) = match field_content(fs)(rest) {
+        let (r, (raw, units)) = match field_content::<false>(fs)(rest) {
             Ok(ok) => ok,
             Err(e) => return Err((Some(mti), fail(part(), e))),
         };
@@ -404,7 +406,7 @@ fn parse(
             scratch.reserve(2 * total);
         }
         let before = scratch.len();
-        let value = match canonical(fs, raw, units, scratch) {
+        let value = match canonical::<false>(fs, raw, units, scratch) {
             Ok(false) => FieldValue::Wire((at(r) - raw.len()) as u32, raw.len() as u32),
             Ok(true) => FieldValue::Scratch(before as u32, (scratch.len() - before) as u32),
             Err(kind) => {
@@ -426,11 +428,11 @@ fn parse(
 /// its content (the last bytes taken), and its canonical value if that differs from the content.
 /// An error gives where in `input` it was found and what it is.
 pub(crate) fn read_subfield(fs: &FieldSpec, input: &[u8]) -> Result<(usize, usize, Option<Bytes>), (usize, ErrorKind)> {
-    match field_content(fs)(input) {
+    match field_content::<true>(fs)(input) {
         Ok((rest, (raw, units))) => {
             let used = input.len() - rest.len();
             let mut out = BytesMut::new();
-            match canonical(fs, raw, units, &mut out) {
+            match canonical::<true>(fs, raw, units, &mut out) {
                 Ok(false) => Ok((used, raw.len(), None)),
                 Ok(true) => Ok((used, raw.len(), Some(out.freeze()))),
                 Err(kind) => Err((0, kind)),

@@ -82,7 +82,7 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
 
 /// Writes one field (prefix and content) after checking it against its spec.
 #[inline]
-pub(crate) fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
     // The common case first: ASCII content of the right length, fixed or behind an ASCII prefix.
     // Whatever else (padding, other encodings, a length error) takes the general path below.
     if fs.encoding == Encoding::Ascii {
@@ -110,10 +110,16 @@ pub(crate) fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> R
             _ => {}
         }
     }
-    write_field_general(out, fs, value)
+    write_field_general::<false>(out, fs, value)
 }
 
-fn write_field_general(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+/// Writes one sub-field of a composite, as [`write_field`] does a field. (A separate copy, so that
+/// the message encoder's keeps a single caller and is inlined as before.)
+pub(crate) fn write_subfield(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    write_field_general::<true>(out, fs, value)
+}
+
+fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
     // Packed BCD counted in bytes cannot carry an odd digit count: the pad nibble would read back as a digit.
     if fs.encoding == Encoding::Bcd && fs.unit == LengthUnit::Bytes && value.len() % 2 == 1 {
         return Err(ErrorKind::OddDigitCount(value.len()));
