@@ -26,10 +26,15 @@ pub mod recording;
 pub mod sim;
 pub mod spec;
 pub mod transport;
+pub mod typed;
 
 pub use codec::CodecError;
-pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+pub use message::{
+    mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Part, PartValue, PathError,
+    PathErrorKind,
+};
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
+pub use typed::TypedError;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

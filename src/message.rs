@@ -10,16 +10,21 @@
 
 mod mask;
 mod mti;
+mod parts;
 mod time;
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub use mask::{mask_value, Masked, Revealed};
 pub use mti::{InvalidMti, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+pub use parts::{Part, PartValue, PathError, PathErrorKind};
 
-use crate::spec::{MaskSet, MAX_FIELD};
+pub(crate) use parts::{check_field, parts_of};
+
+use crate::spec::{Layout, MaskSet, MAX_FIELD};
 
 /// An ISO 8583 message: an MTI and its data elements, by number (2-192).
 ///
@@ -49,6 +54,8 @@ pub struct Message {
     /// Converted (BCD, EBCDIC, hex) values of a decoded message, one buffer for all.
     scratch: Bytes,
     masks: MaskSet,
+    /// The sub-structures of composite fields (`None`: DE 55 as EMV BER-TLV).
+    layout: Option<Arc<Layout>>,
 }
 
 /// Where a value lives: ranges into the decoded buffers (no copy, no reference count per field), or
@@ -73,6 +80,7 @@ impl Clone for Message {
             wire: self.wire.clone(),
             scratch: self.scratch.clone(),
             masks: self.masks,
+            layout: self.layout.clone(),
         }
     }
 }
@@ -110,6 +118,7 @@ impl Message {
             wire: Bytes::new(),
             scratch: Bytes::new(),
             masks: MaskSet::ISO_DEFAULT,
+            layout: None,
         }
     }
 
@@ -120,6 +129,7 @@ impl Message {
         wire: Bytes,
         scratch: Bytes,
         masks: MaskSet,
+        layout: Option<&Arc<Layout>>,
     ) -> Message {
         Message {
             mti,
@@ -127,6 +137,7 @@ impl Message {
             wire,
             scratch,
             masks,
+            layout: layout.cloned(),
         }
     }
 
@@ -457,16 +468,23 @@ impl Message {
     pub fn response_code(&self) -> Option<&str> {
         self.get_str(39)
     }
-    /// Whether DE 39 is `"00"`.
+    /// Whether DE 39 approves: response code `"00"` (ISO 8583:1987), or an ISO 8583:1993 action
+    /// code (three digits) from `000` to `099`.
     ///
     /// ```
     /// use iso8583_client::Message;
     /// assert!(Message::new("0110".parse().unwrap()).with(39, "00").is_approved());
     /// assert!(!Message::new("0110".parse().unwrap()).with(39, "05").is_approved());
     /// assert!(!Message::new("0110".parse().unwrap()).is_approved()); // no DE 39
+    /// assert!(Message::new("1110".parse().unwrap()).with(39, "001").is_approved()); // 1993: approve with ID
+    /// assert!(!Message::new("1110".parse().unwrap()).with(39, "116").is_approved()); // not sufficient funds
     /// ```
     pub fn is_approved(&self) -> bool {
-        self.response_code() == Some("00")
+        match self.get(39) {
+            Some(b"00") => true,
+            Some([b'0', d1, d2]) => d1.is_ascii_digit() && d2.is_ascii_digit(),
+            _ => false,
+        }
     }
     /// DE 41, card acceptor terminal identification.
     ///

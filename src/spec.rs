@@ -1,7 +1,7 @@
 //! Message specifications: what each data element looks like on the wire.
 //!
 //! A [`Spec`] is data, not code: one generic codec ([`crate::codec`]) interprets
-//! it. Specs are written in TOML (see `specs/*.toml` and the README) and three
+//! it. Specs are written in TOML (see `specs/*.toml` and the README) and five
 //! are built in:
 //!
 //! | name | MTI | bitmaps | fields |
@@ -9,6 +9,10 @@
 //! | `iso87-ascii` | 4 ASCII digits | 16 ASCII hex chars each | all ASCII, LL/LLL ASCII decimal prefixes, DE 52/55/64/96/128 binary as ASCII hex |
 //! | `iso87-ascii-binary-bitmap` | 4 ASCII digits | 8 raw bytes each | as above, DE 52/55/64/96/128 raw binary |
 //! | `iso87-bcd` | 2 bytes BCD | 8 raw bytes each | numeric and track fields packed BCD (length in digits), BCD prefixes, text ASCII |
+//! | `iso87-ebcdic` | 4 EBCDIC digits | 8 raw bytes each | the 1987 table in EBCDIC text and numerics, EBCDIC LL/LLL prefixes, binary DE 52/55/64/96/128 raw |
+//! | `iso93-ascii` | 4 ASCII digits | 16 ASCII hex chars each | the 1993 table (DE 12 n12, DE 22 an12, DE 24 function code, DE 39 action code n3), all ASCII, binary as ASCII hex |
+//!
+//! Every built-in declares DE 55 as EMV BER-TLV (see [`Composite`]), parsed only when asked for.
 //!
 //! ```
 //! use iso8583_client::Spec;
@@ -18,11 +22,15 @@
 //! assert_eq!(pan.max_len(), 19);
 //! ```
 
+pub(crate) mod composite;
+mod emv;
 mod file;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use composite::{Composite, CompositeKind, TagInfo, TlvPart, MAX_DEPTH};
+pub use emv::emv_tag;
 pub use file::SpecError;
 
 /// Highest data element number a spec can define (tertiary bitmap).
@@ -256,6 +264,9 @@ pub struct FieldSpec {
     pub(crate) pad: FixedPad,
     pub(crate) class: ContentClass,
     pub(crate) sensitivity: Sensitivity,
+    /// Whether a variable length prefix counts its own bytes too (Visa DE 126.18 style).
+    pub(crate) prefix_counts_itself: bool,
+    pub(crate) composite: Option<Arc<Composite>>,
 }
 
 impl FieldSpec {
@@ -367,6 +378,85 @@ impl FieldSpec {
     /// ```
     pub fn is_binary(&self) -> bool {
         matches!(self.encoding, Encoding::Binary | Encoding::Hex)
+    }
+    /// The field's sub-structure, if the spec declares one (parsed only when asked for).
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// assert!(spec.field(55).unwrap().composite().is_some()); // EMV BER-TLV
+    /// assert!(spec.field(2).unwrap().composite().is_none());
+    /// ```
+    pub fn composite(&self) -> Option<&Composite> {
+        self.composite.as_deref()
+    }
+    /// Whether the length prefix counts its own bytes as well as the content's.
+    ///
+    /// ```
+    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+    /// assert!(!spec.field(2).unwrap().prefix_counts_itself());
+    /// ```
+    pub fn prefix_counts_itself(&self) -> bool {
+        self.prefix_counts_itself
+    }
+}
+
+/// The fields of a spec that have a sub-structure: what a [`crate::Message`] needs to find its parts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Sorted by number.
+    pub(crate) fields: Vec<FieldSpec>,
+}
+
+impl Layout {
+    /// The layout of `fields` (those with a composite).
+    pub(crate) fn of(fields: &[Option<FieldSpec>]) -> Layout {
+        Layout {
+            fields: fields
+                .iter()
+                .flatten()
+                .filter(|f| f.composite.is_some())
+                .cloned()
+                .collect(),
+        }
+    }
+    /// The layout of a message made without a spec: DE 55 as EMV BER-TLV.
+    pub(crate) fn iso_default() -> &'static Layout {
+        static DEFAULT: OnceLock<Layout> = OnceLock::new();
+        DEFAULT.get_or_init(|| Layout {
+            fields: vec![FieldSpec {
+                number: 55,
+                name: Arc::from("ICC data"),
+                length: LengthKind::Variable(3),
+                max_len: 999,
+                encoding: Encoding::Binary,
+                prefix: PrefixEncoding::Ascii,
+                unit: LengthUnit::Bytes,
+                odd_pad: OddPad::LeftZero,
+                pad: FixedPad::None,
+                class: ContentClass::B,
+                sensitivity: Sensitivity::Secret,
+                prefix_counts_itself: false,
+                composite: Some(Arc::new(Composite {
+                    kind: CompositeKind::BerTlv { tags: emv::emv_tags() },
+                    strict: false,
+                })),
+            }],
+        })
+    }
+    /// Whether a message finds the same parts with this layout as with [`Layout::iso_default`]
+    /// (then decoded messages need not carry it).
+    pub(crate) fn is_iso_default(&self) -> bool {
+        let default = Layout::iso_default();
+        self.fields.len() == default.fields.len()
+            && self.fields.iter().zip(&default.fields).all(|(a, b)| {
+                a.number == b.number
+                    && a.sensitivity == b.sensitivity
+                    && a.composite.as_ref().map(|c| &c.kind) == b.composite.as_ref().map(|c| &c.kind)
+            })
+    }
+    /// The definition of a composite field.
+    pub(crate) fn field(&self, number: u8) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.number == number)
     }
 }
 
@@ -512,6 +602,9 @@ pub struct Spec {
     /// Indexed by field number; `None` where the spec does not define the field.
     pub(crate) fields: Vec<Option<FieldSpec>>,
     pub(crate) masks: MaskSet,
+    /// The composite fields, unless they are the ISO default (DE 55 EMV BER-TLV only): a decoded
+    /// message then carries no reference to them.
+    pub(crate) layout: Option<Arc<Layout>>,
 }
 
 /// Names of the built-in specs.
@@ -520,15 +613,23 @@ pub struct Spec {
 /// use iso8583_client::{Spec, spec::BUILTIN_SPECS};
 /// assert!(BUILTIN_SPECS.iter().all(|name| Spec::builtin(name).is_some()));
 /// ```
-pub const BUILTIN_SPECS: [&str; 3] = ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd"];
+pub const BUILTIN_SPECS: [&str; 5] = [
+    "iso87-ascii",
+    "iso87-ascii-binary-bitmap",
+    "iso87-bcd",
+    "iso87-ebcdic",
+    "iso93-ascii",
+];
 
-const BUILTIN_SOURCES: [(&str, &str); 3] = [
+const BUILTIN_SOURCES: [(&str, &str); 5] = [
     ("iso87-ascii", include_str!("../specs/iso87-ascii.toml")),
     (
         "iso87-ascii-binary-bitmap",
         include_str!("../specs/iso87-ascii-binary-bitmap.toml"),
     ),
     ("iso87-bcd", include_str!("../specs/iso87-bcd.toml")),
+    ("iso87-ebcdic", include_str!("../specs/iso87-ebcdic.toml")),
+    ("iso93-ascii", include_str!("../specs/iso93-ascii.toml")),
 ];
 
 impl Spec {
@@ -540,7 +641,7 @@ impl Spec {
     /// assert!(iso8583_client::Spec::builtin("nope").is_none());
     /// ```
     pub fn builtin(name: &str) -> Option<Arc<Spec>> {
-        static CACHE: [OnceLock<Arc<Spec>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static CACHE: [OnceLock<Arc<Spec>>; 5] = [const { OnceLock::new() }; 5];
         let i = BUILTIN_SOURCES.iter().position(|(n, _)| *n == name)?;
         let (n, src) = BUILTIN_SOURCES[i];
         let spec = CACHE[i].get_or_init(|| {
@@ -651,5 +752,20 @@ impl Spec {
     /// ```
     pub fn masks(&self) -> MaskSet {
         self.masks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spec;
+
+    /// Decoding with a 1987 built-in attaches no layout (no reference count on the hot path);
+    /// a spec with more structure does.
+    #[test]
+    fn builtin_1987_layouts_are_the_iso_default() {
+        for name in ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd", "iso87-ebcdic"] {
+            assert!(Spec::builtin(name).unwrap().layout.is_none(), "{name}");
+        }
+        assert!(Spec::builtin("iso93-ascii").unwrap().layout.is_some());
     }
 }

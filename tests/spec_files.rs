@@ -341,7 +341,7 @@ fn builtin_specs() {
         assert_eq!(spec.masks().of(52), Sensitivity::Secret);
         assert_eq!(spec.masks().of(11), Sensitivity::None);
     }
-    assert!(Spec::builtin("iso87-ebcdic").is_none());
+    assert!(Spec::builtin("iso87-nope").is_none());
     let bcd = Spec::builtin("iso87-bcd").unwrap();
     assert_eq!(
         (bcd.mti_encoding(), bcd.bitmap_encoding()),

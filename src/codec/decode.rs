@@ -218,12 +218,20 @@ fn length_prefix(digits: u8, enc: PrefixEncoding) -> impl Fn(&[u8]) -> PResult<'
 }
 
 /// The wire bytes of one field's content, and its length in the field's units.
-fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)> + '_ {
+/// (`SUB`: a separate copy for sub-fields, so that the message decoder's copy keeps a single
+/// caller and is inlined as before.)
+fn field_content<const SUB: bool>(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)> + '_ {
     move |input| {
         let (rest, units) = match fs.length {
             LengthKind::Fixed => (input, fs.max_len as usize),
             LengthKind::Variable(d) => {
-                let (rest, n) = length_prefix(d, fs.prefix)(input)?;
+                let (rest, mut n) = length_prefix(d, fs.prefix)(input)?;
+                if fs.prefix_counts_itself {
+                    let width = input.len() - rest.len();
+                    n = n
+                        .checked_sub(width)
+                        .ok_or_else(|| Fail::at(input, ErrorKind::PrefixTooShort { found: n, width }))?;
+                }
                 if n > fs.max_len as usize {
                     return Err(Fail::at(
                         input,
@@ -248,7 +256,7 @@ fn field_content(fs: &FieldSpec) -> impl Fn(&[u8]) -> PResult<'_, (&[u8], usize)
 /// Converts wire content to its canonical form, checking the content class.
 /// ASCII and binary content is taken as it is (`Ok(None)`: slice the input); other encodings are
 /// written into `out`.
-fn canonical(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Result<bool, ErrorKind> {
+fn canonical<const SUB: bool>(fs: &FieldSpec, raw: &[u8], units: usize, out: &mut BytesMut) -> Result<bool, ErrorKind> {
     match fs.encoding {
         Encoding::Ascii => {
             text::check_class(fs.class, raw)?;
@@ -321,7 +329,7 @@ pub(crate) fn decode(spec: &Spec, buf: Bytes) -> Result<Message, CodecError> {
     let mut fields = Vec::new();
     let mut scratch = BytesMut::new();
     let outcome = parse(spec, &buf, &mut fields, &mut scratch);
-    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks);
+    let message = |mti| Message::from_decoded(mti, fields, buf, scratch.freeze(), spec.masks, spec.layout.as_ref());
     match outcome {
         Ok(mti) => Ok(message(mti)),
         Err((Some(mti), err)) => Err(err.with_partial(message(mti))),
@@ -390,7 +398,7 @@ fn parse(
             name: fs.name.clone(),
         };
         let start = at(rest);
-        let (r, (raw, units)) = match field_content(fs)(rest) {
+        let (r, (raw, units)) = match field_content::<false>(fs)(rest) {
             Ok(ok) => ok,
             Err(e) => return Err((Some(mti), fail(part(), e))),
         };
@@ -398,7 +406,7 @@ fn parse(
             scratch.reserve(2 * total);
         }
         let before = scratch.len();
-        let value = match canonical(fs, raw, units, scratch) {
+        let value = match canonical::<false>(fs, raw, units, scratch) {
             Ok(false) => FieldValue::Wire((at(r) - raw.len()) as u32, raw.len() as u32),
             Ok(true) => FieldValue::Scratch(before as u32, (scratch.len() - before) as u32),
             Err(kind) => {
@@ -414,4 +422,29 @@ fn parse(
         return Err((Some(mti), err));
     }
     Ok(mti)
+}
+
+/// Reads one sub-field of a composite from the start of `input`: the bytes it takes, the length of
+/// its content (the last bytes taken), and its canonical value if that differs from the content.
+/// An error gives where in `input` it was found and what it is.
+pub(crate) fn read_subfield(fs: &FieldSpec, input: &[u8]) -> Result<(usize, usize, Option<Bytes>), (usize, ErrorKind)> {
+    match field_content::<true>(fs)(input) {
+        Ok((rest, (raw, units))) => {
+            let used = input.len() - rest.len();
+            let mut out = BytesMut::new();
+            match canonical::<true>(fs, raw, units, &mut out) {
+                Ok(false) => Ok((used, raw.len(), None)),
+                Ok(true) => Ok((used, raw.len(), Some(out.freeze()))),
+                Err(kind) => Err((0, kind)),
+            }
+        }
+        Err(nom::Err::Failure(f) | nom::Err::Error(f)) => Err((input.len() - f.left, f.kind)),
+        Err(nom::Err::Incomplete(_)) => Err((
+            input.len(),
+            ErrorKind::Truncated {
+                needed: 1,
+                available: 0,
+            },
+        )),
+    }
 }

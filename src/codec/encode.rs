@@ -16,6 +16,16 @@ pub(crate) fn size_hint(msg: &Message) -> usize {
     4 + 48 + msg.fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>()
 }
 
+/// Bytes a length prefix of `digits` takes in its encoding.
+pub(crate) fn prefix_width(digits: u8, enc: PrefixEncoding) -> usize {
+    match enc {
+        PrefixEncoding::Ascii | PrefixEncoding::Ebcdic => digits as usize,
+        PrefixEncoding::Bcd => (digits as usize).div_ceil(2),
+        PrefixEncoding::Binary if digits <= 2 => 1,
+        PrefixEncoding::Binary => 2,
+    }
+}
+
 fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
     let mut dec = [0u8; 4];
     let mut v = n;
@@ -83,7 +93,9 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
                 out.extend_from_slice(value);
                 return Ok(());
             }
-            LengthKind::Variable(d) if len <= max && d <= 4 && fs.prefix == PrefixEncoding::Ascii => {
+            LengthKind::Variable(d)
+                if len <= max && d <= 4 && fs.prefix == PrefixEncoding::Ascii && !fs.prefix_counts_itself =>
+            {
                 text::check_class(fs.class, value)?;
                 let digits = [
                     b'0' + (len / 1000 % 10) as u8,
@@ -98,10 +110,16 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
             _ => {}
         }
     }
-    write_field_general(out, fs, value)
+    write_field_general::<false>(out, fs, value)
 }
 
-fn write_field_general(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+/// Writes one sub-field of a composite, as [`write_field`] does a field. (A separate copy, so that
+/// the message encoder's keeps a single caller and is inlined as before.)
+pub(crate) fn write_subfield(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
+    write_field_general::<true>(out, fs, value)
+}
+
+fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), ErrorKind> {
     // Packed BCD counted in bytes cannot carry an odd digit count: the pad nibble would read back as a digit.
     if fs.encoding == Encoding::Bcd && fs.unit == LengthUnit::Bytes && value.len() % 2 == 1 {
         return Err(ErrorKind::OddDigitCount(value.len()));
@@ -144,6 +162,9 @@ fn write_field_general(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Resu
             })
         }
         LengthKind::Variable(_) if units > max => return Err(ErrorKind::LengthOverMax { found: units, max }),
+        LengthKind::Variable(d) if fs.prefix_counts_itself => {
+            write_prefix(out, d, fs.prefix, units + prefix_width(d, fs.prefix))
+        }
         LengthKind::Variable(d) => write_prefix(out, d, fs.prefix, units),
     }
     let value = padded.as_deref().unwrap_or(value);
@@ -237,6 +258,20 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
                 ErrorKind::UndefinedField,
             ));
         };
+        if let Some(c) = &fs.composite {
+            if c.strict {
+                crate::message::check_field(fs, value).map_err(|e| {
+                    CodecError::new(
+                        Part::Field {
+                            number: n,
+                            name: fs.name.clone(),
+                        },
+                        at,
+                        ErrorKind::BadStructure(e.within_field()),
+                    )
+                })?;
+            }
+        }
         write_field(out, fs, value).map_err(|kind| {
             CodecError::new(
                 Part::Field {

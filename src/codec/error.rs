@@ -120,6 +120,16 @@ pub enum ErrorKind {
     /// Packed BCD whose length counts bytes, given an odd number of digits (the decoder could not
     /// tell the pad nibble from a digit).
     OddDigitCount(usize),
+    /// A length prefix that counts itself but says less than its own size.
+    PrefixTooShort {
+        /// The length the prefix says.
+        found: usize,
+        /// The prefix's own size in bytes.
+        width: usize,
+    },
+    /// A composite field whose value breaks its declared sub-structure (when encoding): where in
+    /// the value, and what (`tag 9F26 at byte 12: length 8 runs past the end (5 bytes left)`).
+    BadStructure(String),
 }
 
 fn show_byte(b: u8) -> String {
@@ -168,6 +178,10 @@ impl fmt::Display for ErrorKind {
                 write!(f, "fixed length is {expected}, value has {found}")
             }
             ErrorKind::TrailingBytes(n) => write!(f, "{n} bytes left after the last field"),
+            ErrorKind::PrefixTooShort { found, width } => {
+                write!(f, "length prefix says {found}, less than its own {width} bytes")
+            }
+            ErrorKind::BadStructure(detail) => write!(f, "sub-structure: {detail}"),
             ErrorKind::OddDigitCount(n) => write!(
                 f,
                 "packed BCD counted in bytes needs an even number of digits, value has {n}"

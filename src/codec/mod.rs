@@ -24,6 +24,10 @@ use bytes::{Bytes, BytesMut};
 
 pub use error::{CodecError, ErrorKind, Part};
 
+pub(crate) use decode::read_subfield;
+pub(crate) use encode::{prefix_width, write_subfield};
+pub(crate) use text::check_class as check_text;
+
 use crate::{Message, Spec};
 
 impl Spec {

@@ -30,6 +30,25 @@ pub struct DecodeArgs {
     /// Show card data (PAN, tracks, PIN block, ICC data) in clear.
     #[arg(long)]
     reveal: bool,
+    /// Show composite fields (EMV tags in DE 55, sub-fields) as nested rows or JSON objects,
+    /// each part masked by its own sensitivity. A sub-structure that does not parse is shown as
+    /// without --expand and reported on standard error; the exit status then says so.
+    #[arg(long)]
+    expand: bool,
+}
+
+/// The rendering of one decoded message (a table, or a JSON line without its newline), and the
+/// sub-structures that did not parse under `--expand`.
+fn render(spec: &Spec, msg: &iso8583_client::Message, args: &DecodeArgs) -> (String, Vec<iso8583_client::PathError>) {
+    match (args.expand, args.json) {
+        (false, true) => (JsonMessage::new(spec, msg, args.reveal).to_line(), Vec::new()),
+        (false, false) => (table::render(spec, msg, args.reveal), Vec::new()),
+        (true, true) => {
+            let (json, errors) = JsonMessage::expanded(spec, msg, args.reveal);
+            (json.to_line(), errors)
+        }
+        (true, false) => table::render_expanded(spec, msg, args.reveal),
+    }
 }
 
 /// Runs `decode`.
@@ -50,13 +69,19 @@ fn decode_one(spec: &Spec, text: &str, args: &DecodeArgs) -> anyhow::Result<Outc
     let msg = spec
         .decode(&bytes)
         .with_context(|| format!("cannot decode with spec {}", spec.name()))?;
-    let out = if args.json {
-        JsonMessage::new(spec, &msg, args.reveal).to_line() + "\n"
-    } else {
-        table::render(spec, &msg, args.reveal)
-    };
+    let (mut out, errors) = render(spec, &msg, args);
+    if args.json {
+        out.push('\n');
+    }
     io::stdout().lock().write_all(out.as_bytes())?;
-    Ok(Outcome::Success)
+    for e in &errors {
+        eprintln!("iso8583: {e}");
+    }
+    Ok(if errors.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
 }
 
 /// Many messages, one a line: a bad line is reported and the rest goes on. Blank lines and lines
@@ -82,13 +107,24 @@ fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeA
         });
         match (result, args.json) {
             (Ok(None), _) => {}
-            (Ok(Some(msg)), true) => writeln!(out, "{}", JsonMessage::new(spec, &msg, args.reveal).to_line())?,
-            (Ok(Some(msg)), false) => {
-                if !first {
-                    writeln!(out)?;
+            (Ok(Some(msg)), json) => {
+                let (text, errors) = render(spec, &msg, args);
+                if json {
+                    writeln!(out, "{text}")?;
+                } else {
+                    if !first {
+                        writeln!(out)?;
+                    }
+                    first = false;
+                    out.write_all(text.as_bytes())?;
                 }
-                first = false;
-                out.write_all(table::render(spec, &msg, args.reveal).as_bytes())?;
+                if !errors.is_empty() {
+                    outcome = Outcome::SomeFailed;
+                    out.flush()?;
+                    for e in &errors {
+                        eprintln!("iso8583: line {number}: {e}");
+                    }
+                }
             }
             (Err(e), true) => {
                 outcome = Outcome::SomeFailed;

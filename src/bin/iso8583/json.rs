@@ -6,7 +6,7 @@
 //! revealed; input refuses masked values, since they cannot be sent.
 
 use anyhow::{anyhow, bail};
-use iso8583_client::{mask_value, Message, Mti, Sensitivity, Spec};
+use iso8583_client::{mask_value, Message, Mti, Part, PartValue, PathError, Sensitivity, Spec};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
@@ -32,10 +32,48 @@ pub fn field_text(spec: &Spec, number: u8, value: &[u8], reveal: bool) -> String
     }
 }
 
+/// A value as shown in JSON: text, or (composite fields under `--expand`) its parts in order.
+pub enum Shown {
+    /// A string.
+    Text(String),
+    /// An object of parts, in wire order.
+    Parts(Vec<(String, Shown)>),
+}
+
+impl Shown {
+    /// A part, masked by its own sensitivity unless `reveal`; a structured part as an object.
+    pub fn of_part(part: &Part<'_>, reveal: bool) -> Shown {
+        match part.children() {
+            Some(children) => Shown::Parts(
+                children
+                    .iter()
+                    .map(|c| (c.id().to_owned(), Shown::of_part(c, reveal)))
+                    .collect(),
+            ),
+            None => Shown::Text(part.shown(reveal)),
+        }
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Shown::Text(t) => s.serialize_str(t),
+            Shown::Parts(parts) => {
+                let mut map = s.serialize_map(Some(parts.len()))?;
+                for (k, v) in parts {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// A message ready to serialize with its fields in number order.
 pub struct JsonMessage {
     mti: String,
-    fields: Vec<(u8, String)>,
+    fields: Vec<(u8, Shown)>,
 }
 
 impl JsonMessage {
@@ -43,8 +81,47 @@ impl JsonMessage {
     pub fn new(spec: &Spec, msg: &Message, reveal: bool) -> JsonMessage {
         JsonMessage {
             mti: msg.mti().as_str().to_owned(),
-            fields: msg.fields().map(|(n, v)| (n, field_text(spec, n, v, reveal))).collect(),
+            fields: msg
+                .fields()
+                .map(|(n, v)| (n, Shown::Text(field_text(spec, n, v, reveal))))
+                .collect(),
         }
+    }
+
+    /// The JSON view with composite fields as nested objects (`--expand`), each part masked by
+    /// its own sensitivity unless `reveal`. A field whose sub-structure does not parse is shown
+    /// as without expansion, and its error returned.
+    pub fn expanded(spec: &Spec, msg: &Message, reveal: bool) -> (JsonMessage, Vec<PathError>) {
+        let mut errors = Vec::new();
+        let fields = msg
+            .fields()
+            .map(|(n, v)| {
+                let plain = || Shown::Text(field_text(spec, n, v, reveal));
+                if spec.field(n).and_then(|f| f.composite()).is_none() {
+                    return (n, plain());
+                }
+                match msg.parts(n) {
+                    Ok(parts) => (
+                        n,
+                        Shown::Parts(
+                            parts
+                                .iter()
+                                .map(|p| (p.id().to_owned(), Shown::of_part(p, reveal)))
+                                .collect(),
+                        ),
+                    ),
+                    Err(e) => {
+                        errors.push(e);
+                        (n, plain())
+                    }
+                }
+            })
+            .collect();
+        let json = JsonMessage {
+            mti: msg.mti().as_str().to_owned(),
+            fields,
+        };
+        (json, errors)
     }
 
     /// One line of JSON.
@@ -53,7 +130,7 @@ impl JsonMessage {
     }
 }
 
-struct Fields<'a>(&'a [(u8, String)]);
+struct Fields<'a>(&'a [(u8, Shown)]);
 
 impl Serialize for Fields<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -109,6 +186,17 @@ pub fn message_from_json(spec: &Spec, value: &Value) -> anyhow::Result<Message> 
         let field = spec
             .field(number)
             .ok_or_else(|| anyhow!("field {number}: not defined in spec {}", spec.name()))?;
+        if let Value::Object(parts) = v {
+            if field.composite().is_none() {
+                bail!(
+                    "field {number} ({}): the spec declares no sub-structure, give a string",
+                    field.name()
+                );
+            }
+            msg.set_parts(number, parts_from_json(number, field.name(), parts)?)
+                .map_err(|e| anyhow!("{e}"))?;
+            continue;
+        }
         let text = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) if !field.is_binary() && n.is_u64() => n.to_string(),
@@ -133,6 +221,33 @@ pub fn message_from_json(spec: &Spec, value: &Value) -> anyhow::Result<Message> 
         }
     }
     Ok(msg)
+}
+
+/// The parts of a nested object (`{"9F26": "...", "70": {...}}`): strings are values as shown
+/// (hex for binary parts), objects are parts of parts.
+fn parts_from_json(
+    number: u8,
+    name: &str,
+    obj: &serde_json::Map<String, Value>,
+) -> anyhow::Result<Vec<(String, PartValue)>> {
+    obj.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => {
+                    if !s.is_empty() && s.bytes().all(|c| c == b'*') {
+                        bail!(
+                            "field {number} ({name}) part {k}: value is masked; decode with --reveal to get values that can be encoded"
+                        );
+                    }
+                    PartValue::Text(s.clone())
+                }
+                Value::Number(n) if n.is_u64() => PartValue::Text(n.to_string()),
+                Value::Object(o) => PartValue::Parts(parts_from_json(number, name, o)?),
+                _ => bail!("field {number} ({name}) part {k}: value must be a string or an object"),
+            };
+            Ok((k.clone(), value))
+        })
+        .collect()
 }
 
 /// Whether a value is what masking prints (`411111******1111`, `****`), not a real value.
