@@ -290,3 +290,50 @@ async fn close_drains_the_links_in_use_signs_them_off_and_opens_no_new_one() {
     assert_eq!(sim.counters().connections, links, "no link opened once close began");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn above_max_in_flight_a_sender_waits_within_its_deadline_then_is_not_sent() {
+    let sim = Sim::start(
+        spec(),
+        SimConfig {
+            delay: Duration::from_millis(200),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let config = ConnectionConfig {
+        max_in_flight: 1,
+        ..ConnectionConfig::default()
+    };
+    let link = Arc::new(
+        Connection::connect(&sim.addr().to_string(), spec(), Arc::new(config))
+            .await
+            .expect("connect"),
+    );
+    let busy = {
+        let link = link.clone();
+        tokio::spawn(async move { link.send(auth(1), Duration::from_secs(5)).await })
+    };
+    wait_until("the first request at the host", || sim.received().len() == 1).await;
+    let started = Instant::now();
+    let err = link
+        .send(auth(2), Duration::from_millis(50))
+        .await
+        .expect_err("no room in time");
+    assert!(err.is_not_sent(), "{err}");
+    assert!(
+        matches!(
+            err.cause(),
+            iso8583_client::transport::Cause::TooManyInFlight { max: 1 }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    // A sender with time enough waits for the room the first answer makes.
+    let answer = link.send(auth(3), Duration::from_secs(5)).await.expect("room came");
+    assert_eq!(answer.amount(), Some(3));
+    assert_eq!(busy.await.expect("task").expect("answered").amount(), Some(1));
+    assert_eq!(sim.received().len(), 2, "the refused request never reached the host");
+    sim.shutdown().await;
+}
