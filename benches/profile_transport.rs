@@ -5,10 +5,10 @@
 //! `cargo bench --bench profile_transport --no-run` prints the binary's path (under
 //! `target/release/deps/profile_transport-*`); then
 //! `valgrind --tool=callgrind <that binary> 20000 128` (a third argument `bare` runs the
-//! benchmark's bare echo instead, for the floor). Plain `cargo bench` runs it once, 20,000 round trips.
+//! benchmark's bare echo instead, for the floor; `codec` the codec-equipped echo, the ceiling). Plain `cargo bench` runs it once, 20,000 round trips.
 
 mod support;
-use support::{bare_echo_server, bare_frame, bare_link, request};
+use support::{bare_echo_server, bare_frame, bare_link, codec_echo_server, codec_link, request, BareLink};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,9 +30,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    if args.next().as_deref() == Some("bare") {
-        rt.block_on(bare(total, in_flight));
-        return;
+    match args.next().as_deref() {
+        Some("bare") => return rt.block_on(bare(total, in_flight)),
+        Some("codec") => return rt.block_on(codec(total, in_flight)),
+        _ => {}
     }
     rt.block_on(async {
         let spec = Spec::builtin("iso87-ascii-binary-bitmap").expect("spec");
@@ -70,6 +71,17 @@ async fn bare(total: usize, in_flight: usize) {
         bare_frame(&Spec::builtin("iso87-ascii-binary-bitmap").expect("spec")),
     )
     .await;
+    drive(link, total, in_flight).await;
+}
+
+/// The codec echo: the bare echo plus encoding and decoding the 0200 on both sides.
+async fn codec(total: usize, in_flight: usize) {
+    let spec = Spec::builtin("iso87-ascii-binary-bitmap").expect("spec");
+    let addr = codec_echo_server(0, spec.clone()).await;
+    drive(codec_link(&addr, spec).await, total, in_flight).await;
+}
+
+async fn drive(link: Arc<BareLink>, total: usize, in_flight: usize) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..in_flight {
         let link = link.clone();
