@@ -586,3 +586,19 @@ impl Drop for PendingResponse {
         self.shared.deliver(&mut out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flooding_host_gets_a_bounded_number_of_log_lines_per_interval() {
+        let mut log = DropLog::new();
+        let logged = (0..10_000).filter(|_| log.allow("host")).count();
+        assert_eq!(logged, LOG_BURST as usize);
+        assert_eq!(log.suppressed, 10_000 - u64::from(LOG_BURST));
+        tokio::time::advance(LOG_INTERVAL).await;
+        assert!(log.allow("host"), "a new interval logs again (after one summary line)");
+        assert_eq!(log.suppressed, 0);
+    }
+}
