@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::args::{Wire, WireArgs};
 use crate::link::error_kind;
-use crate::{runtime, Outcome};
+use crate::{numbers, runtime, Outcome};
 
 /// `iso8583 bench` options.
 #[derive(Args, Debug, Clone)]
@@ -36,19 +36,19 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub wire: WireArgs,
     /// Links to open.
-    #[arg(long, value_name = "C", default_value_t = 1)]
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = numbers::links, allow_negative_numbers = true)]
     pub connections: usize,
     /// Requests in flight on each link.
-    #[arg(long, value_name = "K", default_value_t = 16)]
+    #[arg(long, value_name = "K", default_value_t = 16, value_parser = numbers::in_flight, allow_negative_numbers = true)]
     pub in_flight: usize,
     /// Run this many seconds (default 10 unless --count).
-    #[arg(long, value_name = "S", conflicts_with = "count")]
+    #[arg(long, value_name = "S", conflicts_with = "count", value_parser = numbers::seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Send this many requests.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = numbers::requests, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Time allowed for each request, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     pub timeout_ms: u64,
     /// Print the summary as JSON.
     #[arg(long)]
@@ -57,6 +57,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quiet: bool,
 }
+
+/// The most requests in flight a run keeps (one task each).
+const MAX_WORKERS: usize = 100_000;
 
 /// The result of a run.
 pub struct Summary {
@@ -94,6 +97,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
 pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     if args.connections == 0 || args.in_flight == 0 {
         bail!("--connections and --in-flight must be at least 1");
+    }
+    if args.connections.saturating_mul(args.in_flight) > MAX_WORKERS {
+        bail!(
+            "--connections x --in-flight must be at most {MAX_WORKERS} requests in flight, not {} x {}",
+            args.connections,
+            args.in_flight
+        );
     }
     let spec = wire.spec.clone();
     let (_sim, addr) = if args.embedded {

@@ -20,13 +20,13 @@ use iso8583_client::{Message, Spec};
 
 use crate::args::WireArgs;
 use crate::bench::{self, BenchArgs};
-use crate::{hex, runtime, table, Outcome};
+use crate::{hex, numbers, runtime, table, Outcome};
 
 /// `iso8583 demo` options.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Seconds of bench at the end.
-    #[arg(long, value_name = "S", default_value_t = 3.0)]
+    #[arg(long, value_name = "S", default_value_t = 3.0, value_parser = numbers::seconds, allow_negative_numbers = true)]
     bench_seconds: f64,
 }
 

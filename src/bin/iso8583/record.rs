@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 
 use crate::args::WireArgs;
-use crate::{runtime, Outcome};
+use crate::{numbers, runtime, Outcome};
 
 /// `iso8583 record` options.
 #[derive(Args, Debug)]
@@ -37,7 +37,7 @@ pub struct RecordArgs {
     #[arg(long)]
     mask: bool,
     /// Stop after this many client connections have ended (default: run until killed).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = numbers::connections, allow_negative_numbers = true)]
     max_connections: Option<u32>,
     #[command(flatten)]
     wire: WireArgs,

@@ -31,7 +31,7 @@ use tokio_util::codec::Decoder;
 use crate::args::{load_spec, Wire};
 use crate::framing_args::{FramingArgs, WireFraming};
 use crate::json::field_text;
-use crate::{runtime, Outcome};
+use crate::{numbers, runtime, Outcome};
 
 /// `iso8583 replay` options.
 #[derive(Args, Debug)]
@@ -43,7 +43,13 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "ADDR")]
     host: Option<String>,
     /// Fields not compared, comma-separated.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "7,11,12,13,37,38")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "7,11,12,13,37,38",
+        allow_negative_numbers = true
+    )]
     ignore: Vec<u8>,
     /// Spec of the recording (default: the recording's header).
     #[arg(long, value_name = "NAME|FILE")]
@@ -56,7 +62,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     fresh_stan: bool,
     /// How long to wait for each answer, in milliseconds (also how long an unanswered request waits).
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     timeout_ms: u64,
     /// Show card data in clear in the differences.
     #[arg(long)]

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
-use crate::{input, runtime, Outcome};
+use crate::{input, numbers, runtime, Outcome};
 use iso8583_client::client::Client;
 
 /// `iso8583 send` options.
@@ -30,14 +30,14 @@ pub struct SendArgs {
     #[command(flatten)]
     wire: WireArgs,
     /// Requests in flight at once on the link.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = numbers::in_flight, allow_negative_numbers = true)]
     concurrency: usize,
     /// Time allowed for each attempt, in milliseconds (the whole send may take an attempt's time
     /// per retry, plus pauses).
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     timeout_ms: u64,
     /// Further attempts where retrying is safe (never for a sent 0100/0200 unless --idempotent).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = numbers::retries, allow_negative_numbers = true)]
     retries: u32,
     /// Retry every message after an unknown outcome, not only reversals, advices and 08xx.
     #[arg(long)]
