@@ -28,7 +28,7 @@ pub mod spec;
 pub mod transport;
 
 pub use codec::CodecError;
-pub use message::{mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+pub use message::{mask_in_place, mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

@@ -91,7 +91,7 @@ pub enum Side {
 /// assert_eq!(rec.entries[0], Entry::Note("connection 2".into()));
 /// assert!(matches!(&rec.entries[1], Entry::Frame { connection: 2, frame, .. } if &frame[..] == b"\x00\x01\x30"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Entry {
     /// A whole frame, length prefix and header included.
     Frame {
@@ -111,6 +111,36 @@ pub enum Entry {
     },
     /// A note (without its `#`); also kept for `connection N` and close notes.
     Note(String),
+}
+
+/// A frame shows its length only (it may carry card data in clear).
+///
+/// ```
+/// use iso8583_client::recording::*;
+/// let e = Entry::Frame { direction: Direction::ToHost, connection: 1, frame: bytes::Bytes::from_static(b"\x00\x0142") };
+/// assert_eq!(format!("{e:?}"), "Frame { direction: ToHost, connection: 1, frame: \"4 bytes\" }");
+/// ```
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Frame {
+                direction,
+                connection,
+                frame,
+            } => f
+                .debug_struct("Frame")
+                .field("direction", direction)
+                .field("connection", connection)
+                .field("frame", &format_args!("\"{} bytes\"", frame.len()))
+                .finish(),
+            Entry::Closed { connection, by } => f
+                .debug_struct("Closed")
+                .field("connection", connection)
+                .field("by", by)
+                .finish(),
+            Entry::Note(n) => f.debug_tuple("Note").field(n).finish(),
+        }
+    }
 }
 
 /// A recording: header and entries.

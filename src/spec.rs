@@ -228,9 +228,9 @@ pub enum Sensitivity {
     /// Shown as is.
     #[default]
     None,
-    /// A card number: only the first 6 and last 4 digits shown.
+    /// A card number: at most the first 6 and last 4 digits shown, never fewer than 6 hidden.
     Pan,
-    /// Track data: fully masked.
+    /// Track data: fully masked but for its separators (`^`, `=`).
     Track,
     /// PIN block, security codes, keys: fully masked.
     Secret,
@@ -381,26 +381,31 @@ impl FieldSpec {
 pub struct MaskSet {
     pan: [u64; 4],
     full: [u64; 4],
+    track: [u64; 4],
 }
 
 impl MaskSet {
-    /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; PIN block 52; ICC data 55 fully masked.
+    /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; expiry date 14, PIN
+    /// block 52 and ICC data 55 fully masked.
     ///
     /// ```
     /// use iso8583_client::{MaskSet, Sensitivity};
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Secret); // track 2
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Track); // track 2
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(14), Sensitivity::Secret); // expiry date
     /// assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
     /// ```
     pub const ISO_DEFAULT: MaskSet = {
         let mut m = MaskSet {
             pan: [0; 4],
             full: [0; 4],
+            track: [0; 4],
         };
         m.pan = set_bit(m.pan, 2);
         m.pan = set_bit(m.pan, 34);
-        m.full = set_bit(m.full, 35);
-        m.full = set_bit(m.full, 36);
-        m.full = set_bit(m.full, 45);
+        m.track = set_bit(m.track, 35);
+        m.track = set_bit(m.track, 36);
+        m.track = set_bit(m.track, 45);
+        m.full = set_bit(m.full, 14);
         m.full = set_bit(m.full, 52);
         m.full = set_bit(m.full, 55);
         m
@@ -418,6 +423,7 @@ impl MaskSet {
         MaskSet {
             pan: [0; 4],
             full: [0; 4],
+            track: [0; 4],
         }
     }
 
@@ -431,6 +437,8 @@ impl MaskSet {
     pub fn of(&self, field: u8) -> Sensitivity {
         if has_bit(&self.pan, field) {
             Sensitivity::Pan
+        } else if has_bit(&self.track, field) {
+            Sensitivity::Track
         } else if has_bit(&self.full, field) {
             Sensitivity::Secret
         } else {
@@ -450,10 +458,12 @@ impl MaskSet {
     pub fn set(&mut self, field: u8, s: Sensitivity) {
         self.pan = clear_bit(self.pan, field);
         self.full = clear_bit(self.full, field);
+        self.track = clear_bit(self.track, field);
         match s {
             Sensitivity::None => {}
             Sensitivity::Pan => self.pan = set_bit(self.pan, field),
-            Sensitivity::Track | Sensitivity::Secret => self.full = set_bit(self.full, field),
+            Sensitivity::Track => self.track = set_bit(self.track, field),
+            Sensitivity::Secret => self.full = set_bit(self.full, field),
         }
     }
 }
@@ -469,6 +479,7 @@ impl fmt::Debug for MaskSet {
         let list = |bits: &[u64; 4]| -> Vec<u8> { (0..=MAX_FIELD).filter(|&n| has_bit(bits, n)).collect() };
         f.debug_struct("MaskSet")
             .field("pan", &list(&self.pan))
+            .field("track", &list(&self.track))
             .field("full", &list(&self.full))
             .finish()
     }

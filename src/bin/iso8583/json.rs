@@ -135,18 +135,10 @@ pub fn message_from_json(spec: &Spec, value: &Value) -> anyhow::Result<Message> 
     Ok(msg)
 }
 
-/// Whether a value is what masking prints (`411111******1111`, `****`), not a real value.
+/// Whether a value is what masking prints (`411111******1111`, `*******1113`, `****=****`), not a
+/// real value: it has a `*`, and masking it again (its `*` read as digits) gives it back.
 fn looks_masked(text: &str, sensitivity: Sensitivity) -> bool {
-    let b = text.as_bytes();
-    match sensitivity {
-        Sensitivity::None => false,
-        _ if !b.is_empty() && b.iter().all(|c| *c == b'*') => true,
-        Sensitivity::Pan => {
-            b.len() > 10
-                && b[..6].iter().all(u8::is_ascii_digit)
-                && b[b.len() - 4..].iter().all(u8::is_ascii_digit)
-                && b[6..b.len() - 4].iter().all(|c| *c == b'*')
-        }
-        _ => false,
-    }
+    sensitivity != Sensitivity::None
+        && text.contains('*')
+        && mask_value(text.replace('*', "0").as_bytes(), sensitivity) == text
 }

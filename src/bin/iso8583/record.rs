@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use clap::Args;
 use iso8583_client::recording::{Direction, Recording, RecordingWriter, Side};
 use iso8583_client::transport::framing::Framing;
-use iso8583_client::{Message, Sensitivity, Spec};
+use iso8583_client::{mask_in_place, Message, Sensitivity, Spec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -200,30 +200,17 @@ fn masked_frame(spec: &Spec, framing: &Framing, header: &[u8], message: &[u8]) -
     Some(wire.to_vec())
 }
 
-/// Masks card data in place: PAN digits other than the first 6 and last 4 become 0, every digit of
-/// track data after its PAN part likewise, secrets become zeros. Lengths never change.
+/// Masks card data in place by the library's one rule ([`mask_in_place`]): hidden PAN digits,
+/// track data but for its separators, and secrets become `0` (0x00 in binary fields). Lengths
+/// never change, and the message still encodes.
 pub fn mask_message(spec: &Spec, msg: &mut Message) {
     let fields: Vec<(u8, Vec<u8>)> = msg.fields().map(|(n, v)| (n, v.to_vec())).collect();
     for (n, mut value) in fields {
         let Some(field) = spec.field(n) else { continue };
-        match field.sensitivity() {
-            Sensitivity::None => continue,
-            Sensitivity::Pan | Sensitivity::Track => {
-                // Digits between the first 6 and the last 4 of the PAN part, and everything after
-                // the separator, become '0'; separators stay.
-                let pan_end = value.iter().position(|b| !b.is_ascii_digit()).unwrap_or(value.len());
-                for (i, b) in value.iter_mut().enumerate() {
-                    let keep = i < 6 || (i < pan_end && i + 4 >= pan_end);
-                    if b.is_ascii_digit() && !keep {
-                        *b = b'0';
-                    }
-                }
-            }
-            Sensitivity::Secret => {
-                let zero = if field.is_binary() { 0 } else { b'0' };
-                value.iter_mut().for_each(|b| *b = zero);
-            }
+        if field.sensitivity() == Sensitivity::None {
+            continue;
         }
+        mask_in_place(&mut value, field.sensitivity(), field.is_binary());
         msg.set(n, value);
     }
 }
