@@ -63,7 +63,9 @@ fn cases() -> Vec<(Vec<String>, &'static str, &'static str)> {
         v.push((bench.clone(), o, ""));
     }
     v.push((s(&["bench", "--embedded", "--quiet"]), "--duration", ""));
-    v.push((record, "--max-connections", ""));
+    for o in ["--max-connections", "--idle-timeout"] {
+        v.push((record.clone(), o, ""));
+    }
     for o in ["--timeout-ms", "--ignore"] {
         v.push((replay.clone(), o, ""));
     }
