@@ -16,6 +16,7 @@ mod framing_args;
 mod hex;
 mod input;
 mod json;
+mod json_fast;
 mod link;
 mod numbers;
 mod record;
