@@ -195,7 +195,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         );
         let wire = WireArgs::with_spec(SPEC);
         let bench_args = BenchArgs {
-            host: None,
+            host: Vec::new(),
             embedded: true,
             wire: wire.clone(),
             connections: 2,

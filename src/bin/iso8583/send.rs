@@ -21,9 +21,10 @@ use iso8583_client::client::Client;
 /// `iso8583 send` options.
 #[derive(Args, Debug)]
 pub struct SendArgs {
-    /// The host: HOST:PORT.
+    /// The host: HOST:PORT. Give it several times for a failover list: the primary first, then
+    /// the hosts used while it is down.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8583")]
-    host: String,
+    host: Vec<String>,
     /// JSON lines to send (`{"mti": "0200", "fields": {...}}`); `-` or nothing for standard input.
     #[arg(value_name = "FILE|-")]
     file: Option<PathBuf>,
@@ -58,7 +59,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
     let opts = LinkOptions {
-        addr: runtime::host_addr(&args.host)?,
+        addrs: args
+            .host
+            .iter()
+            .map(|h| runtime::host_addr(h))
+            .collect::<anyhow::Result<_>>()?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),
