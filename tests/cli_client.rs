@@ -32,7 +32,7 @@ fn bench_survives_a_host_that_drops_its_links() {
             "--duration",
             "3",
             "--timeout-ms",
-            "300",
+            "5000",
             "--json",
             "--quiet",
         ],
@@ -43,8 +43,12 @@ fn bench_survives_a_host_that_drops_its_links() {
     assert!(!r.stderr.contains("panicked"), "{r:?}");
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {r:?}"));
     let seconds = v["seconds"].as_f64().unwrap();
-    assert!(seconds >= 2.9, "the run lasted its 3 seconds: {v}");
-    assert!(took >= Duration::from_millis(2900), "{took:?}");
+    assert!((2.9..3.5).contains(&seconds), "the run lasted its 3 seconds: {v}");
+    // Requests still waiting at the end (dropped by the host, 5 s timeout) do not make it longer.
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
     // Each link is dropped after 500 requests: far more than 2 x 500 answered means reconnects.
     assert!(v["answered"].as_u64().unwrap() > 1_500, "{v}");
     assert!(v["client"]["reconnects"].as_u64().unwrap() >= 1, "{v}");

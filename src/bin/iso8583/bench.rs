@@ -23,7 +23,8 @@ use crate::args::{Wire, WireArgs};
 use crate::link::{error_kind, outcome_name};
 use crate::{numbers, runtime, Outcome};
 
-/// `iso8583 bench` options.
+/// `iso8583 bench` options. A timed run ends on time: requests still waiting for their answer
+/// when it ends are given up and not counted.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The host to load: HOST:PORT. Give it several times for a failover list (primary first).
@@ -178,6 +179,7 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
                 tickets: tickets.clone(),
                 done: done.clone(),
                 stop: stop.clone(),
+                end: duration.map(|d| tokio::time::Instant::from_std(started) + d),
             };
             workers.spawn(w.run());
         }
@@ -298,6 +300,8 @@ struct Worker {
     tickets: Arc<AtomicU64>,
     done: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    /// The end of a timed run: requests still waiting then are given up, not counted.
+    end: Option<tokio::time::Instant>,
 }
 
 struct Part {
@@ -326,9 +330,18 @@ impl Worker {
                     break;
                 }
             }
-            part.requests += 1;
             let t0 = Instant::now();
-            match self.client.send(self.template.clone()).await {
+            let send = self.client.send(self.template.clone());
+            let result = match self.end {
+                None => send.await,
+                Some(end) => tokio::select! {
+                    r = send => r,
+                    // The run is over: a request still waiting is given up (the client cancels it).
+                    _ = tokio::time::sleep_until(end) => break,
+                },
+            };
+            part.requests += 1;
+            match result {
                 Ok(_) => {
                     part.answered += 1;
                     let us = t0.elapsed().as_micros().max(1) as u64;
