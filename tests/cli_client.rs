@@ -78,3 +78,19 @@ fn send_fails_over_to_the_next_host() {
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["mti"], "0810", "{r:?}");
 }
+
+#[test]
+fn replay_fails_over_to_the_next_host() {
+    let sim = start_sim(&["--spec", "iso87-ascii-binary-bitmap"]);
+    let fixture = format!("{}/fixtures/exchanges/echo-and-auth.txt", env!("CARGO_MANIFEST_DIR"));
+    let r = cli_support::run(&[
+        "replay",
+        &fixture,
+        "--host",
+        &dead_port(),
+        "--host",
+        &sim.addr.to_string(),
+    ]);
+    r.assert_ok();
+    assert!(r.stdout.contains("2 same, 0 different"), "{r:?}");
+}

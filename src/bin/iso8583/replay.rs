@@ -39,9 +39,10 @@ pub struct ReplayArgs {
     /// The recording.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// The host to replay against (default: a host played by the recording itself).
+    /// The host to replay against (default: a host played by the recording itself). Give it
+    /// several times for a failover list: each connection goes to the first that accepts it.
     #[arg(long, value_name = "ADDR")]
-    host: Option<String>,
+    host: Vec<String>,
     /// Fields not compared, comma-separated.
     #[arg(
         long,
@@ -101,7 +102,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     let spec_name = args.spec.clone().unwrap_or_else(|| spec_beside(&rec.spec, &args.file));
     let recorded_framing = WireFraming::of_recording(&rec);
     let framing = args.framing.resolve_over(recorded_framing.clone())?;
-    if args.host.is_none() && framing != recorded_framing {
+    if args.host.is_empty() && framing != recorded_framing {
         bail!("--framing, --header and --length-includes-header need --host: the host played by the recording speaks the recording's framing");
     }
     let wire = Wire {
@@ -112,7 +113,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     let exchanges = rec
         .exchanges(&wire.spec)
         .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-    let host = args.host.as_deref().map(runtime::host_addr).transpose()?;
+    let hosts: Vec<String> = args
+        .host
+        .iter()
+        .map(|h| runtime::host_addr(h))
+        .collect::<anyhow::Result<_>>()?;
+    let host = (!hosts.is_empty()).then(|| Arc::new(hosts));
     let ignore: BTreeSet<u8> = args.ignore.iter().copied().collect();
     let spec = wire.spec.clone();
     let entries_of = entries_by_connection(&rec);
@@ -217,7 +223,11 @@ struct Ended {
 
 /// Replays every connection of the recording: at the same time where they overlapped in the
 /// recording, one after the other where one began after another ended. Results in recorded order.
-async fn replay_all(plan: Arc<Plan>, exchanges: Vec<Exchange>, host: Option<String>) -> anyhow::Result<Vec<Replayed>> {
+async fn replay_all(
+    plan: Arc<Plan>,
+    exchanges: Vec<Exchange>,
+    host: Option<Arc<Vec<String>>>,
+) -> anyhow::Result<Vec<Replayed>> {
     let mut by_connection: HashMap<u32, Vec<Exchange>> = HashMap::new();
     for x in exchanges {
         by_connection.entry(x.connection).or_default().push(x);
@@ -264,30 +274,42 @@ async fn replay_all(plan: Arc<Plan>, exchanges: Vec<Exchange>, host: Option<Stri
     Ok(out)
 }
 
-/// Replays connection `c` against `host`, or against a host played by the recording.
+/// Replays connection `c` against the first of `hosts` that accepts it, or against a host played
+/// by the recording.
 async fn replay_one(
     plan: &Arc<Plan>,
     c: u32,
     mine: Vec<Exchange>,
-    host: Option<String>,
+    hosts: Option<Arc<Vec<String>>>,
 ) -> anyhow::Result<Vec<Replayed>> {
-    let (addr, played) = match host {
-        Some(h) => (h, None),
+    let (addrs, played) = match hosts {
+        Some(h) => (h.to_vec(), None),
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?.to_string();
             let task = tokio::spawn(play_host(listener, plan.clone(), c));
-            (addr, Some(task))
+            (vec![addr], Some(task))
         }
     };
     let config = Arc::new(iso8583_client::transport::ConnectionConfig {
         max_consecutive_timeouts: 0,
         ..plan.wire.connection_config()
     });
-    let link = Connection::connect(&addr, plan.wire.spec.clone(), config)
-        .await
-        // The library's error names the address and the cause already.
-        .map_err(|e| anyhow!("cannot connect: {e}"))?;
+    let mut failures = Vec::new();
+    let mut link = None;
+    for addr in &addrs {
+        match Connection::connect(addr, plan.wire.spec.clone(), config.clone()).await {
+            Ok(l) => {
+                link = Some(l);
+                break;
+            }
+            // The library's error names the address and the cause already.
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let Some(link) = link else {
+        bail!("cannot connect: {}", failures.join("; "));
+    };
     let out = replay_connection(plan, &link, mine).await;
     link.close().await;
     if let Some(t) = played {
