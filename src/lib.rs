@@ -30,8 +30,8 @@ pub mod typed;
 
 pub use codec::CodecError;
 pub use message::{
-    mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Part, PartValue, PathError,
-    PathErrorKind,
+    mask_in_place, mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Part, PartValue,
+    PathError, PathErrorKind,
 };
 pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
 pub use typed::TypedError;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use mask::{mask_value, Masked, Revealed};
+pub use mask::{mask_in_place, mask_value, Masked, Revealed};
 pub use mti::{InvalidMti, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
 pub use parts::{Part, PartValue, PathError, PathErrorKind};
 
@@ -352,7 +352,7 @@ impl Message {
     /// let msg = iso8583_client::Message::new("0100".parse().unwrap())
     ///     .with(2, "5413330089010434").with(35, "5413330089010434=2512");
     /// assert_eq!(msg.masked(2).unwrap().to_string(), "541333******0434");
-    /// assert_eq!(msg.masked(35).unwrap().to_string(), "*********************");
+    /// assert_eq!(msg.masked(35).unwrap().to_string(), "****************=****"); // track: separators only
     /// ```
     pub fn masked(&self, field: u8) -> Option<Masked<'_>> {
         let v = self.get(field)?;

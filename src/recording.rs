@@ -28,6 +28,7 @@
 //! assert_eq!(rec.to_text(), format!("spec: iso87-ascii-binary-bitmap\nframing: 2b\n{text}"));
 //! ```
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use bytes::{Bytes, BytesMut};
@@ -91,7 +92,7 @@ pub enum Side {
 /// assert_eq!(rec.entries[0], Entry::Note("connection 2".into()));
 /// assert!(matches!(&rec.entries[1], Entry::Frame { connection: 2, frame, .. } if &frame[..] == b"\x00\x01\x30"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Entry {
     /// A whole frame, length prefix and header included.
     Frame {
@@ -111,6 +112,36 @@ pub enum Entry {
     },
     /// A note (without its `#`); also kept for `connection N` and close notes.
     Note(String),
+}
+
+/// A frame shows its length only (it may carry card data in clear).
+///
+/// ```
+/// use iso8583_client::recording::*;
+/// let e = Entry::Frame { direction: Direction::ToHost, connection: 1, frame: bytes::Bytes::from_static(b"\x00\x0142") };
+/// assert_eq!(format!("{e:?}"), "Frame { direction: ToHost, connection: 1, frame: \"4 bytes\" }");
+/// ```
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Frame {
+                direction,
+                connection,
+                frame,
+            } => f
+                .debug_struct("Frame")
+                .field("direction", direction)
+                .field("connection", connection)
+                .field("frame", &format_args!("\"{} bytes\"", frame.len()))
+                .finish(),
+            Entry::Closed { connection, by } => f
+                .debug_struct("Closed")
+                .field("connection", connection)
+                .field("by", by)
+                .finish(),
+            Entry::Note(n) => f.debug_tuple("Note").field(n).finish(),
+        }
+    }
 }
 
 /// A recording: header and entries.
@@ -437,6 +468,11 @@ impl Recording {
     /// ```
     pub fn exchanges(&self, spec: &Spec) -> Result<Vec<Exchange>, String> {
         let mut out: Vec<Exchange> = Vec::new();
+        // Unanswered requests by connection and STAN, oldest first: an answer looks only at the
+        // requests of its connection with its STAN, a close only at its connection's (linear in
+        // the recording, where a scan of every exchange per answer was quadratic).
+        let mut waiting: HashMap<(u32, Option<Bytes>), VecDeque<usize>> = HashMap::new();
+        let mut open: HashMap<u32, Vec<usize>> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate() {
             match e {
                 Entry::Frame {
@@ -446,6 +482,9 @@ impl Recording {
                 } => {
                     let msg = self.decode(spec, frame).map_err(|p| format!("entry {}: {p}", i + 1))?;
                     if msg.mti().is_request() && msg.mti().response().is_some() {
+                        let key = (*connection, msg.get_bytes(11));
+                        waiting.entry(key).or_default().push_back(out.len());
+                        open.entry(*connection).or_default().push(out.len());
                         out.push(Exchange {
                             connection: *connection,
                             request_entry: i,
@@ -462,20 +501,31 @@ impl Recording {
                     frame,
                 } => {
                     let msg = self.decode(spec, frame).map_err(|p| format!("entry {}: {p}", i + 1))?;
-                    if let Some(x) = out.iter_mut().find(|x| {
-                        x.connection == *connection && x.outcome == Outcome::Unanswered && answers(&x.request, &msg)
-                    }) {
+                    let Some(queue) = waiting.get_mut(&(*connection, msg.get_bytes(11))) else {
+                        continue;
+                    };
+                    let Some(pos) = queue.iter().position(|&x| {
+                        out.get(x)
+                            .is_some_and(|x| x.outcome == Outcome::Unanswered && answers(&x.request, &msg))
+                    }) else {
+                        continue;
+                    };
+                    let answered = queue.remove(pos);
+                    if queue.is_empty() {
+                        waiting.remove(&(*connection, msg.get_bytes(11)));
+                    }
+                    if let Some(x) = answered.and_then(|x| out.get_mut(x)) {
                         x.response_entry = Some(i);
                         x.response = Some(msg);
                         x.outcome = Outcome::Answered;
                     }
                 }
                 Entry::Closed { connection, .. } => {
-                    for x in out
-                        .iter_mut()
-                        .filter(|x| x.connection == *connection && x.outcome == Outcome::Unanswered)
-                    {
-                        x.outcome = Outcome::Closed;
+                    for x in open.remove(connection).unwrap_or_default() {
+                        if let Some(x) = out.get_mut(x).filter(|x| x.outcome == Outcome::Unanswered) {
+                            x.outcome = Outcome::Closed;
+                            waiting.remove(&(*connection, x.request.get_bytes(11)));
+                        }
                     }
                 }
                 Entry::Note(_) => {}

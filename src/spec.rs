@@ -236,9 +236,9 @@ pub enum Sensitivity {
     /// Shown as is.
     #[default]
     None,
-    /// A card number: only the first 6 and last 4 digits shown.
+    /// A card number: at most the first 6 and last 4 digits shown, never fewer than 6 hidden.
     Pan,
-    /// Track data: fully masked.
+    /// Track data: fully masked but for its separators (`^`, `=`).
     Track,
     /// PIN block, security codes, keys: fully masked.
     Secret,
@@ -471,26 +471,31 @@ impl Layout {
 pub struct MaskSet {
     pan: [u64; 4],
     full: [u64; 4],
+    track: [u64; 4],
 }
 
 impl MaskSet {
-    /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; PIN block 52; ICC data 55 fully masked.
+    /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; expiry date 14, PIN
+    /// block 52 and ICC data 55 fully masked.
     ///
     /// ```
     /// use iso8583_client::{MaskSet, Sensitivity};
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Secret); // track 2
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Track); // track 2
+    /// assert_eq!(MaskSet::ISO_DEFAULT.of(14), Sensitivity::Secret); // expiry date
     /// assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
     /// ```
     pub const ISO_DEFAULT: MaskSet = {
         let mut m = MaskSet {
             pan: [0; 4],
             full: [0; 4],
+            track: [0; 4],
         };
         m.pan = set_bit(m.pan, 2);
         m.pan = set_bit(m.pan, 34);
-        m.full = set_bit(m.full, 35);
-        m.full = set_bit(m.full, 36);
-        m.full = set_bit(m.full, 45);
+        m.track = set_bit(m.track, 35);
+        m.track = set_bit(m.track, 36);
+        m.track = set_bit(m.track, 45);
+        m.full = set_bit(m.full, 14);
         m.full = set_bit(m.full, 52);
         m.full = set_bit(m.full, 55);
         m
@@ -508,6 +513,7 @@ impl MaskSet {
         MaskSet {
             pan: [0; 4],
             full: [0; 4],
+            track: [0; 4],
         }
     }
 
@@ -521,6 +527,8 @@ impl MaskSet {
     pub fn of(&self, field: u8) -> Sensitivity {
         if has_bit(&self.pan, field) {
             Sensitivity::Pan
+        } else if has_bit(&self.track, field) {
+            Sensitivity::Track
         } else if has_bit(&self.full, field) {
             Sensitivity::Secret
         } else {
@@ -540,10 +548,12 @@ impl MaskSet {
     pub fn set(&mut self, field: u8, s: Sensitivity) {
         self.pan = clear_bit(self.pan, field);
         self.full = clear_bit(self.full, field);
+        self.track = clear_bit(self.track, field);
         match s {
             Sensitivity::None => {}
             Sensitivity::Pan => self.pan = set_bit(self.pan, field),
-            Sensitivity::Track | Sensitivity::Secret => self.full = set_bit(self.full, field),
+            Sensitivity::Track => self.track = set_bit(self.track, field),
+            Sensitivity::Secret => self.full = set_bit(self.full, field),
         }
     }
 }
@@ -559,6 +569,7 @@ impl fmt::Debug for MaskSet {
         let list = |bits: &[u64; 4]| -> Vec<u8> { (0..=MAX_FIELD).filter(|&n| has_bit(bits, n)).collect() };
         f.debug_struct("MaskSet")
             .field("pan", &list(&self.pan))
+            .field("track", &list(&self.track))
             .field("full", &list(&self.full))
             .finish()
     }

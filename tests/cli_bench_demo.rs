@@ -71,6 +71,9 @@ fn demo_exits_0_and_shows_the_repeat() {
     );
     assert!(r.stdout.contains("throughput"), "{r:?}");
     assert!(!r.stdout.contains("4111111111111111"), "PAN masked");
+    // The demo says DE 14 (expiry) is masked: it is.
+    assert!(r.stdout.contains("Date, Expiration"), "{r:?}");
+    assert!(!r.stdout.contains("2812"), "expiry masked: {r:?}");
 }
 
 #[test]

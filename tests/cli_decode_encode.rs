@@ -87,7 +87,7 @@ fn json_shape_masked_and_revealed() {
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["mti"], "0200");
     assert_eq!(v["fields"]["2"], "411111******1111");
-    assert_eq!(v["fields"]["35"], "************************");
+    assert_eq!(v["fields"]["35"], "****************=*******");
     assert_eq!(v["fields"]["52"], "****************");
     assert_eq!(v["fields"]["4"], "000000001000");
     // Fields appear in number order.

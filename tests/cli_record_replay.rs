@@ -130,7 +130,8 @@ fn fresh_stan_sends_new_stans_and_de7_and_still_compares_with_the_recording() {
     let spec = "iso87-ascii-binary-bitmap";
     let sim = start_sim(&["--spec", spec]);
     let out = temp("fresh-stan-wire.txt");
-    let (mut record, proxy) = start_record(&sim.addr.to_string(), &out, &["--spec", spec]);
+    // --reveal: the test compares the card fields on the wire with the fixture's.
+    let (mut record, proxy) = start_record(&sim.addr.to_string(), &out, &["--spec", spec, "--reveal"]);
     // DE 7 and DE 11 are compared: the expected answer echoes what was actually sent.
     let r = run(&[
         "replay",

@@ -260,8 +260,8 @@ fn debug_and_display_mask_card_data() {
         display,
         format!(
             "0200 2=476173******0119 11=000001 35={} 45={} 52={} 55={}",
-            "*".repeat(24),
-            "*".repeat(31),
+            "****************=*******",
+            "*****************^********^****",
             "*".repeat(8),
             "*".repeat(3)
         )
@@ -270,8 +270,8 @@ fn debug_and_display_mask_card_data() {
         debug,
         format!(
             "Message {{ mti: 0200, fields: {{2: \"476173******0119\", 11: \"000001\", 35: \"{}\", 45: \"{}\", 52: \"{}\", 55: \"{}\"}} }}",
-            "*".repeat(24),
-            "*".repeat(31),
+            "****************=*******",
+            "*****************^********^****",
             "*".repeat(8),
             "*".repeat(3)
         )
@@ -289,9 +289,11 @@ fn debug_and_display_mask_card_data() {
 }
 
 #[test]
-fn short_or_odd_pans_are_fully_masked() {
-    assert_eq!(mask_value(b"4111111111", Sensitivity::Pan), "**********");
-    assert_eq!(mask_value(b"41111111111", Sensitivity::Pan), "411111*1111");
+fn short_or_odd_pans_hide_at_least_6_digits() {
+    // Never fewer than 6 digits hidden: under 16 digits only the last 4 show, under 10 none.
+    assert_eq!(mask_value(b"411111111", Sensitivity::Pan), "*********");
+    assert_eq!(mask_value(b"4111111111", Sensitivity::Pan), "******1111");
+    assert_eq!(mask_value(b"41111111111", Sensitivity::Pan), "*******1111");
     assert_eq!(
         mask_value(b"4111-1111-1111-1111", Sensitivity::Pan),
         "*******************"
@@ -330,7 +332,7 @@ fn decoded_messages_mask_by_their_spec() {
     quiet.set_masks(MaskSet::empty());
     assert_eq!(quiet.to_string(), "0100 2=4111111111111111 48=SECRETKEY");
     assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
-    assert_eq!(MaskSet::ISO_DEFAULT.of(36), Sensitivity::Secret);
+    assert_eq!(MaskSet::ISO_DEFAULT.of(36), Sensitivity::Track);
 }
 
 #[test]
@@ -362,7 +364,7 @@ fn a_spec_that_says_nothing_masks_card_data_by_the_iso_defaults() {
     let shown = format!("{decoded} {decoded:?}");
     assert_eq!(
         decoded.to_string(),
-        "0100 2=411111******1111 35=********************* 52=******** 192=******"
+        "0100 2=411111******1111 35=****************=**** 52=******** 192=******"
     );
     for secret in ["4111111111111111", "2512", "123456", "KEY123"] {
         assert!(!shown.contains(secret), "{secret} leaked in {shown}");

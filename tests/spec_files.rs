@@ -254,7 +254,7 @@ fn defaults_and_field_attributes() {
     // Sensitivities become the spec's masks.
     let masks = spec.masks();
     assert_eq!(masks.of(2), Sensitivity::Pan);
-    assert_eq!(masks.of(35), Sensitivity::Secret);
+    assert_eq!(masks.of(35), Sensitivity::Track);
     assert_eq!(masks.of(52), Sensitivity::Secret);
     assert_eq!(masks.of(41), Sensitivity::None);
     // Without defaults, fields are ASCII with ASCII prefixes.
@@ -337,7 +337,7 @@ fn builtin_specs() {
         let again = Spec::load(name).unwrap();
         assert!(std::sync::Arc::ptr_eq(&spec, &again));
         assert_eq!(spec.masks().of(2), Sensitivity::Pan);
-        assert_eq!(spec.masks().of(35), Sensitivity::Secret);
+        assert_eq!(spec.masks().of(35), Sensitivity::Track);
         assert_eq!(spec.masks().of(52), Sensitivity::Secret);
         assert_eq!(spec.masks().of(11), Sensitivity::None);
     }

@@ -1,13 +1,14 @@
 //! Masking of card data for output and logs.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::spec::Sensitivity;
 
 use super::Message;
 
-/// A field value formatted by its sensitivity: a PAN shows its first 6 and last 4 digits, track data,
-/// PIN blocks and other secrets show as `*`, everything else in clear (printable text as is, other
+/// A field value formatted by its sensitivity: a PAN shows at most its first 6 and last 4 digits and
+/// never fewer than 6 are hidden (only the last 4 under 16 digits, nothing under 10); track data,
+/// PIN blocks and other secrets show as `*` but for track separators (`^`, `=`); everything else in clear (printable text as is, other
 /// bytes as uppercase hex). [`Masked::reveal`] gives the clear bytes on purpose.
 ///
 /// ```
@@ -54,11 +55,55 @@ impl<'a> Masked<'a> {
     }
 }
 
-fn stars(f: &mut fmt::Formatter<'_>, n: usize) -> fmt::Result {
-    for _ in 0..n {
-        f.write_str("*")?;
+/// The separators of track data (ISO 7813: `^` between PAN, name and the rest of track 1, `=`
+/// after the PAN of tracks 2 and 3): the only characters of track data shown.
+fn is_separator(b: u8) -> bool {
+    matches!(b, b'^' | b'=')
+}
+
+/// What of a value masking shows: the one rule behind [`Masked`], [`mask_value`] and
+/// [`mask_in_place`].
+#[derive(Clone, Copy)]
+enum Shown {
+    /// Everything (not sensitive).
+    All,
+    /// The first `first` and the last `last` bytes (digits of a PAN).
+    Ends { first: usize, last: usize },
+    /// Separators only (track data and secrets).
+    Separators,
+}
+
+impl Shown {
+    /// The rule for `value`: a PAN of digits shows its first 6 and last 4 digits when that hides
+    /// at least 6, else its last 4 when that hides at least 6, else nothing; a PAN with anything
+    /// but digits shows nothing; track data, PIN blocks and secrets show only separators.
+    fn of(value: &[u8], sensitivity: Sensitivity) -> Shown {
+        const HIDDEN_AT_LEAST: usize = 6;
+        match sensitivity {
+            Sensitivity::None => Shown::All,
+            Sensitivity::Pan if value.iter().all(u8::is_ascii_digit) => {
+                let n = value.len();
+                if n >= 6 + 4 + HIDDEN_AT_LEAST {
+                    Shown::Ends { first: 6, last: 4 }
+                } else if n >= 4 + HIDDEN_AT_LEAST {
+                    Shown::Ends { first: 0, last: 4 }
+                } else {
+                    Shown::Ends { first: 0, last: 0 }
+                }
+            }
+            Sensitivity::Pan => Shown::Ends { first: 0, last: 0 },
+            Sensitivity::Track | Sensitivity::Secret => Shown::Separators,
+        }
     }
-    Ok(())
+
+    /// Whether byte `i` of `value` is shown.
+    fn shows(self, value: &[u8], i: usize) -> bool {
+        match self {
+            Shown::All => true,
+            Shown::Ends { first, last } => i < first || i + last >= value.len(),
+            Shown::Separators => value.get(i).is_some_and(|b| is_separator(*b)),
+        }
+    }
 }
 
 fn is_text(v: &[u8]) -> bool {
@@ -68,16 +113,51 @@ fn is_text(v: &[u8]) -> bool {
 impl fmt::Display for Masked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.value;
-        match self.sensitivity {
-            Sensitivity::Pan if v.len() > 10 && v.iter().all(u8::is_ascii_digit) => {
-                // Digits only, checked above: valid UTF-8.
-                f.write_str(std::str::from_utf8(&v[..6]).map_err(|_| fmt::Error)?)?;
-                stars(f, v.len() - 10)?;
-                f.write_str(std::str::from_utf8(&v[v.len() - 4..]).map_err(|_| fmt::Error)?)
+        match Shown::of(v, self.sensitivity) {
+            Shown::All if is_text(v) => f.write_str(std::str::from_utf8(v).map_err(|_| fmt::Error)?),
+            Shown::All => v.iter().try_for_each(|b| write!(f, "{b:02X}")),
+            shown => {
+                // Binary secrets are all stars: a byte equal to a separator is no separator there.
+                let text = is_text(v);
+                for (i, b) in v.iter().enumerate() {
+                    if text && shown.shows(v, i) {
+                        f.write_char(char::from(*b))?;
+                    } else {
+                        f.write_char('*')?;
+                    }
+                }
+                Ok(())
             }
-            Sensitivity::Pan | Sensitivity::Track | Sensitivity::Secret => stars(f, v.len()),
-            Sensitivity::None if is_text(v) => f.write_str(std::str::from_utf8(v).map_err(|_| fmt::Error)?),
-            Sensitivity::None => v.iter().try_for_each(|b| write!(f, "{b:02X}")),
+        }
+    }
+}
+
+/// Masks a value in place by the rule of [`Masked`], keeping its length and its encoding valid:
+/// each hidden character becomes `0` (a digit, valid in every text class), each byte of a binary
+/// field (`binary`) becomes 0x00. For recordings and fixtures that must still decode.
+///
+/// ```
+/// use iso8583_client::{mask_in_place, Sensitivity};
+/// let mut pan = b"5413330089010434".to_vec();
+/// mask_in_place(&mut pan, Sensitivity::Pan, false);
+/// assert_eq!(pan, b"5413330000000434");
+/// let mut track2 = b"5413330089010434=2512101".to_vec();
+/// mask_in_place(&mut track2, Sensitivity::Track, false);
+/// assert_eq!(track2, b"0000000000000000=0000000");
+/// ```
+pub fn mask_in_place(value: &mut [u8], sensitivity: Sensitivity, binary: bool) {
+    let shown = Shown::of(value, sensitivity);
+    if matches!(shown, Shown::All) {
+        return;
+    }
+    if binary {
+        value.iter_mut().for_each(|b| *b = 0);
+        return;
+    }
+    let keep: Vec<bool> = (0..value.len()).map(|i| shown.shows(value, i)).collect();
+    for (b, keep) in value.iter_mut().zip(keep) {
+        if !keep {
+            *b = b'0';
         }
     }
 }

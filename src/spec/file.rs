@@ -646,12 +646,12 @@ fn field(f: &RawField, d: &RawDefaults, sub: bool) -> Result<FieldSpec, String> 
 }
 
 /// The ISO 8583:1987 masking rule of a field whose spec line says nothing: PAN for DE 2 and 34,
-/// track for 35, 36 and 45, secret for the PIN block (52) and ICC data (55).
+/// track for 35, 36 and 45, secret for the expiry date (14), the PIN block (52) and ICC data (55).
 fn iso_default_sensitivity(number: u8) -> Sensitivity {
     match number {
         2 | 34 => Sensitivity::Pan,
         35 | 36 | 45 => Sensitivity::Track,
-        52 | 55 => Sensitivity::Secret,
+        14 | 52 | 55 => Sensitivity::Secret,
         _ => Sensitivity::None,
     }
 }

@@ -239,12 +239,27 @@ pub enum FramingError {
 /// let frame = framing.decode(&mut wire).unwrap().unwrap();
 /// assert_eq!((&frame.header[..], &frame.message[..]), (&[0x60, 0x00, 0x00, 0x00, 0x03][..], &b"ABCD"[..]));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     /// Fixed header after the length prefix, e.g. a TPDU; empty if none.
     pub header: Bytes,
     /// The message: MTI, bitmap(s) and fields.
     pub message: Bytes,
+}
+
+/// Lengths only: a frame carries card data in clear.
+///
+/// ```
+/// let frame = iso8583_client::transport::framing::Frame { header: Default::default(), message: "0200...".into() };
+/// assert_eq!(format!("{frame:?}"), "Frame { header: \"0 bytes\", message: \"7 bytes\" }");
+/// ```
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("header", &format_args!("\"{} bytes\"", self.header.len()))
+            .field("message", &format_args!("\"{} bytes\"", self.message.len()))
+            .finish()
+    }
 }
 
 /// Configurable length-prefix framing; see the [module docs](self) for the wire layouts.

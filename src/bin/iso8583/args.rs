@@ -29,15 +29,22 @@ impl SpecArg {
     }
 }
 
-/// Loads a built-in spec or a spec file; the error names the file, field and problem.
+/// Loads a built-in spec or a spec file (a regular file of at most 16 MiB); the error names the
+/// file, field and problem.
 pub fn load_spec(name: &str) -> anyhow::Result<Arc<Spec>> {
-    if Spec::builtin(name).is_none() && !std::path::Path::new(name).exists() {
+    if let Some(spec) = Spec::builtin(name) {
+        return Ok(spec);
+    }
+    let path = std::path::Path::new(name);
+    if !path.exists() {
         bail!(
             "unknown spec {name:?}: neither a built-in ({}) nor an existing spec file",
             BUILTIN_SPECS.join(", ")
         );
     }
-    Spec::load(name).with_context(|| format!("cannot load spec {name:?}"))
+    let text = crate::input::read_small_file(path, "spec file")?;
+    let spec = Spec::from_toml(&text, name).with_context(|| format!("cannot load spec {name:?}"))?;
+    Ok(Arc::new(spec))
 }
 
 /// `--spec`, `--framing`, `--header`, `--length-includes-header`: how every command that talks to

@@ -1,54 +1,59 @@
-//! `iso8583 bench`: load a host with C links × K requests in flight, for a duration or a count,
-//! then print throughput, latency percentiles and errors by kind.
+//! `iso8583 bench`: load a host through the library's pooled [`Client`] — what a service gets:
+//! the pool, reconnects, failover across `--host`s, deadlines and the retry policy — with up to C
+//! links and C × K requests in flight, for a duration or a count; then print throughput, latency
+//! percentiles, errors by kind and by outcome, and the client's counters. A host that drops its
+//! links does not end the run: the pool opens new ones.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use iso8583_client::client::{Client, RetryPolicy};
 use iso8583_client::sim::Sim;
-use iso8583_client::transport::{Connection, ConnectionConfig};
+use iso8583_client::transport::{network_request, ConnectionConfig, Counters};
 use iso8583_client::{Message, Mti};
 use serde_json::json;
 
 use crate::args::{Wire, WireArgs};
-use crate::link::error_kind;
-use crate::{runtime, Outcome};
+use crate::link::{error_kind, outcome_name};
+use crate::{numbers, runtime, Outcome};
 
-/// `iso8583 bench` options.
+/// `iso8583 bench` options. A timed run ends on time: requests still waiting for their answer
+/// when it ends are given up and not counted.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// The host to load: HOST:PORT.
+    /// The host to load: HOST:PORT. Give it several times for a failover list (primary first).
     #[arg(
         long,
         value_name = "ADDR",
         conflicts_with = "embedded",
         required_unless_present = "embedded"
     )]
-    pub host: Option<String>,
+    pub host: Vec<String>,
     /// Start the simulator in this process on a free loopback port and load it.
     #[arg(long)]
     pub embedded: bool,
     #[command(flatten)]
     pub wire: WireArgs,
-    /// Links to open.
-    #[arg(long, value_name = "C", default_value_t = 1)]
+    /// Links the pool may open.
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = numbers::links, allow_negative_numbers = true)]
     pub connections: usize,
-    /// Requests in flight on each link.
-    #[arg(long, value_name = "K", default_value_t = 16)]
+    /// Requests in flight per link (C x K in all).
+    #[arg(long, value_name = "K", default_value_t = 16, value_parser = numbers::in_flight, allow_negative_numbers = true)]
     pub in_flight: usize,
     /// Run this many seconds (default 10 unless --count).
-    #[arg(long, value_name = "S", conflicts_with = "count")]
+    #[arg(long, value_name = "S", conflicts_with = "count", value_parser = numbers::seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Send this many requests.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = numbers::requests, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Time allowed for each request, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     pub timeout_ms: u64,
     /// Print the summary as JSON.
     #[arg(long)]
@@ -58,11 +63,18 @@ pub struct BenchArgs {
     pub quiet: bool,
 }
 
+/// The most requests in flight a run keeps (one task each).
+const MAX_WORKERS: usize = 100_000;
+
 /// The result of a run.
 pub struct Summary {
     requests: u64,
     answered: u64,
     errors: BTreeMap<&'static str, u64>,
+    /// Errors by outcome: `not_sent`, `unknown`.
+    outcomes: BTreeMap<&'static str, u64>,
+    /// The client's counters, summed over its endpoints.
+    client: Counters,
     elapsed: Duration,
     latency: Histogram<u64>,
     connections: usize,
@@ -95,31 +107,56 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     if args.connections == 0 || args.in_flight == 0 {
         bail!("--connections and --in-flight must be at least 1");
     }
+    if args.connections.saturating_mul(args.in_flight) > MAX_WORKERS {
+        bail!(
+            "--connections x --in-flight must be at most {MAX_WORKERS} requests in flight, not {} x {}",
+            args.connections,
+            args.in_flight
+        );
+    }
     let spec = wire.spec.clone();
-    let (_sim, addr) = if args.embedded {
+    let (_sim, addrs) = if args.embedded {
         let sim = Sim::start(spec.clone(), wire.sim_config())
             .await
             .context("cannot start the embedded simulator")?;
         let addr = sim.addr().to_string();
-        (Some(sim), addr)
+        (Some(sim), vec![addr])
     } else {
-        let host = args
+        if args.host.is_empty() {
+            bail!("--host or --embedded is needed");
+        }
+        let addrs = args
             .host
-            .as_deref()
-            .ok_or_else(|| anyhow!("--host or --embedded is needed"))?;
-        (None, runtime::host_addr(host)?)
+            .iter()
+            .map(|h| runtime::host_addr(h))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (None, addrs)
     };
-    let config = Arc::new(ConnectionConfig {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let config = ConnectionConfig {
         max_consecutive_timeouts: 0,
         ..wire.connection_config()
-    });
-    let mut links = Vec::new();
-    for _ in 0..args.connections {
-        let link = Connection::connect(&addr, spec.clone(), config.clone())
-            .await
-            // The library's error names the address and the cause already.
-            .map_err(|e| anyhow!("cannot connect: {e}"))?;
-        links.push(Arc::new(link));
+    };
+    let mut builder = Client::builder(spec.clone());
+    for addr in &addrs {
+        builder = builder.endpoint(addr.clone());
+    }
+    let client = builder
+        .connection(config)
+        .pool_size(args.connections)
+        .timeout(timeout)
+        .retry(RetryPolicy {
+            attempt_timeout: Some(timeout),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .context("cannot build the client")?;
+    // One echo first: a host that cannot be reached is an error before the clock starts.
+    if let Err(e) = client.send(network_request("301")).await {
+        if e.is_not_sent() {
+            // The library's error names the cause; the addresses are added here.
+            bail!("cannot connect to {}: {e}", addrs.join(", "));
+        }
     }
     let duration = match (args.count, args.duration) {
         (Some(_), _) => None,
@@ -133,16 +170,16 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for link in &links {
+    for _ in 0..args.connections {
         for _ in 0..args.in_flight {
             let w = Worker {
-                link: link.clone(),
+                client: client.clone(),
                 template: template(),
                 count: args.count,
                 tickets: tickets.clone(),
                 done: done.clone(),
                 stop: stop.clone(),
-                timeout: Duration::from_millis(args.timeout_ms),
+                end: duration.map(|d| tokio::time::Instant::from_std(started) + d),
             };
             workers.spawn(w.run());
         }
@@ -172,6 +209,8 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
         requests: 0,
         answered: 0,
         errors: BTreeMap::new(),
+        outcomes: BTreeMap::new(),
+        client: Counters::default(),
         elapsed: Duration::ZERO,
         latency: Histogram::new_with_bounds(1, 3_600_000_000, 3)?,
         connections: args.connections,
@@ -184,17 +223,17 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
         for (k, v) in part.errors {
             *summary.errors.entry(k).or_default() += v;
         }
+        for (k, v) in part.outcomes {
+            *summary.outcomes.entry(k).or_default() += v;
+        }
         summary.latency.add(&part.latency)?;
     }
     summary.elapsed = started.elapsed();
     stop.store(true, Relaxed);
     let _ = watcher.await;
     bar.finish_and_clear();
-    for link in links {
-        if let Ok(link) = Arc::try_unwrap(link) {
-            link.close().await;
-        }
-    }
+    summary.client = client_counters(&client);
+    client.close().await;
     Ok(summary)
 }
 
@@ -236,20 +275,40 @@ pub fn template() -> Message {
     msg
 }
 
+/// The client's counters summed over its endpoints.
+fn client_counters(client: &Client) -> Counters {
+    client
+        .counters()
+        .into_iter()
+        .fold(Counters::default(), |mut sum, (_, c)| {
+            sum.connects += c.connects;
+            sum.reconnects += c.reconnects;
+            sum.late += c.late;
+            sum.duplicate += c.duplicate;
+            sum.unmatched += c.unmatched;
+            sum.timed_out += c.timed_out;
+            sum.retried += c.retried;
+            sum.broken += c.broken;
+            sum
+        })
+}
+
 struct Worker {
-    link: Arc<Connection>,
+    client: Client,
     template: Message,
     count: Option<u64>,
     tickets: Arc<AtomicU64>,
     done: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-    timeout: Duration,
+    /// The end of a timed run: requests still waiting then are given up, not counted.
+    end: Option<tokio::time::Instant>,
 }
 
 struct Part {
     requests: u64,
     answered: u64,
     errors: BTreeMap<&'static str, u64>,
+    outcomes: BTreeMap<&'static str, u64>,
     latency: Histogram<u64>,
 }
 
@@ -259,6 +318,7 @@ impl Worker {
             requests: 0,
             answered: 0,
             errors: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3)?,
         };
         loop {
@@ -270,9 +330,18 @@ impl Worker {
                     break;
                 }
             }
-            part.requests += 1;
             let t0 = Instant::now();
-            match self.link.send(self.template.clone(), self.timeout).await {
+            let send = self.client.send(self.template.clone());
+            let result = match self.end {
+                None => send.await,
+                Some(end) => tokio::select! {
+                    r = send => r,
+                    // The run is over: a request still waiting is given up (the client cancels it).
+                    _ = tokio::time::sleep_until(end) => break,
+                },
+            };
+            part.requests += 1;
+            match result {
                 Ok(_) => {
                     part.answered += 1;
                     let us = t0.elapsed().as_micros().max(1) as u64;
@@ -281,9 +350,10 @@ impl Worker {
                 }
                 Err(e) => {
                     *part.errors.entry(error_kind(&e)).or_default() += 1;
-                    if e.is_link_down() {
-                        // A dead link stays dead: stop this worker rather than spin.
-                        break;
+                    *part.outcomes.entry(outcome_name(&e)).or_default() += 1;
+                    if e.is_not_sent() {
+                        // No link at the moment (the pool is reconnecting): a pause, not a spin.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 }
             }
@@ -321,8 +391,18 @@ impl Summary {
             s.push_str("errors      none\n");
         } else {
             let list: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            s.push_str(&format!("errors      {}\n", list.join(", ")));
+            let outcomes: Vec<String> = self
+                .outcomes
+                .iter()
+                .map(|(k, v)| format!("{} {v}", if *k == "unknown" { "outcome unknown" } else { "not sent" }))
+                .collect();
+            s.push_str(&format!("errors      {} ({})\n", list.join(", "), outcomes.join(", ")));
         }
+        let c = &self.client;
+        s.push_str(&format!(
+            "client      connects {}, reconnects {}, late {}, duplicate {}, unmatched {}\n",
+            c.connects, c.reconnects, c.late, c.duplicate, c.unmatched
+        ));
         s
     }
 
@@ -332,6 +412,17 @@ impl Summary {
             "requests": self.requests,
             "answered": self.answered,
             "errors": self.errors,
+            "errors_by_outcome": self.outcomes,
+            "client": {
+                "connects": self.client.connects,
+                "reconnects": self.client.reconnects,
+                "late": self.client.late,
+                "duplicate": self.client.duplicate,
+                "unmatched": self.client.unmatched,
+                "timed_out": self.client.timed_out,
+                "retried": self.client.retried,
+                "broken": self.client.broken,
+            },
             "connections": self.connections,
             "in_flight": self.in_flight,
             "seconds": self.elapsed.as_secs_f64(),

@@ -1,5 +1,6 @@
 //! `iso8583 decode`: hex in, a table or JSON out.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use iso8583_client::Spec;
 use serde_json::json;
 
 use crate::args::SpecArg;
-use crate::json::JsonMessage;
+use crate::json::{self, JsonMessage};
 use crate::{hex, input, table, Outcome};
 
 /// `iso8583 decode --spec NAME|FILE [HEX | --file PATH | -]`.
@@ -86,17 +87,20 @@ fn decode_one(spec: &Spec, text: &str, args: &DecodeArgs) -> anyhow::Result<Outc
 
 /// Many messages, one a line: a bad line is reported and the rest goes on. Blank lines and lines
 /// starting with `#` are skipped.
-fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeArgs) -> anyhow::Result<Outcome> {
+fn decode_lines(spec: &Spec, reader: input::Input, args: &DecodeArgs) -> anyhow::Result<Outcome> {
     let stdout = io::stdout();
-    let mut out = io::LineWriter::new(stdout.lock());
+    // Buffered; flushed whenever the input pauses (and at the end).
+    let out = RefCell::new(io::BufWriter::with_capacity(64 * 1024, stdout.lock()));
+    let reader = input::FlushBeforeWait::new(reader, &out);
     let mut outcome = Outcome::Success;
     let mut first = true;
     let mut seen = 0usize;
+    let mut line = Vec::new();
     for item in input::lines(reader) {
-        let (number, line) = item?;
+        let (number, text) = item?;
         // An unreadable line counts as a message too (a bad one).
-        seen += usize::from(line.is_err());
-        let result = line.and_then(|text| {
+        seen += usize::from(text.is_err());
+        let result = text.and_then(|text| {
             let t = text.trim();
             if t.is_empty() || t.starts_with('#') {
                 return Ok(None);
@@ -105,8 +109,14 @@ fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeA
             let bytes = hex::decode(t).map_err(|e| format!("invalid hex: {e}"))?;
             spec.decode(&bytes).map(Some).map_err(|e| e.to_string())
         });
+        let mut out = out.borrow_mut();
         match (result, args.json) {
             (Ok(None), _) => {}
+            (Ok(Some(msg)), true) if !args.expand => {
+                line.clear();
+                json::write_line(spec, &msg, args.reveal, &mut line);
+                out.write_all(&line)?;
+            }
             (Ok(Some(msg)), json) => {
                 let (text, errors) = render(spec, &msg, args);
                 if json {
@@ -137,7 +147,7 @@ fn decode_lines(spec: &Spec, reader: Box<dyn io::BufRead + Send>, args: &DecodeA
             }
         }
     }
-    out.flush()?;
+    out.borrow_mut().flush()?;
     if seen == 0 {
         bail!("no message in the input (expected one hex message a line)");
     }

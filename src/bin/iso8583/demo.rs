@@ -20,13 +20,13 @@ use iso8583_client::{Message, Spec};
 
 use crate::args::WireArgs;
 use crate::bench::{self, BenchArgs};
-use crate::{hex, runtime, table, Outcome};
+use crate::{hex, numbers, runtime, table, Outcome};
 
 /// `iso8583 demo` options.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Seconds of bench at the end.
-    #[arg(long, value_name = "S", default_value_t = 3.0)]
+    #[arg(long, value_name = "S", default_value_t = 3.0, value_parser = numbers::seconds, allow_negative_numbers = true)]
     bench_seconds: f64,
 }
 
@@ -101,7 +101,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
             Step {
                 title: "2. Authorization: 0100, USD 25.00",
                 explain: "The terminal asks the issuer to approve USD 25.00 on a card. The request carries the card\n\
-                          (DE 2 PAN, DE 14 expiry, DE 35 track 2 — masked here and in every log), the amount in\n\
+                          (DE 2 PAN, DE 14 expiry, DE 35 track 2 — masked here and in every log: the PAN shows at\n\
+                          most its first 6 and last 4 digits, track 2 only its separator, the expiry nothing), the amount in\n\
                           cents (DE 4) and its currency (DE 49 = 840, US dollars), the terminal and merchant\n\
                           (DE 41, 42), the transmission time (DE 7, UTC) and the STAN (DE 11). The issuer approves\n\
                           with DE 39 = 00 and an approval code (DE 38) the merchant keeps as proof.",
@@ -195,7 +196,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         );
         let wire = WireArgs::with_spec(SPEC);
         let bench_args = BenchArgs {
-            host: None,
+            host: Vec::new(),
             embedded: true,
             wire: wire.clone(),
             connections: 2,

@@ -1,10 +1,61 @@
 //! The library's hex text codec, as the tool takes it from operators: empty text is refused.
 
-pub use iso8583_client::hex::encode;
+/// Uppercase hex of `bytes` (as [`iso8583_client::hex::encode`], by table: the batch path).
+pub fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    encode_into(bytes, &mut s);
+    s
+}
+
+/// The value of one hex digit.
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Appends the uppercase hex of `bytes` to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    encode_bytes_into(bytes, &mut text);
+    // Hex digits only: ASCII.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+/// Appends the uppercase hex of `bytes` to `out`, as ASCII bytes.
+pub fn encode_bytes_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
+    }
+}
 
 /// Bytes of a hex string (see [`iso8583_client::hex::decode`]); empty text is an error here, as
 /// nothing the tool reads in hex (a message, a header, a binary field) is given as empty.
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+    // The common case, by table: an even run of hex digits.
+    let digits = text.trim().as_bytes();
+    if !digits.is_empty() && digits.len() % 2 == 0 {
+        let mut out = Vec::with_capacity(digits.len() / 2);
+        let all = digits.chunks_exact(2).all(|pair| match pair {
+            [h, l] => match (nibble(*h), nibble(*l)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        });
+        if all {
+            return Ok(out);
+        }
+    }
+    // Whitespace, `0x`, mistakes: the library's reading and its messages.
     let bytes = iso8583_client::hex::decode(text)?;
     if bytes.is_empty() {
         return Err("empty hex string".into());
@@ -18,5 +69,9 @@ mod tests {
     fn empty_is_refused() {
         assert_eq!(super::decode("  ").unwrap_err(), "empty hex string");
         assert_eq!(super::decode("0aff").unwrap(), vec![0x0a, 0xff]);
+        assert_eq!(
+            super::encode(&[0x0a, 0xff, 0x00]),
+            iso8583_client::hex::encode(&[0x0a, 0xff, 0x00])
+        );
     }
 }

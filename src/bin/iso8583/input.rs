@@ -1,53 +1,182 @@
-//! Reading the messages a command works on: lines of text from a file or standard input.
+//! Reading the messages a command works on: lines of text from a file or standard input, and the
+//! files the commands load (specs, recordings), each with a size cap so that no input makes the
+//! tool hold more than it must.
 
+use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+
+/// The longest input line (a message in hex or JSON): 1 MiB. A longer line is an error for that
+/// line; the lines after it are read as usual.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// The largest spec or recording file: 16 MiB.
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// Input read in 64 KiB blocks.
+pub type Input = BufReader<Box<dyn Read + Send>>;
 
 /// A source of input lines: a file, or standard input for `-` or no path.
-pub fn open(path: Option<&Path>) -> anyhow::Result<Box<dyn BufRead + Send>> {
-    match path {
+pub fn open(path: Option<&Path>) -> anyhow::Result<Input> {
+    let source: Box<dyn Read + Send> = match path {
         Some(p) if p != Path::new("-") => {
-            let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-            Ok(Box::new(BufReader::new(f)))
+            Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
         }
-        _ => Ok(Box::new(BufReader::new(io::stdin()))),
+        _ => Box::new(io::stdin()),
+    };
+    Ok(BufReader::with_capacity(64 * 1024, source))
+}
+
+/// Input that flushes an output before it waits for more bytes: a batch command buffers its
+/// output for speed, yet each answer shows as soon as the input pauses (`tail -f | iso8583 ...`).
+pub struct FlushBeforeWait<'a, W: Write> {
+    input: Input,
+    out: &'a RefCell<W>,
+}
+
+impl<'a, W: Write> FlushBeforeWait<'a, W> {
+    /// `input`, flushing `out` whenever all it had read was used.
+    pub fn new(input: Input, out: &'a RefCell<W>) -> Self {
+        FlushBeforeWait { input, out }
     }
 }
 
-/// Reads the whole source as text.
-pub fn read_all(path: Option<&Path>) -> anyhow::Result<String> {
-    let mut text = String::new();
-    let name = path.map_or("standard input".into(), |p| p.display().to_string());
-    open(path)?
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {name} as UTF-8 text"))?;
-    Ok(text)
+impl<W: Write> Read for FlushBeforeWait<'_, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<W: Write> BufRead for FlushBeforeWait<'_, W> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.input.buffer().is_empty() {
+            self.out.borrow_mut().flush()?;
+        }
+        self.input.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.input.consume(amt);
+    }
+}
+
+/// Reads a file the tool loads whole (a spec, a recording) as text: it must be a regular file of
+/// at most [`MAX_FILE`] bytes. `what` names it in errors (`spec file`, `recording`).
+pub fn read_small_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let file = File::open(path).with_context(|| format!("cannot open {what} {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{what} {} is not a regular file", path.display());
+    }
+    if meta.len() > MAX_FILE {
+        bail!(
+            "{what} {} is {} bytes; the most a {what} may hold is {} MiB",
+            path.display(),
+            meta.len(),
+            MAX_FILE >> 20
+        );
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow after the check: read no more than the cap allows.
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if bytes.len() as u64 > MAX_FILE {
+        bail!("{what} {} is larger than {} MiB", path.display(), MAX_FILE >> 20);
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{what} {} is not UTF-8 text", path.display()))
 }
 
 /// One input line: its number (from 1) and its text without the line ending, or why it is unreadable.
 pub type Line = (usize, Result<String, String>);
 
-/// Iterates the lines of `reader`, numbering them from 1; a line that is not UTF-8 is an error
-/// for that line only. An I/O error ends the iteration with an error item.
-pub fn lines(mut reader: Box<dyn BufRead + Send>) -> impl Iterator<Item = anyhow::Result<Line>> {
+/// Iterates the lines of `reader`, numbering them from 1; a line that is not UTF-8 or is longer
+/// than [`MAX_LINE`] is an error for that line only (a long line is skipped without being held).
+/// An I/O error ends the iteration with an error item.
+pub fn lines<R: BufRead>(mut reader: R) -> impl Iterator<Item = anyhow::Result<Line>> {
     let mut number = 0usize;
     let mut buf = Vec::new();
     std::iter::from_fn(move || {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
+        match read_line_capped(&mut reader, &mut buf) {
+            Ok(None) => None,
+            Ok(Some(fits)) => {
                 number += 1;
+                if !fits {
+                    return Some(Ok((number, Err(format!("line longer than {} MiB", MAX_LINE >> 20)))));
+                }
                 while matches!(buf.last(), Some(b'\n' | b'\r')) {
                     buf.pop();
                 }
-                let text = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| "line is not UTF-8 text".to_owned());
+                // One allocation of the line's size; `buf` keeps its capacity for the next line.
+                let text = String::from_utf8(buf.as_slice().to_vec()).map_err(|_| "line is not UTF-8 text".to_owned());
                 Some(Ok((number, text)))
             }
             Err(e) => Some(Err(anyhow::Error::new(e).context("cannot read input"))),
         }
     })
+}
+
+/// Reads one line into `buf` (ending included): `None` at the end of input, `Some(false)` for a
+/// line longer than [`MAX_LINE`] (read to its end, but not kept).
+fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    let mut any = false;
+    let mut fits = true;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any.then_some(fits));
+        }
+        any = true;
+        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let used = chunk.len();
+        if fits && buf.len() + used <= MAX_LINE + 2 {
+            buf.extend_from_slice(chunk);
+        } else {
+            fits = false;
+            buf.clear();
+        }
+        reader.consume(used);
+        if done {
+            // A line of exactly MAX_LINE bytes plus `\r\n` fits.
+            let body = buf.len() - buf.iter().rev().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+            return Ok(Some(fits && body <= MAX_LINE));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_line_is_an_error_and_the_next_is_read() {
+        let mut text = "A".repeat(MAX_LINE + 1);
+        text.push_str("\nok\r\n");
+        text.push_str(&"B".repeat(MAX_LINE));
+        let got: Vec<Line> = lines(io::Cursor::new(text.into_bytes())).map(Result::unwrap).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got[0].1.as_ref().unwrap_err().contains("longer than 1 MiB"));
+        assert_eq!(got[1], (2, Ok("ok".to_owned())));
+        assert_eq!(got[2].1.as_ref().map(String::len), Ok(MAX_LINE));
+    }
 }

@@ -1,4 +1,5 @@
-//! The library [`Client`] as the commands that send use it: one endpoint, a small pool, and the
+//! The library [`Client`] as the commands that send use it: endpoints in priority order (failover
+//! to the next while one is down), a small pool, and the
 //! retry rules of the library (a request none of whose bytes were written may always be tried
 //! again; a written one with an unknown outcome only when idempotent — 08xx, reversals and advices
 //! by convention, anything with `--idempotent`; reversals and advices go out again as repeats).
@@ -13,8 +14,8 @@ use crate::args::Wire;
 /// How the commands connect and send.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
-    /// HOST:PORT.
-    pub addr: String,
+    /// HOST:PORT of each endpoint, primary first.
+    pub addrs: Vec<String>,
     /// Send 0800 DE 70 = 001 when a link opens.
     pub sign_on: bool,
     /// Links in the pool.
@@ -36,8 +37,11 @@ pub fn client(wire: &Wire, opts: &LinkOptions) -> anyhow::Result<Client> {
         attempt_timeout: Some(opts.attempt_timeout),
         ..RetryPolicy::default()
     };
-    Ok(Client::builder(wire.spec.clone())
-        .endpoint(opts.addr.clone())
+    let mut builder = Client::builder(wire.spec.clone());
+    for addr in &opts.addrs {
+        builder = builder.endpoint(addr.clone());
+    }
+    Ok(builder
         .connection(config)
         .pool_size(opts.links.max(1))
         .timeout(whole_deadline(opts))

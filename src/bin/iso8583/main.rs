@@ -16,7 +16,9 @@ mod framing_args;
 mod hex;
 mod input;
 mod json;
+mod json_fast;
 mod link;
+mod numbers;
 mod record;
 mod replay;
 mod runtime;
@@ -68,7 +70,10 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return command_line_mistake(e),
+    };
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
         Command::Encode(a) => encode::run(a),
@@ -89,6 +94,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command-line mistake: clap's message on one line (exit status 2); help and version as clap
+/// prints them.
+fn command_line_mistake(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    // clap's message starts with `error: `, as the tool's own errors do after `iso8583: `.
+    eprintln!("iso8583: {}", message.join(" "));
+    ExitCode::from(2)
 }
 
 /// Output closed by the reader (`iso8583 decode ... | head`): not an error worth a message.

@@ -1,25 +1,29 @@
 //! `iso8583 record --listen ADDR --upstream ADDR --out FILE`: a transparent recording proxy.
 //! Every frame in both directions is forwarded unchanged and written, in wire order, to the
-//! recording format of `fixtures/README.md`. `--mask` masks PAN and track digits (and zeroes
-//! PIN blocks and other secrets) in the file — never on the wire — keeping lengths and encoding.
+//! recording format of `fixtures/README.md`. Card data is masked in the file by the library's one
+//! rule (never on the wire), keeping lengths and encoding, unless `--reveal`. The proxy listens
+//! on loopback only unless `--allow-remote`; the file is created readable by its owner only (0600);
+//! a session with no traffic either way for `--idle-timeout` seconds is closed.
 
 use std::fs::File;
 use std::io::BufWriter;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use bytes::BytesMut;
 use clap::Args;
 use iso8583_client::recording::{Direction, Recording, RecordingWriter, Side};
 use iso8583_client::transport::framing::Framing;
-use iso8583_client::{Message, Sensitivity, Spec};
+use iso8583_client::{mask_in_place, Message, Sensitivity, Spec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 
 use crate::args::WireArgs;
-use crate::{runtime, Outcome};
+use crate::{numbers, runtime, Outcome};
 
 /// `iso8583 record` options.
 #[derive(Args, Debug)]
@@ -33,11 +37,21 @@ pub struct RecordArgs {
     /// The recording to write.
     #[arg(long, value_name = "FILE")]
     out: std::path::PathBuf,
-    /// Mask card data in the recording (same lengths, valid encoding).
-    #[arg(long)]
+    /// Mask card data in the recording (same lengths, valid encoding): the default, kept for
+    /// scripts that ask for it.
+    #[arg(long, conflicts_with = "reveal")]
     mask: bool,
+    /// Keep card data in clear in the recording (test cards only).
+    #[arg(long)]
+    reveal: bool,
+    /// Listen on an address other than loopback (anyone who reaches it is relayed to the host).
+    #[arg(long)]
+    allow_remote: bool,
+    /// Close a proxied session after this many seconds without a byte either way.
+    #[arg(long, value_name = "S", default_value_t = 300.0, value_parser = numbers::seconds, allow_negative_numbers = true)]
+    idle_timeout: f64,
     /// Stop after this many client connections have ended (default: run until killed).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = numbers::connections, allow_negative_numbers = true)]
     max_connections: Option<u32>,
     #[command(flatten)]
     wire: WireArgs,
@@ -51,6 +65,13 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
     let wire = args.wire.load()?;
     let (spec, framing) = (wire.spec.clone(), wire.framing());
     let addr = runtime::parse_addr(&args.listen)?;
+    if !addr.ip().is_loopback() && !args.allow_remote {
+        bail!(
+            "the recorder listens on loopback only (127.0.0.1), not {}: anyone who reaches it is relayed to the host; --allow-remote to listen there anyway",
+            addr.ip()
+        );
+    }
+    let idle = Duration::from_secs_f64(args.idle_timeout);
     let upstream_addr = runtime::parse_addr(&args.upstream).context("--upstream")?;
     let rec = Recording::new(
         &wire.spec_name,
@@ -58,12 +79,16 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         &wire.framing.header,
         wire.framing.length_includes_header,
     );
-    let file = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let file = create_private(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut writer = RecordingWriter::start(BufWriter::new(file), &rec)?;
     writer.note(&format!(
         "recorded by iso8583 record, upstream {}{}",
         upstream_addr,
-        if args.mask { ", card data masked" } else { "" }
+        if args.reveal {
+            ", card data in clear (--reveal)"
+        } else {
+            ", card data masked"
+        }
     ))?;
     let writer: Writer = Arc::new(Mutex::new(writer));
     runtime::block_on(async move {
@@ -76,14 +101,23 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
             upstream_addr,
             args.out.display()
         );
-        let mask = args.mask.then_some(spec);
+        let mask = (!args.reveal).then_some(spec);
         let mut sessions = tokio::task::JoinSet::new();
         let mut number = 0u32;
         let mut ended = 0u32;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (client, _) = accepted.context("accept failed")?;
+                    let client = match accepted {
+                        Ok((client, _)) => client,
+                        Err(e) => {
+                            // Out of file descriptors, a connection reset before it was taken: the
+                            // listener is still good. A pause keeps a lasting cause from spinning.
+                            eprintln!("iso8583: accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
                     number += 1;
                     let upstream = match TcpStream::connect(upstream_addr).await {
                         Ok(u) => u,
@@ -92,7 +126,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
                             continue;
                         }
                     };
-                    sessions.spawn(proxy(number, client, upstream, framing.clone(), writer.clone(), mask.clone()));
+                    let session = Session { n: number, framing: framing.clone(), writer: writer.clone(), mask: mask.clone(), idle };
+                    sessions.spawn(session.proxy(client, upstream));
                 }
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {
                     ended += 1;
@@ -106,88 +141,130 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
     })?
 }
 
-/// Forwards one client connection both ways until either side closes.
-async fn proxy(
+/// What a proxied session needs.
+struct Session {
     n: u32,
-    client: TcpStream,
-    upstream: TcpStream,
     framing: Framing,
     writer: Writer,
     mask: Option<Arc<Spec>>,
-) {
-    let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
-    let (cr, cw) = client.into_split();
-    let (ur, uw) = upstream.into_split();
-    let to_host = pump(
-        n,
-        Direction::ToHost,
-        cr,
-        uw,
-        framing.clone(),
-        writer.clone(),
-        mask.clone(),
-    );
-    let from_host = pump(n, Direction::FromHost, ur, cw, framing, writer.clone(), mask);
-    // The first side to close ends the session; the other half is dropped (closed) with it.
-    let by = tokio::select! {
-        _ = to_host => Side::Client,
-        _ = from_host => Side::Host,
-    };
-    if let Ok(mut w) = writer.lock() {
-        let _ = w.closed(n, by);
+    idle: Duration,
+}
+
+impl Session {
+    /// Forwards one client connection both ways until either side closes or no byte went either
+    /// way for `idle`.
+    async fn proxy(self, client: TcpStream, upstream: TcpStream) {
+        let _ = client.set_nodelay(true);
+        let _ = upstream.set_nodelay(true);
+        let (cr, cw) = client.into_split();
+        let (ur, uw) = upstream.into_split();
+        // When bytes last went either way, in milliseconds since the session began.
+        let started = Instant::now();
+        let last = AtomicU64::new(0);
+        let to_host = self.pump(Direction::ToHost, cr, uw, &last, started);
+        let from_host = self.pump(Direction::FromHost, ur, cw, &last, started);
+        let idle = async {
+            loop {
+                let since = Duration::from_millis(last.load(Relaxed));
+                let quiet = started.elapsed().saturating_sub(since);
+                if quiet >= self.idle {
+                    return;
+                }
+                tokio::time::sleep(self.idle - quiet).await;
+            }
+        };
+        // The first side to close ends the session; the other half is dropped (closed) with it.
+        let by = tokio::select! {
+            _ = to_host => Some(Side::Client),
+            _ = from_host => Some(Side::Host),
+            _ = idle => None,
+        };
+        if let Ok(mut w) = self.writer.lock() {
+            let _ = match by {
+                Some(by) => w.closed(self.n, by),
+                None => w.note(&format!(
+                    "connection {}: idle for {:.3} s, the recorder closed the connection for the client",
+                    self.n,
+                    self.idle.as_secs_f64()
+                )),
+            };
+        }
+    }
+
+    /// Copies frames from `from` to `to`, recording each.
+    async fn pump(
+        &self,
+        direction: Direction,
+        mut from: OwnedReadHalf,
+        mut to: OwnedWriteHalf,
+        last: &AtomicU64,
+        started: Instant,
+    ) {
+        let (n, writer, mask) = (self.n, &self.writer, &self.mask);
+        let mut framing = self.framing.clone();
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            loop {
+                let frame = match framing.decode(&mut buf) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) => {
+                        if let Ok(mut w) = writer.lock() {
+                            let _ = w.note(&format!("bad frame ({e}); connection {n} dropped"));
+                        }
+                        return;
+                    }
+                };
+                let mut wire = BytesMut::new();
+                if framing
+                    .write_frame_with_header(&frame.header, &frame.message, &mut wire)
+                    .is_err()
+                {
+                    return;
+                }
+                if to.write_all(&wire).await.is_err() {
+                    return;
+                }
+                let recorded = match mask {
+                    None => Some(wire.to_vec()),
+                    Some(spec) => masked_frame(spec, &framing, &frame.header, &frame.message),
+                };
+                if let Ok(mut w) = writer.lock() {
+                    let _ = match recorded {
+                        Some(bytes) => w.frame(n, direction, &bytes),
+                        None => {
+                            w.note("a frame that does not decode was forwarded but not recorded (card data masked)")
+                        }
+                    };
+                }
+            }
+            match from.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    last.fetch_max(now, Relaxed);
+                }
+            }
+        }
     }
 }
 
-/// Copies frames from `from` to `to`, recording each.
-async fn pump(
-    n: u32,
-    direction: Direction,
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    mut framing: Framing,
-    writer: Writer,
-    mask: Option<Arc<Spec>>,
-) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    loop {
-        loop {
-            let frame = match framing.decode(&mut buf) {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    if let Ok(mut w) = writer.lock() {
-                        let _ = w.note(&format!("bad frame ({e}); connection {n} dropped"));
-                    }
-                    return;
-                }
-            };
-            let mut wire = BytesMut::new();
-            if framing
-                .write_frame_with_header(&frame.header, &frame.message, &mut wire)
-                .is_err()
-            {
-                return;
-            }
-            if to.write_all(&wire).await.is_err() {
-                return;
-            }
-            let recorded = match &mask {
-                None => Some(wire.to_vec()),
-                Some(spec) => masked_frame(spec, &framing, &frame.header, &frame.message),
-            };
-            if let Ok(mut w) = writer.lock() {
-                let _ = match recorded {
-                    Some(bytes) => w.frame(n, direction, &bytes),
-                    None => w.note("a frame that does not decode was forwarded but not recorded (--mask)"),
-                };
-            }
-        }
-        match from.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+/// Creates (or truncates) `path` readable and writable by its owner only: a recording holds
+/// card data unless masked, and host traffic either way.
+fn create_private(path: &std::path::Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        // An existing file keeps its mode on open: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
     }
+    #[cfg(not(unix))]
+    options.open(path)
 }
 
 /// The frame with card data masked, or `None` if the message does not decode.
@@ -200,30 +277,17 @@ fn masked_frame(spec: &Spec, framing: &Framing, header: &[u8], message: &[u8]) -
     Some(wire.to_vec())
 }
 
-/// Masks card data in place: PAN digits other than the first 6 and last 4 become 0, every digit of
-/// track data after its PAN part likewise, secrets become zeros. Lengths never change.
+/// Masks card data in place by the library's one rule ([`mask_in_place`]): hidden PAN digits,
+/// track data but for its separators, and secrets become `0` (0x00 in binary fields). Lengths
+/// never change, and the message still encodes.
 pub fn mask_message(spec: &Spec, msg: &mut Message) {
     let fields: Vec<(u8, Vec<u8>)> = msg.fields().map(|(n, v)| (n, v.to_vec())).collect();
     for (n, mut value) in fields {
         let Some(field) = spec.field(n) else { continue };
-        match field.sensitivity() {
-            Sensitivity::None => continue,
-            Sensitivity::Pan | Sensitivity::Track => {
-                // Digits between the first 6 and the last 4 of the PAN part, and everything after
-                // the separator, become '0'; separators stay.
-                let pan_end = value.iter().position(|b| !b.is_ascii_digit()).unwrap_or(value.len());
-                for (i, b) in value.iter_mut().enumerate() {
-                    let keep = i < 6 || (i < pan_end && i + 4 >= pan_end);
-                    if b.is_ascii_digit() && !keep {
-                        *b = b'0';
-                    }
-                }
-            }
-            Sensitivity::Secret => {
-                let zero = if field.is_binary() { 0 } else { b'0' };
-                value.iter_mut().for_each(|b| *b = zero);
-            }
+        if field.sensitivity() == Sensitivity::None {
+            continue;
         }
+        mask_in_place(&mut value, field.sensitivity(), field.is_binary());
         msg.set(n, value);
     }
 }

@@ -32,7 +32,7 @@ use crate::args::{load_spec, Wire};
 use crate::framing_args::{FramingArgs, WireFraming};
 use crate::json::field_text;
 use crate::tls_args::TlsArgs;
-use crate::{runtime, Outcome};
+use crate::{input, numbers, runtime, Outcome};
 
 /// `iso8583 replay` options.
 #[derive(Args, Debug)]
@@ -40,11 +40,18 @@ pub struct ReplayArgs {
     /// The recording.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// The host to replay against (default: a host played by the recording itself).
+    /// The host to replay against (default: a host played by the recording itself). Give it
+    /// several times for a failover list: each connection goes to the first that accepts it.
     #[arg(long, value_name = "ADDR")]
-    host: Option<String>,
+    host: Vec<String>,
     /// Fields not compared, comma-separated.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "7,11,12,13,37,38")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "7,11,12,13,37,38",
+        allow_negative_numbers = true
+    )]
     ignore: Vec<u8>,
     /// Spec of the recording (default: the recording's header).
     #[arg(long, value_name = "NAME|FILE")]
@@ -60,7 +67,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     fresh_stan: bool,
     /// How long to wait for each answer, in milliseconds (also how long an unanswered request waits).
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     timeout_ms: u64,
     /// Show card data in clear in the differences.
     #[arg(long)]
@@ -70,6 +77,8 @@ pub struct ReplayArgs {
 /// What a replay needs, shared by the tasks of its connections.
 struct Plan {
     rec: Recording,
+    /// The indexes of each connection's entries (frames and closes), in recorded order.
+    entries_of: HashMap<u32, Vec<usize>>,
     wire: Wire,
     wait: Duration,
     /// New STANs when `--fresh-stan`.
@@ -91,12 +100,13 @@ type Live = Result<Message, SendError>;
 /// Runs `replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging_at("error");
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = input::read_small_file(&args.file, "recording")?;
     let rec = Recording::parse(&text).with_context(|| format!("{}", args.file.display()))?;
-    let spec_name = args.spec.clone().unwrap_or_else(|| rec.spec.clone());
+    drop(text);
+    let spec_name = args.spec.clone().unwrap_or_else(|| spec_beside(&rec.spec, &args.file));
     let recorded_framing = WireFraming::of_recording(&rec);
     let framing = args.framing.resolve_over(recorded_framing.clone())?;
-    if args.host.is_none() && framing != recorded_framing {
+    if args.host.is_empty() && framing != recorded_framing {
         bail!("--framing, --header and --length-includes-header need --host: the host played by the recording speaks the recording's framing");
     }
     let wire = Wire {
@@ -109,11 +119,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     let exchanges = rec
         .exchanges(&wire.spec)
         .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-    let host = args.host.as_deref().map(runtime::host_addr).transpose()?;
+    let hosts: Vec<String> = args
+        .host
+        .iter()
+        .map(|h| runtime::host_addr(h))
+        .collect::<anyhow::Result<_>>()?;
+    let host = (!hosts.is_empty()).then(|| Arc::new(hosts));
     let ignore: BTreeSet<u8> = args.ignore.iter().copied().collect();
     let spec = wire.spec.clone();
+    let entries_of = entries_by_connection(&rec);
     let plan = Arc::new(Plan {
         rec,
+        entries_of,
         wire,
         wait: Duration::from_millis(args.timeout_ms),
         fresh: args.fresh_stan.then(|| StanSequence::starting_at(first_fresh_stan())),
@@ -149,6 +166,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The spec a recording's `spec:` line names: a built-in, or a file whose relative path starts at
+/// the recording's folder (not at the working directory).
+fn spec_beside(spec: &str, recording: &std::path::Path) -> String {
+    let path = std::path::Path::new(spec);
+    if Spec::builtin(spec).is_some() || path.is_absolute() {
+        return spec.to_owned();
+    }
+    match recording.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(path).to_string_lossy().into_owned(),
+        _ => spec.to_owned(),
+    }
+}
+
 /// Where this run's STANs start: from the clock, so that runs a moment apart use other STANs.
 fn first_fresh_stan() -> u32 {
     let micros = std::time::SystemTime::now()
@@ -165,50 +195,83 @@ fn describe(o: Recorded) -> &'static str {
     }
 }
 
-/// The span of each connection in the recording: index of its first and last entry.
-fn spans(rec: &Recording) -> HashMap<u32, (usize, usize)> {
-    let mut spans: HashMap<u32, (usize, usize)> = HashMap::new();
+/// The indexes of each connection's frames and closes, in recorded order.
+fn entries_by_connection(rec: &Recording) -> HashMap<u32, Vec<usize>> {
+    let mut of: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, e) in rec.entries.iter().enumerate() {
-        let c = match e {
-            Entry::Frame { connection, .. } | Entry::Closed { connection, .. } => *connection,
-            Entry::Note(_) => continue,
-        };
-        spans.entry(c).and_modify(|s| s.1 = i).or_insert((i, i));
+        if let Entry::Frame { connection, .. } | Entry::Closed { connection, .. } = e {
+            of.entry(*connection).or_default().push(i);
+        }
     }
-    spans
+    of
+}
+
+impl Plan {
+    /// The entries of connection `c`.
+    fn entries(&self, c: u32) -> &[usize] {
+        self.entries_of.get(&c).map_or(&[], Vec::as_slice)
+    }
+
+    /// The span of connection `c` in the recording: index of its first and last entry.
+    fn span(&self, c: u32) -> (usize, usize) {
+        let e = self.entries(c);
+        (e.first().copied().unwrap_or(0), e.last().copied().unwrap_or(0))
+    }
+}
+
+/// Which replays have ended, by rank of their connection's end in the recording: a connection
+/// that began after the first K connections (in that order) had ended waits until those K ended,
+/// that is until `prefix` reaches K. One counter for all, so memory stays linear in the recording.
+struct Ended {
+    done: Vec<bool>,
+    prefix: usize,
 }
 
 /// Replays every connection of the recording: at the same time where they overlapped in the
 /// recording, one after the other where one began after another ended. Results in recorded order.
-async fn replay_all(plan: Arc<Plan>, exchanges: Vec<Exchange>, host: Option<String>) -> anyhow::Result<Vec<Replayed>> {
-    let spans = spans(&plan.rec);
-    let mut connections: Vec<u32> = exchanges.iter().map(|x| x.connection).collect();
-    connections.sort_by_key(|c| spans.get(c).map_or(0, |s| s.0));
-    connections.dedup();
-    let mut done: HashMap<u32, watch::Receiver<bool>> = HashMap::new();
+async fn replay_all(
+    plan: Arc<Plan>,
+    exchanges: Vec<Exchange>,
+    host: Option<Arc<Vec<String>>>,
+) -> anyhow::Result<Vec<Replayed>> {
+    let mut by_connection: HashMap<u32, Vec<Exchange>> = HashMap::new();
+    for x in exchanges {
+        by_connection.entry(x.connection).or_default().push(x);
+    }
+    let mut by_end: Vec<u32> = by_connection.keys().copied().collect();
+    by_end.sort_by_key(|c| plan.span(*c).1);
+    let ends: Vec<usize> = by_end.iter().map(|c| plan.span(*c).1).collect();
+    let rank: HashMap<u32, usize> = by_end.iter().enumerate().map(|(r, c)| (*c, r)).collect();
+    let ended = Arc::new(std::sync::Mutex::new(Ended {
+        done: vec![false; by_end.len()],
+        prefix: 0,
+    }));
+    let (prefix_tx, prefix_rx) = watch::channel(0usize);
+    let prefix_tx = Arc::new(prefix_tx);
     let mut tasks = tokio::task::JoinSet::new();
-    for c in connections {
-        let start = spans.get(&c).map_or(0, |s| s.0);
-        // The connections this one began after, in the recording: wait for their replay to end.
-        let before: Vec<watch::Receiver<bool>> = done
-            .iter()
-            .filter(|(d, _)| spans.get(d).is_some_and(|s| s.1 < start))
-            .map(|(_, rx)| rx.clone())
-            .collect();
-        let (tx, rx) = watch::channel(false);
-        done.insert(c, rx);
-        let mine: Vec<Exchange> = exchanges.iter().filter(|x| x.connection == c).cloned().collect();
-        let (plan, host) = (plan.clone(), host.clone());
+    for (c, mine) in by_connection {
+        // The connections that ended before this one began, in the recording.
+        let before = ends.partition_point(|e| *e < plan.span(c).0);
+        let my_rank = rank.get(&c).copied().unwrap_or(0);
+        let (plan, host, ended, prefix_tx) = (plan.clone(), host.clone(), ended.clone(), prefix_tx.clone());
+        let mut prefix_rx = prefix_rx.clone();
         tasks.spawn(async move {
-            for mut rx in before {
-                // An error means the other task ended (its sender dropped): done either way.
-                let _ = rx.wait_for(|ended| *ended).await;
-            }
+            // An error means every sender is gone: nothing more to wait for.
+            let _ = prefix_rx.wait_for(|p| *p >= before).await;
             let result = replay_one(&plan, c, mine, host).await;
-            let _ = tx.send(true);
+            if let Ok(mut e) = ended.lock() {
+                if let Some(d) = e.done.get_mut(my_rank) {
+                    *d = true;
+                }
+                while e.done.get(e.prefix).copied().unwrap_or(false) {
+                    e.prefix += 1;
+                }
+                prefix_tx.send_replace(e.prefix);
+            }
             result
         });
     }
+    drop(prefix_rx);
     let mut out = Vec::new();
     while let Some(result) = tasks.join_next().await {
         out.extend(result.context("a replay task failed")??);
@@ -217,30 +280,42 @@ async fn replay_all(plan: Arc<Plan>, exchanges: Vec<Exchange>, host: Option<Stri
     Ok(out)
 }
 
-/// Replays connection `c` against `host`, or against a host played by the recording.
+/// Replays connection `c` against the first of `hosts` that accepts it, or against a host played
+/// by the recording.
 async fn replay_one(
     plan: &Arc<Plan>,
     c: u32,
     mine: Vec<Exchange>,
-    host: Option<String>,
+    hosts: Option<Arc<Vec<String>>>,
 ) -> anyhow::Result<Vec<Replayed>> {
-    let (addr, played) = match host {
-        Some(h) => (h, None),
+    let (addrs, played) = match hosts {
+        Some(h) => (h.to_vec(), None),
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?.to_string();
             let task = tokio::spawn(play_host(listener, plan.clone(), c));
-            (addr, Some(task))
+            (vec![addr], Some(task))
         }
     };
     let config = Arc::new(iso8583_client::transport::ConnectionConfig {
         max_consecutive_timeouts: 0,
         ..plan.wire.connection_config()
     });
-    let link = Connection::connect(&addr, plan.wire.spec.clone(), config)
-        .await
-        // The library's error names the address and the cause already.
-        .map_err(|e| anyhow!("cannot connect: {e}"))?;
+    let mut failures = Vec::new();
+    let mut link = None;
+    for addr in &addrs {
+        match Connection::connect(addr, plan.wire.spec.clone(), config.clone()).await {
+            Ok(l) => {
+                link = Some(l);
+                break;
+            }
+            // The library's error names the address and the cause already.
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let Some(link) = link else {
+        bail!("cannot connect: {}", failures.join("; "));
+    };
     let out = replay_connection(plan, &link, mine).await;
     link.close().await;
     if let Some(t) = played {
@@ -271,13 +346,23 @@ async fn replay_connection(plan: &Plan, link: &Connection, exchanges: Vec<Exchan
     let mut results: Vec<Option<Live>> = vec![None; exchanges.len()];
     let mut stans = HashMap::new();
     let connection = exchanges.first().map_or(0, |x| x.connection);
-    let client_closed = plan
-        .rec
-        .entries
+    let mine = plan.entries(connection);
+    let client_closed = mine
         .iter()
-        .any(|e| matches!(e, Entry::Closed { connection: c, by: Side::Client } if *c == connection));
-    for (i, entry) in plan.rec.entries.iter().enumerate() {
-        if let Some(j) = exchanges.iter().position(|x| x.request_entry == i) {
+        .any(|i| matches!(plan.rec.entries.get(*i), Some(Entry::Closed { by: Side::Client, .. })));
+    let request_at: HashMap<usize, usize> = exchanges
+        .iter()
+        .enumerate()
+        .map(|(j, x)| (x.request_entry, j))
+        .collect();
+    let response_at: HashMap<usize, usize> = exchanges
+        .iter()
+        .enumerate()
+        .filter_map(|(j, x)| x.response_entry.map(|r| (r, j)))
+        .collect();
+    for &i in mine {
+        let Some(entry) = plan.rec.entries.get(i) else { continue };
+        if let Some(&j) = request_at.get(&i) {
             let mut msg = request_to_send(plan, &exchanges[j].request, &mut stans);
             let deadline = tokio::time::Instant::now() + plan.wait;
             match link.dispatch(&mut msg, deadline).await {
@@ -295,7 +380,7 @@ async fn replay_connection(plan: &Plan, link: &Connection, exchanges: Vec<Exchan
                 ..
             }
         ) {
-            if let Some(j) = exchanges.iter().position(|x| x.response_entry == Some(i)) {
+            if let Some(&j) = response_at.get(&i) {
                 if let Some(p) = pending.get_mut(j).and_then(Option::take) {
                     results[j] = Some(p.response().await);
                 }
@@ -347,7 +432,7 @@ async fn play_host(listener: TcpListener, plan: Arc<Plan>, c: u32) {
     let mut buf = BytesMut::new();
     // Recorded request -> request received, by recorded STAN, for the answers' translation.
     let mut received: HashMap<Vec<u8>, (Message, Message)> = HashMap::new();
-    for entry in &rec.entries {
+    for entry in plan.entries(c).iter().filter_map(|i| rec.entries.get(*i)) {
         match entry {
             Entry::Frame {
                 direction: Direction::ToHost,

@@ -15,29 +15,30 @@ use serde_json::json;
 use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
-use crate::{input, runtime, Outcome};
+use crate::{input, numbers, runtime, Outcome};
 use iso8583_client::client::Client;
 
 /// `iso8583 send` options.
 #[derive(Args, Debug)]
 pub struct SendArgs {
-    /// The host: HOST:PORT.
+    /// The host: HOST:PORT. Give it several times for a failover list: the primary first, then
+    /// the hosts used while it is down.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8583")]
-    host: String,
+    host: Vec<String>,
     /// JSON lines to send (`{"mti": "0200", "fields": {...}}`); `-` or nothing for standard input.
     #[arg(value_name = "FILE|-")]
     file: Option<PathBuf>,
     #[command(flatten)]
     wire: WireArgs,
     /// Requests in flight at once on the link.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = numbers::in_flight, allow_negative_numbers = true)]
     concurrency: usize,
     /// Time allowed for each attempt, in milliseconds (the whole send may take an attempt's time
     /// per retry, plus pauses).
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = numbers::timeout_ms, allow_negative_numbers = true)]
     timeout_ms: u64,
     /// Further attempts where retrying is safe (never for a sent 0100/0200 unless --idempotent).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = numbers::retries, allow_negative_numbers = true)]
     retries: u32,
     /// Retry every message after an unknown outcome, not only reversals, advices and 08xx.
     #[arg(long)]
@@ -58,7 +59,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
     let opts = LinkOptions {
-        addr: runtime::host_addr(&args.host)?,
+        addrs: args
+            .host
+            .iter()
+            .map(|h| runtime::host_addr(h))
+            .collect::<anyhow::Result<_>>()?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),

@@ -12,7 +12,7 @@ use clap::Args;
 use iso8583_client::sim::{Sim, SimConfig, SimCounters};
 
 use crate::args::{Wire, WireArgs};
-use crate::{runtime, Outcome};
+use crate::{numbers, runtime, Outcome};
 
 /// `iso8583 sim --listen ADDR` with fault options.
 #[derive(Args, Debug, Clone)]
@@ -23,28 +23,28 @@ pub struct SimArgs {
     #[command(flatten)]
     pub wire: WireArgs,
     /// Delay every answer by this many milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = numbers::delay_ms, allow_negative_numbers = true)]
     pub delay_ms: u64,
     /// Add a random extra delay of up to this many milliseconds to each answer.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = numbers::delay_ms, allow_negative_numbers = true)]
     pub jitter_ms: u64,
     /// Answer each batch of N requests in reverse order of arrival.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = numbers::batch, allow_negative_numbers = true)]
     pub reverse_order: usize,
     /// Leave every Nth request of a connection unanswered.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = numbers::every, allow_negative_numbers = true)]
     pub drop_every: usize,
     /// Close the connection when its Nth request arrives (unanswered).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = numbers::every, allow_negative_numbers = true)]
     pub close_after: usize,
     /// Send the host's own echo request (0800, DE 70 = 301) every S seconds.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = numbers::seconds, allow_negative_numbers = true)]
     pub echo_every: Option<f64>,
     /// Print one line per request received (MTI and STAN).
     #[arg(long, short)]
     pub verbose: bool,
     /// Stop after this many seconds (default: run until killed).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = numbers::seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
 }
 

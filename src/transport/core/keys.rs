@@ -29,10 +29,31 @@ use crate::{Message, Mti};
 /// let key = MatchKey::of(&msg, &[41]).unwrap();
 /// assert_eq!(key.stan(), 42);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MatchKey {
     stan: u32,
     extra: Vec<Option<Bytes>>,
+}
+
+/// The STAN, and the lengths of the extra fields (which may be card data).
+///
+/// ```
+/// use iso8583_client::{Message, transport::MatchKey};
+/// let msg = Message::new("0200".parse().unwrap()).with(11, "42").with(41, "TERM0001");
+/// assert_eq!(format!("{:?}", MatchKey::of(&msg, &[41, 42]).unwrap()), "MatchKey { stan: 42, extra: [\"8 bytes\", \"absent\"] }");
+/// ```
+impl std::fmt::Debug for MatchKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra: Vec<String> = self
+            .extra
+            .iter()
+            .map(|v| v.as_ref().map_or("absent".to_owned(), |v| format!("{} bytes", v.len())))
+            .collect();
+        f.debug_struct("MatchKey")
+            .field("stan", &self.stan)
+            .field("extra", &extra)
+            .finish()
+    }
 }
 
 impl MatchKey {
