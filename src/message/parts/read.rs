@@ -236,7 +236,9 @@ fn ber<'a>(
         return Err(trail.err(None, Some(base), PathErrorKind::TooDeep));
     }
     let v: &[u8] = value;
-    let mut out = Vec::new();
+    // A BER-TLV object takes at least 3 bytes with a value, a TLV one at least the tag and length:
+    // reserve once for the likely count instead of growing.
+    let mut out = Vec::with_capacity((v.len() / 3).min(64));
     let mut i = 0;
     while let Some(&first) = v.get(i) {
         if first == 0x00 {
@@ -348,7 +350,9 @@ fn tlv<'a>(
     trail: &Trail<'_>,
 ) -> Result<Vec<Part<'a>>, PathError> {
     let v: &[u8] = value;
-    let mut out = Vec::new();
+    // A BER-TLV object takes at least 3 bytes with a value, a TLV one at least the tag and length:
+    // reserve once for the likely count instead of growing.
+    let mut out = Vec::with_capacity((v.len() / 3).min(64));
     let mut i = 0;
     while i < v.len() {
         let start = i;
