@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use super::{Part, PartId, PathError, PathErrorKind};
 use crate::codec::{read_subfield, ErrorKind};
-use crate::spec::composite::find_tag;
 use crate::spec::{BitmapEncoding, Composite, CompositeKind, FieldSpec, PrefixEncoding, Sensitivity, MAX_DEPTH};
 
 /// Where a parse is: the field, the path so far (for errors), the depth.
@@ -226,7 +225,7 @@ fn subfield<'a>(
 
 /// BER-TLV objects, skipping 0x00 padding between them.
 fn ber<'a>(
-    tags: &'a [crate::spec::TagInfo],
+    tags: &'a crate::spec::TagTable,
     unknown: Sensitivity,
     value: &Bytes,
     base: usize,
@@ -294,7 +293,7 @@ fn ber<'a>(
             return Err(fail(PathErrorKind::PastEnd { len, left }));
         }
         let content = value.slice(i..i + len);
-        let info = find_tag(tags, tag);
+        let info = tags.get(tag);
         let children = if first & 0x20 != 0 {
             let child = trail.child("tag", id);
             Some(ber(tags, unknown, &content, base + i, &child)?)
