@@ -29,7 +29,7 @@ mod file;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-pub use composite::{Composite, CompositeKind, TagInfo, TlvPart, MAX_DEPTH};
+pub use composite::{Composite, CompositeKind, TagInfo, TagTable, TlvPart, MAX_DEPTH};
 pub use emv::emv_tag;
 pub use file::SpecError;
 

@@ -105,8 +105,8 @@ pub enum CompositeKind {
     },
     /// EMV BER-TLV: multi-byte tags, short and long lengths, constructed tags, 0x00 padding.
     BerTlv {
-        /// Names and sensitivities of known tags, sorted by tag.
-        tags: Arc<[TagInfo]>,
+        /// Names and sensitivities of known tags.
+        tags: TagTable,
     },
 }
 
@@ -198,11 +198,78 @@ impl TagInfo {
     }
 }
 
-/// Looks a tag up in a sorted tag table.
-pub(crate) fn find_tag(tags: &[TagInfo], tag: u32) -> Option<&TagInfo> {
-    tags.binary_search_by_key(&tag, |t| t.tag)
-        .ok()
-        .and_then(|i| tags.get(i))
+/// The known tags of a BER-TLV structure, sorted by tag, with a hashed index for lookups.
+///
+/// ```
+/// use iso8583_client::spec::CompositeKind;
+/// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
+/// let CompositeKind::BerTlv { tags } = spec.field(55).unwrap().composite().unwrap().kind() else { panic!() };
+/// assert_eq!(tags.get(0x9F36).unwrap().name(), "Application Transaction Counter (ATC)");
+/// assert!(tags.iter().any(|t| t.tag() == 0x5A) && tags.len() > 70);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagTable {
+    infos: Arc<[TagInfo]>,
+    /// Open addressing: index + 1 into `infos`, 0 for an empty slot; a power of two long.
+    slots: Arc<[u16]>,
+}
+
+impl TagTable {
+    /// A table of `infos` (the last of duplicate tags wins).
+    pub(crate) fn new(mut infos: Vec<TagInfo>) -> TagTable {
+        infos.reverse();
+        infos.sort_by_key(|t| t.tag); // stable: the last given comes first, then is kept
+        infos.dedup_by_key(|t| t.tag);
+        infos.truncate(u16::MAX as usize - 1);
+        let size = (infos.len() * 4).max(16).next_power_of_two();
+        let mut slots = vec![0u16; size];
+        for (i, t) in infos.iter().enumerate() {
+            let mut at = slot(t.tag, size - 1);
+            while slots.get(at).is_some_and(|s| *s != 0) {
+                at = (at + 1) & (size - 1);
+            }
+            if let Some(s) = slots.get_mut(at) {
+                *s = i as u16 + 1;
+            }
+        }
+        TagTable {
+            infos: infos.into(),
+            slots: slots.into(),
+        }
+    }
+    /// A known tag by number (`9F26` = `0x9F26`).
+    pub fn get(&self, tag: u32) -> Option<&TagInfo> {
+        let mask = self.slots.len() - 1;
+        let mut at = slot(tag, mask);
+        loop {
+            let i = *self.slots.get(at)?;
+            if i == 0 {
+                return None;
+            }
+            let info = self.infos.get(i as usize - 1)?;
+            if info.tag == tag {
+                return Some(info);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+    /// The known tags in tag order.
+    pub fn iter(&self) -> impl Iterator<Item = &TagInfo> {
+        self.infos.iter()
+    }
+    /// How many tags are known.
+    pub fn len(&self) -> usize {
+        self.infos.len()
+    }
+    /// Whether no tag is known.
+    pub fn is_empty(&self) -> bool {
+        self.infos.is_empty()
+    }
+}
+
+/// The home slot of a tag (Fibonacci hashing).
+fn slot(tag: u32, mask: usize) -> usize {
+    (tag.wrapping_mul(0x9E37_79B1) >> 16) as usize & mask
 }
 
 /// A BER-TLV tag in hex (`"9F26"`) as a number, if well formed: 1-4 bytes, continuation bits right.
@@ -226,4 +293,38 @@ pub(crate) fn ber_tag_number(text: &str) -> Option<u32> {
         }
     }
     Some(bytes.iter().fold(0u32, |acc, &b| acc << 8 | b as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_table_finds_every_tag_and_only_those() {
+        let infos: Vec<TagInfo> = (0..300u32)
+            .map(|i| TagInfo {
+                tag: 0x9F00 + i * 7,
+                name: Arc::from(format!("t{i}").as_str()),
+                sensitivity: Sensitivity::None,
+            })
+            .collect();
+        let table = TagTable::new(infos.clone());
+        assert_eq!(table.len(), 300);
+        for t in &infos {
+            assert_eq!(table.get(t.tag).map(|x| &*x.name), Some(&*t.name));
+        }
+        assert!((0..5000u32)
+            .filter(|t| t % 7 != 0)
+            .all(|t| table.get(0x9F00 + t).is_none()));
+        assert!(TagTable::new(Vec::new()).get(0x9F26).is_none());
+        // The last of duplicates wins.
+        let mut dup = infos[..2].to_vec();
+        dup.push(TagInfo {
+            tag: infos[0].tag,
+            name: Arc::from("again"),
+            sensitivity: Sensitivity::Secret,
+        });
+        let t = TagTable::new(dup);
+        assert_eq!((t.len(), &*t.get(infos[0].tag).unwrap().name), (2, "again"));
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::composite::{find_tag, TagInfo};
+use super::composite::{TagInfo, TagTable};
 use super::Sensitivity;
 
 use Sensitivity::{None as Clear, Pan, Secret, Track};
@@ -85,11 +85,11 @@ const EMV: &[(u32, &str, Sensitivity)] = &[
 ];
 
 /// The EMV dictionary as a sorted table, built once.
-pub(crate) fn emv_tags() -> Arc<[TagInfo]> {
-    static TABLE: OnceLock<Arc<[TagInfo]>> = OnceLock::new();
+pub(crate) fn emv_tags() -> TagTable {
+    static TABLE: OnceLock<TagTable> = OnceLock::new();
     TABLE
         .get_or_init(|| {
-            let mut v: Vec<TagInfo> = EMV
+            let v: Vec<TagInfo> = EMV
                 .iter()
                 .map(|&(tag, name, sensitivity)| TagInfo {
                     tag,
@@ -97,8 +97,7 @@ pub(crate) fn emv_tags() -> Arc<[TagInfo]> {
                     sensitivity,
                 })
                 .collect();
-            v.sort_by_key(|t| t.tag);
-            v.into()
+            TagTable::new(v)
         })
         .clone()
 }
@@ -112,5 +111,5 @@ pub(crate) fn emv_tags() -> Arc<[TagInfo]> {
 /// assert!(emv_tag(0xDF7F).is_none());
 /// ```
 pub fn emv_tag(tag: u32) -> Option<TagInfo> {
-    find_tag(&emv_tags(), tag).cloned()
+    emv_tags().get(tag).cloned()
 }

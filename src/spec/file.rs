@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::composite::{ber_tag_number, Composite, CompositeKind, TagInfo, TlvPart, MAX_DEPTH};
+use super::composite::{ber_tag_number, Composite, CompositeKind, TagInfo, TagTable, TlvPart, MAX_DEPTH};
 use super::{
     emv, BitmapEncoding, ContentClass, Encoding, FieldSpec, FixedPad, Layout, LengthKind, LengthUnit, MaskSet,
     MtiEncoding, OddPad, PrefixEncoding, Sensitivity, Spec, MAX_FIELD,
@@ -370,7 +370,7 @@ fn composite(c: &RawComposite, owner: &FieldSpec, depth: usize) -> Result<Compos
         }
         "ber-tlv" => {
             let mut tags: Vec<TagInfo> = match c.dictionary.as_deref() {
-                None | Some("emv") => emv::emv_tags().to_vec(),
+                None | Some("emv") => emv::emv_tags().iter().cloned().collect(),
                 Some("none") => Vec::new(),
                 Some(other) => return Err(format!("unknown dictionary {other:?} (expected emv or none)")),
             };
@@ -398,8 +398,9 @@ fn composite(c: &RawComposite, owner: &FieldSpec, depth: usize) -> Result<Compos
                     None => tags.push(info),
                 }
             }
-            tags.sort_by_key(|t| t.tag);
-            CompositeKind::BerTlv { tags: tags.into() }
+            CompositeKind::BerTlv {
+                tags: TagTable::new(tags),
+            }
         }
         other => {
             return Err(format!(

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use super::read::{parse, tlv_length, TlvFormat, Trail};
 use super::{PartId, PartValue, PathError, PathErrorKind};
 use crate::codec::write_subfield;
-use crate::spec::composite::{ber_tag_number, find_tag};
+use crate::spec::composite::ber_tag_number;
 use crate::spec::{
     BitmapEncoding, Composite, CompositeKind, ContentClass, Encoding, FieldSpec, LengthKind, PrefixEncoding, MAX_DEPTH,
 };
@@ -189,14 +189,13 @@ pub(super) fn build(
     }
     let mut out = Vec::new();
     match &comp.kind {
-        CompositeKind::BerTlv { tags } => {
+        CompositeKind::BerTlv { .. } => {
             for (id, value) in parts {
                 let key = id.to_ascii_uppercase();
                 let tag =
                     ber_tag_number(&key).ok_or_else(|| trail.err(None, None, PathErrorKind::BadTag(key.clone())))?;
                 let here = trail.child("tag", PartId::text(key.as_bytes()));
                 let constructed = first_byte(tag) & 0x20 != 0;
-                let _ = find_tag(tags, tag);
                 let structure = constructed.then_some((comp, owner));
                 let bytes = part_bytes(value, true, structure, &here)?;
                 out.extend_from_slice(&tag_bytes(tag));

@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use super::{Part, PartId, PathError, PathErrorKind};
 use crate::codec::{read_subfield, ErrorKind};
-use crate::spec::composite::find_tag;
 use crate::spec::{BitmapEncoding, Composite, CompositeKind, FieldSpec, PrefixEncoding, Sensitivity, MAX_DEPTH};
 
 /// Where a parse is: the field, the path so far (for errors), the depth.
@@ -226,7 +225,7 @@ fn subfield<'a>(
 
 /// BER-TLV objects, skipping 0x00 padding between them.
 fn ber<'a>(
-    tags: &'a [crate::spec::TagInfo],
+    tags: &'a crate::spec::TagTable,
     unknown: Sensitivity,
     value: &Bytes,
     base: usize,
@@ -236,7 +235,9 @@ fn ber<'a>(
         return Err(trail.err(None, Some(base), PathErrorKind::TooDeep));
     }
     let v: &[u8] = value;
-    let mut out = Vec::new();
+    // A BER-TLV object takes at least 3 bytes with a value, a TLV one at least the tag and length:
+    // reserve once for the likely count instead of growing.
+    let mut out = Vec::with_capacity((v.len() / 3).min(64));
     let mut i = 0;
     while let Some(&first) = v.get(i) {
         if first == 0x00 {
@@ -292,7 +293,7 @@ fn ber<'a>(
             return Err(fail(PathErrorKind::PastEnd { len, left }));
         }
         let content = value.slice(i..i + len);
-        let info = find_tag(tags, tag);
+        let info = tags.get(tag);
         let children = if first & 0x20 != 0 {
             let child = trail.child("tag", id);
             Some(ber(tags, unknown, &content, base + i, &child)?)
@@ -348,7 +349,9 @@ fn tlv<'a>(
     trail: &Trail<'_>,
 ) -> Result<Vec<Part<'a>>, PathError> {
     let v: &[u8] = value;
-    let mut out = Vec::new();
+    // A BER-TLV object takes at least 3 bytes with a value, a TLV one at least the tag and length:
+    // reserve once for the likely count instead of growing.
+    let mut out = Vec::with_capacity((v.len() / 3).min(64));
     let mut i = 0;
     while i < v.len() {
         let start = i;
