@@ -5,7 +5,7 @@
 mod cli_support;
 mod tls_support;
 
-use cli_support::{run_with_input, start_sim};
+use cli_support::{run_with_input, start_record, start_sim, temp};
 use serde_json::Value;
 use tls_support::pki;
 
@@ -59,4 +59,35 @@ fn send_over_mutual_tls_to_the_simulator() {
     assert!(!r.ok() && !r.stderr.contains("panicked"), "{r:?}");
     let line: Value = serde_json::from_str(r.stdout.trim()).expect("one JSON line");
     assert_eq!(line["outcome"], "not_sent", "{r:?}");
+}
+
+#[test]
+fn record_relays_to_a_tls_host() {
+    let pki = pki("cli-record");
+    let sim = start_sim(&[
+        "--tls-cert",
+        &path(pki.path("server.pem")),
+        "--tls-key",
+        &path(pki.path("server-key.pem")),
+    ]);
+    let out = temp("tls-recording.txt");
+    let ca = path(pki.path("ca.pem"));
+    let (mut recorder, addr) = start_record(
+        &sim.addr.to_string(),
+        &out,
+        &["--tls-ca", &ca, "--tls-server-name", "localhost"],
+    );
+    // The client speaks plain TCP to the recorder; the recorder speaks TLS to the host.
+    let r = run_with_input(&["send", "--host", &addr, "--retries", "0"], ECHO);
+    r.assert_ok();
+    let answer: Value = serde_json::from_str(r.stdout.trim()).expect("one JSON line");
+    assert_eq!(answer["fields"]["39"], "00", "{r:?}");
+    recorder.wait_within(std::time::Duration::from_secs(10));
+    let recording = std::fs::read_to_string(&out).expect("recording");
+    let answers: Vec<&str> = recording.lines().filter(|l| l.starts_with("< ")).collect();
+    // 30383130 is "0810": the host's answer, relayed over TLS and recorded in clear form.
+    assert!(
+        answers.len() == 1 && answers[0].starts_with("< 003930383130"),
+        "{recording}"
+    );
 }

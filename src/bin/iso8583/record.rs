@@ -16,9 +16,9 @@ use bytes::BytesMut;
 use clap::Args;
 use iso8583_client::recording::{Direction, Recording, RecordingWriter, Side};
 use iso8583_client::transport::framing::Framing;
+use iso8583_client::transport::LinkStream;
 use iso8583_client::{mask_in_place, Message, Sensitivity, Spec};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 
@@ -91,6 +91,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
         }
     ))?;
     let writer: Writer = Arc::new(Mutex::new(writer));
+    let upstream_config = Arc::new(wire.connection_config());
     runtime::block_on(async move {
         let listener = TcpListener::bind(addr)
             .await
@@ -119,15 +120,17 @@ pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
                         }
                     };
                     number += 1;
-                    let upstream = match TcpStream::connect(upstream_addr).await {
-                        Ok(u) => u,
-                        Err(e) => {
-                            eprintln!("iso8583: cannot connect to upstream {upstream_addr}: {e}");
-                            continue;
-                        }
-                    };
                     let session = Session { n: number, framing: framing.clone(), writer: writer.clone(), mask: mask.clone(), idle };
-                    sessions.spawn(session.proxy(client, upstream));
+                    let config = upstream_config.clone();
+                    // Connected in the session's own task (TLS when asked, within the connect
+                    // timeout): a slow upstream never holds up the next accept.
+                    sessions.spawn(async move {
+                        let addr = upstream_addr.to_string();
+                        match config.connector.connect(&addr, &config).await {
+                            Ok(upstream) => session.proxy(client, upstream).await,
+                            Err(e) => eprintln!("iso8583: cannot connect to upstream {addr}: {e}"),
+                        }
+                    });
                 }
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {
                     ended += 1;
@@ -153,11 +156,19 @@ struct Session {
 impl Session {
     /// Forwards one client connection both ways until either side closes or no byte went either
     /// way for `idle`.
-    async fn proxy(self, client: TcpStream, upstream: TcpStream) {
+    async fn proxy(self, client: TcpStream, upstream: LinkStream) {
         let _ = client.set_nodelay(true);
-        let _ = upstream.set_nodelay(true);
         let (cr, cw) = client.into_split();
-        let (ur, uw) = upstream.into_split();
+        let (ur, uw): (Box<dyn AsyncRead + Send + Unpin>, Box<dyn AsyncWrite + Send + Unpin>) = match upstream {
+            LinkStream::Tcp(tcp) => {
+                let (r, w) = tcp.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            LinkStream::Other(io) => {
+                let (r, w) = tokio::io::split(io);
+                (Box::new(r), Box::new(w))
+            }
+        };
         // When bytes last went either way, in milliseconds since the session began.
         let started = Instant::now();
         let last = AtomicU64::new(0);
@@ -192,11 +203,11 @@ impl Session {
     }
 
     /// Copies frames from `from` to `to`, recording each.
-    async fn pump(
+    async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         &self,
         direction: Direction,
-        mut from: OwnedReadHalf,
-        mut to: OwnedWriteHalf,
+        mut from: R,
+        mut to: W,
         last: &AtomicU64,
         started: Instant,
     ) {
