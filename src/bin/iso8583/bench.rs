@@ -56,6 +56,8 @@ pub struct BenchArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub metrics: crate::metrics_args::MetricsArgs,
 }
 
 /// The result of a run.
@@ -95,6 +97,7 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     if args.connections == 0 || args.in_flight == 0 {
         bail!("--connections and --in-flight must be at least 1");
     }
+    args.metrics.serve()?;
     let spec = wire.spec.clone();
     let (_sim, addr) = if args.embedded {
         let sim = Sim::start(spec.clone(), wire.sim_config())

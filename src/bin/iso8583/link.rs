@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy, SendOptions};
-use iso8583_client::transport::{network_request, Cause, ConnectionConfig, SendError};
+use iso8583_client::transport::{network_request, Cause, ConnectionConfig};
+use iso8583_client::SendError;
+use iso8583_client::{Client, RetryPolicy, SendOptions};
 
 use crate::args::Wire;
 

@@ -17,6 +17,7 @@ mod hex;
 mod input;
 mod json;
 mod link;
+mod metrics_args;
 mod record;
 mod replay;
 mod runtime;

@@ -16,7 +16,7 @@ use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
 use crate::{input, runtime, Outcome};
-use iso8583_client::client::Client;
+use iso8583_client::Client;
 
 /// `iso8583 send` options.
 #[derive(Args, Debug)]

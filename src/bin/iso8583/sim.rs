@@ -46,6 +46,8 @@ pub struct SimArgs {
     /// Stop after this many seconds (default: run until killed).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub metrics: crate::metrics_args::MetricsArgs,
 }
 
 impl SimArgs {
@@ -79,6 +81,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
         bail!("the simulator listens on loopback only (127.0.0.1), not {}", addr.ip());
     }
     runtime::block_on(async move {
+        args.metrics.serve()?;
         let sim = Sim::start_on(addr.port(), spec.clone(), config)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -112,6 +115,7 @@ async fn report_until(sim: &Sim, verbose: bool, stop_at: Option<tokio::time::Ins
             }
             shown = received.len();
         }
+        export(&sim.counters());
         if now >= next_summary {
             next_summary += Duration::from_secs(1);
             let c = sim.counters();
@@ -137,4 +141,14 @@ async fn report_until(sim: &Sim, verbose: bool, stop_at: Option<tokio::time::Ins
             return Ok(());
         }
     }
+}
+
+/// The simulator's counters as metrics (served with `--metrics`).
+fn export(c: &SimCounters) {
+    metrics::counter!("iso8583_sim_connections_total").absolute(c.connections);
+    metrics::counter!("iso8583_sim_requests_received_total").absolute(c.received);
+    metrics::counter!("iso8583_sim_requests_answered_total").absolute(c.answered);
+    metrics::counter!("iso8583_sim_requests_dropped_total").absolute(c.dropped);
+    metrics::counter!("iso8583_sim_frames_undecodable_total").absolute(c.undecodable);
+    metrics::counter!("iso8583_sim_echo_answers_total").absolute(c.echo_answers);
 }
