@@ -123,11 +123,11 @@ impl EndpointStats {
     /// Names the endpoint these counters belong to (its first link's peer address); from then on
     /// link events are also sent to the `metrics` facade (feature `metrics`). Later calls do nothing.
     pub(crate) fn label(&self, endpoint: &str) {
-        if self.endpoint.set(endpoint.to_owned()).is_err() {
-            return;
-        }
+        let first = self.endpoint.set(endpoint.to_owned()).is_ok();
+        #[cfg(not(feature = "metrics"))]
+        let _ = first;
         #[cfg(feature = "metrics")]
-        {
+        if first {
             let e = endpoint.to_owned();
             for (tally, name) in [
                 (&self.late, names::LATE),

@@ -27,7 +27,7 @@ pub struct BenchArgs {
         long,
         value_name = "ADDR",
         conflicts_with = "embedded",
-        required_unless_present = "embedded"
+        required_unless_present_any = ["embedded", "config"]
     )]
     pub host: Option<String>,
     /// Start the simulator in this process on a free loopback port and load it.
@@ -58,6 +58,8 @@ pub struct BenchArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub metrics: crate::metrics_args::MetricsArgs,
+    #[command(flatten)]
+    pub config: crate::config_args::ConfigArgs,
 }
 
 /// The result of a run.
@@ -75,7 +77,8 @@ pub struct Summary {
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     // Timeouts and other failures are counted in the summary, not logged one by one.
     runtime::init_logging_at("error");
-    let wire = args.wire.load()?;
+    let config = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, config.as_ref())?;
     let summary = runtime::block_on(load(args.clone(), wire))??;
     print!(
         "{}",
@@ -98,6 +101,7 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
         bail!("--connections and --in-flight must be at least 1");
     }
     args.metrics.serve()?;
+    let file = args.config.load()?;
     let spec = wire.spec.clone();
     let (_sim, addr) = if args.embedded {
         let sim = Sim::start(spec.clone(), wire.sim_config())
@@ -106,15 +110,13 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
         let addr = sim.addr().to_string();
         (Some(sim), addr)
     } else {
-        let host = args
-            .host
-            .as_deref()
-            .ok_or_else(|| anyhow!("--host or --embedded is needed"))?;
-        (None, runtime::host_addr(host)?)
+        let host = crate::config_args::host(args.host.as_deref(), file.as_ref())
+            .ok_or_else(|| anyhow!("--host, --embedded or a --config with endpoints is needed"))?;
+        (None, runtime::host_addr(&host)?)
     };
     let config = Arc::new(ConnectionConfig {
         max_consecutive_timeouts: 0,
-        ..wire.connection_config()
+        ..crate::config_args::connection_config(&wire, file.as_ref())?
     });
     let mut links = Vec::new();
     for _ in 0..args.connections {

@@ -206,6 +206,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
             json: false,
             quiet: false,
             metrics: Default::default(),
+            config: Default::default(),
         };
         let summary = bench::load(bench_args, wire.load()?).await?;
         print!("{}", summary.table());

@@ -16,6 +16,8 @@ use crate::args::Wire;
 pub struct LinkOptions {
     /// HOST:PORT.
     pub addr: String,
+    /// Link settings (from `--config`, or the library's defaults) before the options below.
+    pub base: ConnectionConfig,
     /// Send 0800 DE 70 = 001 when a link opens.
     pub sign_on: bool,
     /// Links in the pool.
@@ -28,9 +30,13 @@ pub struct LinkOptions {
 
 /// A client for `opts`, speaking `wire`.
 pub fn client(wire: &Wire, opts: &LinkOptions) -> anyhow::Result<Client> {
+    let base = ConnectionConfig {
+        framing: wire.framing(),
+        ..opts.base.clone()
+    };
     let config = ConnectionConfig {
-        sign_on: opts.sign_on.then(|| network_request("001")),
-        ..wire.connection_config()
+        sign_on: opts.sign_on.then(|| network_request("001")).or(base.sign_on.clone()),
+        ..base
     };
     let retry = RetryPolicy {
         attempts: opts.retries.saturating_add(1),

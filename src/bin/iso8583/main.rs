@@ -9,6 +9,7 @@
 
 mod args;
 mod bench;
+mod config_args;
 mod decode;
 mod demo;
 mod encode;

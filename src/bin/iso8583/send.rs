@@ -48,17 +48,22 @@ pub struct SendArgs {
     /// Show card data in clear in the responses.
     #[arg(long)]
     reveal: bool,
+    #[command(flatten)]
+    config: crate::config_args::ConfigArgs,
 }
 
 /// Runs `send`.
 pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     // Every failure is reported on its own output line, and summed up on standard error.
     runtime::init_logging_at("error");
-    let wire = args.wire.load()?;
+    let config = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, config.as_ref())?;
     let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
+    let host = crate::config_args::host(Some(&args.host), config.as_ref()).unwrap_or(args.host);
     let opts = LinkOptions {
-        addr: runtime::host_addr(&args.host)?,
+        addr: runtime::host_addr(&host)?,
+        base: crate::config_args::connection_config(&wire, config.as_ref())?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),

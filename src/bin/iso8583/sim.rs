@@ -48,6 +48,8 @@ pub struct SimArgs {
     pub duration: Option<f64>,
     #[command(flatten)]
     pub metrics: crate::metrics_args::MetricsArgs,
+    #[command(flatten)]
+    pub config: crate::config_args::ConfigArgs,
 }
 
 impl SimArgs {
@@ -73,7 +75,8 @@ impl SimArgs {
 /// Runs `sim` until killed (or `--duration`).
 pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging();
-    let wire = args.wire.load()?;
+    let file = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, file.as_ref())?;
     let config = args.config(&wire)?;
     let spec = wire.spec.clone();
     let addr = runtime::parse_addr(&args.listen)?;
