@@ -84,7 +84,7 @@ async fn iso_case(addr: &str, links: usize, per_link: usize, run: Duration) -> O
 
 /// The public client over a pool of `pool` links, `senders` tasks each keeping one request in flight.
 async fn client_case(addr: &str, pool: usize, senders: usize, run: Duration) -> Outcome {
-    let client = iso8583_client::client::Client::builder(Spec::builtin(SPEC).expect("spec"))
+    let client = iso8583_client::Client::builder(Spec::builtin(SPEC).expect("spec"))
         .endpoint(addr)
         .pool_size(pool)
         .build()

@@ -4,7 +4,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! # let host = iso8583_client::sim::Sim::start(iso8583_client::Spec::builtin("iso87-ascii").unwrap(), Default::default()).await?;
 //! use std::time::Duration;
-//! use iso8583_client::{Message, Spec, client::{Client, SendOptions}};
+//! use iso8583_client::{Message, Spec, Client, SendOptions};
 //! let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
 //!     .endpoint(host.addr().to_string()) // primary; add more for failover
 //!     .timeout(Duration::from_secs(10))
@@ -30,11 +30,12 @@ use deadpool::managed::{Pool, PoolError};
 use tokio::time::Instant;
 use tracing::{debug, field, Instrument};
 
+use crate::message::MtiClass;
 use crate::transport::core::Moment;
 use crate::transport::{
     Cause, ConnectError, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
 };
-use crate::{Message, Mti, MtiClass, Spec};
+use crate::{Message, Mti, Spec};
 
 /// When and how often a failed request is tried again. Whether it may be
 /// tried again at all depends on whether it was written and on its
@@ -42,48 +43,23 @@ use crate::{Message, Mti, MtiClass, Spec};
 ///
 /// ```
 /// use std::time::Duration;
-/// use iso8583_client::client::RetryPolicy;
+/// use iso8583_client::RetryPolicy;
 /// let policy = RetryPolicy { attempts: 4, ..RetryPolicy::default() };
 /// assert!(policy.backoff(3) <= policy.max_backoff);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1: never retry). Default: 3.
-    ///
-    /// ```
-    /// let p = iso8583_client::client::RetryPolicy { attempts: 1, ..Default::default() };
-    /// assert_eq!(p, iso8583_client::client::RetryPolicy::none());
-    /// ```
     pub attempts: u32,
     /// Pause before the first retry. Default: 20 ms.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let p = iso8583_client::client::RetryPolicy { initial_backoff: Duration::from_millis(100), ..Default::default() };
-    /// assert!(p.backoff(1) >= Duration::from_millis(50) && p.backoff(1) <= Duration::from_millis(100));
-    /// ```
     pub initial_backoff: Duration,
     /// Longest pause. Default: 1 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let p = iso8583_client::client::RetryPolicy { max_backoff: Duration::from_millis(50), ..Default::default() };
-    /// assert!(p.backoff(10) <= Duration::from_millis(50));
-    /// ```
     pub max_backoff: Duration,
     /// Longest wait for the answer to one attempt, so that an unanswered
     /// idempotent request (a reversal) leaves time to be repeated before the
     /// deadline. Default: none — an idempotent request shares what is left
     /// of its deadline evenly among its remaining attempts; any other request
     /// may wait for its answer until the deadline.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iso8583_client::client::RetryPolicy;
-    /// // Give each attempt 2 s, so a reversal sent with a 10 s deadline is tried up to 5 times.
-    /// let p = RetryPolicy { attempts: 5, attempt_timeout: Some(Duration::from_secs(2)), ..Default::default() };
-    /// assert_eq!(RetryPolicy::default().attempt_timeout, None);
-    /// ```
     pub attempt_timeout: Option<Duration>,
 }
 
@@ -100,11 +76,6 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Never retry.
-    ///
-    /// ```
-    /// use iso8583_client::client::RetryPolicy;
-    /// assert_eq!(RetryPolicy::none().attempts, 1);
-    /// ```
     pub fn none() -> RetryPolicy {
         RetryPolicy {
             attempts: 1,
@@ -113,15 +84,6 @@ impl RetryPolicy {
     }
 
     /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iso8583_client::client::RetryPolicy;
-    /// let policy = RetryPolicy::default(); // 20 ms, doubling, at most 1 s
-    /// let second = policy.backoff(2);      // 40 ms jittered to 20..=40 ms
-    /// assert!(second >= Duration::from_millis(20) && second <= Duration::from_millis(40));
-    /// assert!(policy.backoff(30) <= policy.max_backoff);
-    /// ```
     pub fn backoff(&self, retry: u32) -> Duration {
         crate::transport::jittered_backoff(self.initial_backoff, self.max_backoff, retry)
     }
@@ -131,58 +93,25 @@ impl RetryPolicy {
 ///
 /// ```
 /// use std::time::Duration;
-/// use iso8583_client::client::SendOptions;
+/// use iso8583_client::SendOptions;
 /// let opts = SendOptions { timeout: Some(Duration::from_secs(2)), idempotent: Some(true), ..SendOptions::default() };
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
     /// Deadline of the whole operation (checkout, write, wait, retries). Overrides `timeout`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iso8583_client::client::SendOptions;
-    /// let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    /// let opts = SendOptions { deadline: Some(until), ..SendOptions::default() };
-    /// assert!(opts.timeout.is_none());
-    /// ```
     pub deadline: Option<Instant>,
     /// Time allowed for the whole operation. Default: the client's timeout.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let opts = iso8583_client::client::SendOptions { timeout: Some(Duration::from_secs(2)), ..Default::default() };
-    /// assert_eq!(opts.timeout, Some(Duration::from_secs(2)));
-    /// ```
     pub timeout: Option<Duration>,
     /// Whether the request may be sent again once written. Default: by MTI —
     /// network management (08xx), reversals (04xx) and advices are idempotent;
     /// authorizations and financial requests are not.
-    ///
-    /// ```
-    /// // A 0200 the host is known to deduplicate (by DE 37, say) may be repeated once written.
-    /// let opts = iso8583_client::client::SendOptions { idempotent: Some(true), ..Default::default() };
-    /// assert_eq!(opts.idempotent, Some(true));
-    /// ```
     pub idempotent: Option<bool>,
     /// Retry policy. Default: the client's.
-    ///
-    /// ```
-    /// use iso8583_client::client::{RetryPolicy, SendOptions};
-    /// let opts = SendOptions { retry: Some(RetryPolicy::none()), ..SendOptions::default() };
-    /// assert_eq!(opts.retry.unwrap().attempts, 1);
-    /// ```
     pub retry: Option<RetryPolicy>,
 }
 
 /// True when ISO 8583 convention makes a request safe to send twice.
-///
-/// ```
-/// use iso8583_client::client::idempotent_by_default;
-/// assert!(idempotent_by_default("0400".parse().unwrap()));
-/// assert!(idempotent_by_default("0220".parse().unwrap()));
-/// assert!(!idempotent_by_default("0200".parse().unwrap()));
-/// ```
-pub fn idempotent_by_default(mti: Mti) -> bool {
+pub(crate) fn idempotent_by_default(mti: Mti) -> bool {
     matches!(mti.class(), MtiClass::NetworkManagement | MtiClass::Reversal) || mti.is_advice()
 }
 
@@ -195,7 +124,7 @@ fn retried_as_repeat(mti: Mti) -> bool {
 ///
 /// ```
 /// use std::time::Duration;
-/// use iso8583_client::{Spec, client::Client};
+/// use iso8583_client::{Spec, Client};
 /// let builder = Client::builder(Spec::builtin("iso87-ascii").unwrap())
 ///     .endpoint("127.0.0.1:9583")
 ///     .pool_size(2)
@@ -219,41 +148,12 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Adds an endpoint (`host:port`); the first added is the primary.
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, client::Client};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
-    ///     .endpoint("127.0.0.1:9583") // primary
-    ///     .endpoint("127.0.0.1:9584") // secondary, used while the primary is down
-    ///     .build()
-    ///     .unwrap();
-    /// let addrs: Vec<String> = client.counters().into_iter().map(|(addr, _)| addr).collect();
-    /// assert_eq!(addrs, ["127.0.0.1:9583", "127.0.0.1:9584"]);
-    /// ```
     pub fn endpoint(mut self, addr: impl Into<String>) -> Self {
         self.endpoints.push(addr.into());
         self
     }
 
     /// Link settings (framing, sign-on, echo, match fields…). Default: [`ConnectionConfig::default`].
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    ///
-    /// use iso8583_client::transport::ConnectionConfig;
-    /// let config = ConnectionConfig { match_fields: vec![41], ..ConnectionConfig::default() };
-    /// let client = Client::builder(spec).endpoint(sim.addr().to_string()).connection(config).build().unwrap();
-    /// let echo = Message::new("0800".parse().unwrap()).with(41, "TERM0001").with(70, "301");
-    /// assert_eq!(client.send(echo).await.unwrap().get_str(41), Some("TERM0001"));
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn connection(mut self, config: ConnectionConfig) -> Self {
         self.config = config;
         self
@@ -262,113 +162,42 @@ impl ClientBuilder {
     /// Most links open at once. Default: 4. Links are handed out most recently
     /// used first, so light traffic stays on one link (fuller write batches)
     /// and more links open only when senders check out at the same time.
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, client::Client};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
-    ///     .endpoint("127.0.0.1:9583")
-    ///     .pool_size(8) // up to 8 links; 0 counts as 1
-    ///     .build();
-    /// assert!(client.is_ok());
-    /// ```
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
     }
 
     /// Longest wait for a link of the pool (the send's deadline applies too). Default: none.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iso8583_client::{Spec, client::Client};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
-    ///     .endpoint("127.0.0.1:9583")
-    ///     .pool_size(1)
-    ///     .wait_timeout(Duration::from_millis(200)) // fail fast (not sent) when the link stays busy
-    ///     .build();
-    /// assert!(client.is_ok());
-    /// ```
     pub fn wait_timeout(mut self, wait: Duration) -> Self {
         self.wait_timeout = Some(wait);
         self
     }
 
     /// Default time allowed for a send. Default: 30 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(300), ..SimConfig::default() }).await.unwrap();
-    ///
-    /// let client = Client::builder(spec)
-    ///     .endpoint(sim.addr().to_string())
-    ///     .timeout(Duration::from_millis(50)) // the host takes 300 ms
-    ///     .build()
-    ///     .unwrap();
-    /// let err = client.send(Message::new("0200".parse().unwrap()).with(4, "000000001000")).await.unwrap_err();
-    /// assert!(err.is_timeout() && err.is_outcome_unknown()); // written: it may have been acted on
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Default retry policy. Default: [`RetryPolicy::default`].
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, client::{Client, RetryPolicy}};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
-    ///     .endpoint("127.0.0.1:9583")
-    ///     .retry(RetryPolicy { attempts: 5, ..RetryPolicy::default() })
-    ///     .build();
-    /// assert!(client.is_ok());
-    /// ```
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
     /// Reconnect backoff of endpoints. Default: [`ReconnectBackoff::default`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iso8583_client::{Spec, client::Client, transport::ReconnectBackoff};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let backoff = ReconnectBackoff { initial: Duration::from_millis(250), max: Duration::from_secs(5) };
-    /// let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
-    ///     .endpoint("127.0.0.1:9583")
-    ///     .reconnect_backoff(backoff)
-    ///     .build();
-    /// assert!(client.is_ok());
-    /// ```
     pub fn reconnect_backoff(mut self, backoff: ReconnectBackoff) -> Self {
         self.backoff = backoff;
         self
     }
 
     /// Builds the client; links open on first use. Needs a tokio runtime and at least one endpoint.
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, client::Client};
-    /// let err = Client::builder(Spec::builtin("iso87-ascii").unwrap()).build().unwrap_err();
-    /// assert_eq!(err.to_string(), "cannot build client: no endpoint configured");
-    /// ```
     pub fn build(self) -> Result<Client, BuildError> {
         if self.endpoints.is_empty() {
             return Err(BuildError("no endpoint configured".into()));
         }
+        #[cfg(feature = "tower")]
+        let capacity = self.pool_size.saturating_mul(self.config.max_in_flight);
         let endpoints = self.endpoints.into_iter().map(Endpoint::new).collect();
         let manager = LinkManager::new(endpoints, self.spec, Arc::new(self.config)).with_backoff(self.backoff);
         let pool = Pool::builder(manager)
@@ -383,6 +212,8 @@ impl ClientBuilder {
             timeout: self.timeout,
             retry: self.retry,
             closing: Arc::default(),
+            #[cfg(feature = "tower")]
+            readiness: crate::tower::Readiness::new(capacity),
         })
     }
 }
@@ -390,7 +221,7 @@ impl ClientBuilder {
 /// The client could not be built.
 ///
 /// ```
-/// let err = iso8583_client::client::Client::builder(iso8583_client::Spec::builtin("iso87-ascii").unwrap())
+/// let err = iso8583_client::Client::builder(iso8583_client::Spec::builtin("iso87-ascii").unwrap())
 ///     .build()
 ///     .unwrap_err();
 /// assert!(err.to_string().starts_with("cannot build client"));
@@ -404,7 +235,7 @@ pub struct BuildError(String);
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
+/// # use iso8583_client::{Message, Spec, Client, sim::{Sim, SimConfig}};
 /// # let spec = Spec::builtin("iso87-ascii").unwrap();
 /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
 /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
@@ -421,7 +252,10 @@ pub struct Client {
     timeout: Duration,
     retry: RetryPolicy,
     /// Set by [`Client::close`]: new sends are refused.
-    closing: Arc<AtomicBool>,
+    pub(crate) closing: Arc<AtomicBool>,
+    /// Readiness as a `tower::Service`: slots for the requests the links can hold.
+    #[cfg(feature = "tower")]
+    pub(crate) readiness: crate::tower::Readiness,
 }
 
 impl std::fmt::Debug for Client {
@@ -434,14 +268,6 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Starts a builder for messages of `spec`.
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, client::Client};
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// # let _guard = _rt.enter();
-    /// let client = Client::builder(Spec::builtin("iso87-bcd").unwrap()).endpoint("127.0.0.1:9583").build();
-    /// assert!(client.is_ok());
-    /// ```
     pub fn builder(spec: Arc<Spec>) -> ClientBuilder {
         ClientBuilder {
             spec,
@@ -456,21 +282,6 @@ impl Client {
     }
 
     /// Sends `msg` with the client's defaults; see [`Client::send_with`].
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
-    /// let echo = Message::new("0800".parse().unwrap()).with(70, "301"); // DE 11 assigned on send
-    /// let answer = client.send(echo).await.unwrap();
-    /// assert_eq!(answer.mti().as_str(), "0810");
-    /// assert_eq!(answer.response_code(), Some("00"));
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub async fn send(&self, msg: Message) -> Result<Message, SendError> {
         self.send_with(msg, SendOptions::default()).await
     }
@@ -480,24 +291,6 @@ impl Client {
     /// that was written is retried only if idempotent (reversals and advices
     /// then go out as repeats, with the same STAN and data). A missing DE 11
     /// is assigned once and kept across retries. A decline is a response.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
-    /// use std::time::Duration;
-    /// use iso8583_client::client::{RetryPolicy, SendOptions};
-    /// let mut purchase = Message::new("0200".parse().unwrap());
-    /// purchase.set(3, "000000").set(4, "000000001051"); // the simulator declines amounts ending in 51
-    /// let opts = SendOptions { timeout: Some(Duration::from_secs(2)), retry: Some(RetryPolicy::none()), ..SendOptions::default() };
-    /// let answer = client.send_with(purchase, opts).await.unwrap();
-    /// assert_eq!(answer.response_code(), Some("51")); // a decline is a response, not an error
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub async fn send_with(&self, mut msg: Message, opts: SendOptions) -> Result<Message, SendError> {
         let deadline = opts
             .deadline
@@ -598,52 +391,17 @@ impl Client {
     /// empty. Set it yourself (`msg.set_stan(client.next_stan())`) when you must know the STAN
     /// before sending, to be able to reverse the request if its outcome is unknown; it never
     /// repeats one the links assign, until the sequence wraps after 999,999.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Spec, client::Client, sim::Sim};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), Default::default()).await.unwrap();
-    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
-    /// let mut purchase = iso8583_client::Message::new("0200".parse().unwrap());
-    /// let stan = client.next_stan();
-    /// purchase.set_stan(stan);
-    /// match client.send(purchase).await {
-    ///     Ok(answer) => assert_eq!(answer.stan(), Some(format!("{stan:06}").as_str())),
-    ///     Err(e) if e.is_outcome_unknown() => println!("reverse STAN {stan:06}"),
-    ///     Err(e) => println!("not sent: {e}"),
-    /// }
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn next_stan(&self) -> u32 {
         self.pool.manager().next_stan()
     }
 
     /// Counters per endpoint, in priority order: `(address, counters)`.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
-    /// client.send(Message::new("0800".parse().unwrap()).with(70, "301")).await.unwrap();
-    /// let counters = client.counters();
-    /// let (addr, c) = &counters[0];
-    /// assert_eq!(addr, &sim.addr().to_string());
-    /// assert_eq!((c.connects, c.sent, c.answered, c.in_flight), (1, 1, 1, 0));
-    /// # client.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn counters(&self) -> Vec<(String, Counters)> {
         self.pool
             .manager()
             .endpoints()
             .iter()
-            .map(|e| (e.addr().to_owned(), e.stats().snapshot()))
+            .map(|e| (e.addr().to_owned(), e.counters()))
             .collect()
     }
 
@@ -654,21 +412,10 @@ impl Client {
     /// moment (a frame being handed to the writer) close the same way as soon
     /// as they are given back. Returns once every link is closed; affects
     /// every clone of the client.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, client::Client, sim::{Sim, SimConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
-    /// client.close().await;
-    /// let err = client.send(Message::new("0800".parse().unwrap()).with(70, "301")).await.unwrap_err();
-    /// assert!(err.is_not_sent()); // refused at once, with Cause::Closing
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub async fn close(&self) {
         self.closing.store(true, Relaxed);
+        #[cfg(feature = "tower")]
+        self.readiness.close();
         let manager = self.pool.manager();
         manager.begin_close(); // no link is created from now on
                                // Idle links are let go (and so closed in the background, see `LinkManager`) ...

@@ -15,26 +15,47 @@
 //! assert_eq!(back.stan(), Some("000001"));
 //! assert_eq!(back.mti().response().unwrap().as_str(), "0810");
 //! ```
+//!
+//! ## Using it in a service
+//!
+//! - **Features**: with `default-features = false` the crate is the codec, the spec loader and the
+//!   client; add `tls` (rustls links), `metrics` (the `metrics` facade), `tower`
+//!   ([`Client`] as a `tower::Service<Message>`), `serde` ([`config::Config`] from the service's own
+//!   file). `sim`, `recording` and `cli` (the default: the `iso8583` tool) are for tests and tools.
+//! - **Configuration**: [`ClientBuilder::from_config`] with a [`config::Config`] read from an
+//!   `[iso8583]` table; see `fixtures/client-config.toml`.
+//! - **Metrics**: `iso8583_requests_*` (by endpoint and MTI class), `iso8583_round_trip_seconds`,
+//!   `iso8583_responses_*`, `iso8583_link_*`; the README lists names and labels.
+//! - **Tracing**: spans `iso8583.send` (`mti`, `stan`), `iso8583.link` (`peer`), `iso8583.probe`.
+//! - **tower**: never stack a generic retry over money-moving messages; the client's
+//!   [`RetryPolicy`] is the only one that knows what may be repeated.
+//! - **Shutdown**: [`Client::close`] drains requests in flight, signs off, then fails the rest.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod client;
+mod client;
 pub mod codec;
+pub mod config;
+#[cfg(feature = "recording")]
 pub mod hex;
 pub mod message;
+#[cfg(feature = "recording")]
 pub mod recording;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod spec;
+#[cfg(feature = "tower")]
+mod tower;
 pub mod transport;
 pub mod typed;
 
-pub use codec::CodecError;
-pub use message::{
-    mask_in_place, mask_value, Masked, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Part, PartValue,
-    PathError, PathErrorKind,
-};
-pub use spec::{FieldSpec, MaskSet, Sensitivity, Spec, SpecError};
-pub use typed::TypedError;
+// The everyday types, at the root only; everything else lives in one module each.
+pub use client::{BuildError, Client, ClientBuilder, RetryPolicy, SendOptions};
+pub use codec::error::CodecError;
+pub use message::mti::Mti;
+pub use message::Message;
+pub use spec::Spec;
+pub use transport::error::SendError;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

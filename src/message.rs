@@ -9,7 +9,7 @@
 //! ```
 
 mod mask;
-mod mti;
+pub(crate) mod mti;
 mod parts;
 mod time;
 
@@ -19,7 +19,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use mask::{mask_in_place, mask_value, Masked, Revealed};
-pub use mti::{InvalidMti, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+use mti::Mti;
+pub use mti::{InvalidMti, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
 pub use parts::{Part, PartValue, PathError, PathErrorKind};
 
 pub(crate) use parts::{check_field, parts_of};
@@ -89,7 +90,7 @@ impl Clone for Message {
 /// settings, not content (a message decoded with a spec carries that spec's rules).
 ///
 /// ```
-/// use iso8583_client::{MaskSet, Message};
+/// use iso8583_client::{spec::MaskSet, Message};
 /// let a = Message::new("0800".parse().unwrap()).with(70, "301");
 /// let mut b = a.clone();
 /// b.set_masks(MaskSet::empty());
@@ -104,13 +105,6 @@ impl Eq for Message {}
 
 impl Message {
     /// An empty message of this type, masked by the ISO 8583:1987 defaults.
-    ///
-    /// ```
-    /// use iso8583_client::Message;
-    ///
-    /// let msg = Message::new("0100".parse().unwrap());
-    /// assert!(msg.is_empty() && msg.mti().as_str() == "0100");
-    /// ```
     pub fn new(mti: Mti) -> Message {
         Message {
             mti,
@@ -169,24 +163,11 @@ impl Message {
     }
 
     /// The message type indicator.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap());
-    /// assert_eq!(msg.mti().response().unwrap().as_str(), "0210");
-    /// ```
     pub fn mti(&self) -> Mti {
         self.mti
     }
 
     /// Changes the message type indicator.
-    ///
-    /// ```
-    /// use iso8583_client::Message;
-    ///
-    /// let mut reversal = Message::new("0400".parse().unwrap()).with(11, "000042");
-    /// reversal.set_mti("0401".parse().unwrap()); // a repeat keeps the same data
-    /// assert_eq!((reversal.mti().as_str(), reversal.stan()), ("0401", Some("000042")));
-    /// ```
     pub fn set_mti(&mut self, mti: Mti) -> &mut Self {
         self.mti = mti;
         self
@@ -194,12 +175,6 @@ impl Message {
 
     /// Sets a data element (2-192) in its canonical form; replaces any previous value.
     /// Field numbers outside 2-192 (and 65, a bitmap bit) are refused by the encoder.
-    ///
-    /// ```
-    /// let mut msg = iso8583_client::Message::new("0800".parse().unwrap());
-    /// msg.set(70, "301").set(11, String::from("000001"));
-    /// assert_eq!(msg.get(70), Some(&b"301"[..]));
-    /// ```
     pub fn set(&mut self, field: u8, value: impl Into<Bytes>) -> &mut Self {
         let value = Value::Owned(value.into());
         match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
@@ -210,37 +185,18 @@ impl Message {
     }
 
     /// Builder form of [`Message::set`].
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301");
-    /// assert!(msg.contains(70));
-    /// ```
     pub fn with(mut self, field: u8, value: impl Into<Bytes>) -> Self {
         self.set(field, value);
         self
     }
 
     /// A field's value, if present.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301");
-    /// assert_eq!(msg.get(70), Some(&b"301"[..]));
-    /// assert_eq!(msg.get(39), None);
-    /// ```
     pub fn get(&self, field: u8) -> Option<&[u8]> {
         let i = self.index(field)?;
         Some(self.value(&self.fields[i].1))
     }
 
     /// A field's value as shared bytes: a slice of the received message, no copy.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = bytes::Bytes::from_static(b"080080200000000000000400000000000000000001301");
-    /// let msg = spec.decode_bytes(wire).unwrap();
-    /// let stan: bytes::Bytes = msg.get_bytes(11).unwrap(); // shares the received buffer
-    /// assert_eq!(&stan[..], b"000001");
-    /// ```
     pub fn get_bytes(&self, field: u8) -> Option<Bytes> {
         let i = self.index(field)?;
         Some(self.value_bytes(&self.fields[i].1))
@@ -251,23 +207,11 @@ impl Message {
     }
 
     /// A field's value as text, if present and valid UTF-8.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301").with(52, vec![0xff, 0xfe]);
-    /// assert_eq!(msg.get_str(70), Some("301"));
-    /// assert_eq!(msg.get_str(52), None); // not UTF-8
-    /// ```
     pub fn get_str(&self, field: u8) -> Option<&str> {
         self.get(field).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Removes a field, returning its value.
-    ///
-    /// ```
-    /// let mut msg = iso8583_client::Message::new("0200".parse().unwrap()).with(55, "ICC");
-    /// assert_eq!(msg.remove(55).as_deref(), Some(&b"ICC"[..]));
-    /// assert!(!msg.contains(55) && msg.remove(55).is_none());
-    /// ```
     pub fn remove(&mut self, field: u8) -> Option<Bytes> {
         let i = self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()?;
         let value = self.value_bytes(&self.fields[i].1);
@@ -276,96 +220,49 @@ impl Message {
     }
 
     /// Keeps only the fields for which `keep` is true (one pass, no copies of values).
+    #[cfg(feature = "sim")]
     pub(crate) fn retain_fields(&mut self, mut keep: impl FnMut(u8) -> bool) {
         self.fields.retain(|(n, _)| keep(*n));
     }
 
     /// Whether a field is present.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301");
-    /// assert!(msg.contains(70) && !msg.contains(11));
-    /// ```
     pub fn contains(&self, field: u8) -> bool {
         self.fields.binary_search_by_key(&field, |(n, _)| *n).is_ok()
     }
 
     /// Present fields in number order, with their values (unmasked: this is data access, not output).
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301").with(11, "000001");
-    /// let numbers: Vec<u8> = msg.fields().map(|(n, _)| n).collect();
-    /// assert_eq!(numbers, [11, 70]); // number order, whatever the order of `set`
-    /// ```
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (u8, &[u8])> + '_ {
         self.fields.iter().map(|(n, v)| (*n, self.value(v)))
     }
 
     /// Number of data elements present.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(70, "301").with(11, "000001");
-    /// assert_eq!(msg.len(), 2);
-    /// ```
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
     /// Whether no data element is present.
-    ///
-    /// ```
-    /// assert!(iso8583_client::Message::new("0800".parse().unwrap()).is_empty());
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
     /// The masking rules used by `Debug`, `Display` and [`Message::masked`].
-    ///
-    /// ```
-    /// use iso8583_client::{Message, Sensitivity};
-    /// let msg = Message::new("0100".parse().unwrap());
-    /// assert_eq!(msg.masks().of(2), Sensitivity::Pan);
-    /// ```
     pub fn masks(&self) -> MaskSet {
         self.masks
     }
 
     /// Replaces the masking rules (a decoded message carries its spec's).
-    ///
-    /// ```
-    /// use iso8583_client::{MaskSet, Message, Sensitivity};
-    /// let mut masks = MaskSet::ISO_DEFAULT;
-    /// masks.set(48, Sensitivity::Secret); // private data of this network
-    /// let mut msg = Message::new("0100".parse().unwrap()).with(48, "PIN-BLOCK");
-    /// msg.set_masks(masks);
-    /// assert_eq!(msg.masked(48).unwrap().to_string(), "*********");
-    /// ```
     pub fn set_masks(&mut self, masks: MaskSet) -> &mut Self {
         self.masks = masks;
         self
     }
 
     /// A field's value for display, masked by its sensitivity: `None` if absent.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0100".parse().unwrap())
-    ///     .with(2, "5413330089010434").with(35, "5413330089010434=2512");
-    /// assert_eq!(msg.masked(2).unwrap().to_string(), "541333******0434");
-    /// assert_eq!(msg.masked(35).unwrap().to_string(), "****************=****"); // track: separators only
-    /// ```
     pub fn masked(&self, field: u8) -> Option<Masked<'_>> {
         let v = self.get(field)?;
         Some(Masked::new(v, self.masks.of(field)))
     }
 
     /// A view whose `Debug` and `Display` show every value in clear. Use it on purpose only.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0100".parse().unwrap()).with(2, "4111111111111111");
-    /// assert!(!msg.to_string().contains("4111111111111111"));
-    /// assert!(msg.reveal().to_string().contains("4111111111111111"));
-    /// ```
     pub fn reveal(&self) -> Revealed<'_> {
         Revealed(self)
     }
@@ -379,21 +276,10 @@ impl Message {
 /// Typed accessors for the common data elements.
 impl Message {
     /// DE 11, system trace audit number.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0800".parse().unwrap()).with(11, "000123");
-    /// assert_eq!(msg.stan(), Some("000123"));
-    /// ```
     pub fn stan(&self) -> Option<&str> {
         self.get_str(11)
     }
     /// Sets DE 11 from a number, zero-padded to six digits (`42` → `"000042"`); values wrap modulo 1,000,000.
-    ///
-    /// ```
-    /// let mut msg = iso8583_client::Message::new("0200".parse().unwrap());
-    /// msg.set_stan(42);
-    /// assert_eq!(msg.stan(), Some("000042"));
-    /// ```
     pub fn set_stan(&mut self, stan: u32) -> &mut Self {
         let mut digits = [b'0'; 6];
         let mut n = stan % 1_000_000;
@@ -404,81 +290,35 @@ impl Message {
         self.set(11, Bytes::copy_from_slice(&digits))
     }
     /// DE 2, primary account number, masked unless revealed: `msg.pan().unwrap().reveal()`.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0100".parse().unwrap()).with(2, "4111111111111111");
-    /// assert_eq!(msg.pan().unwrap().to_string(), "411111******1111");
-    /// assert_eq!(msg.pan().unwrap().reveal(), b"4111111111111111");
-    /// ```
     pub fn pan(&self) -> Option<Masked<'_>> {
         self.get(2).map(|v| Masked::new(v, crate::spec::Sensitivity::Pan))
     }
     /// DE 3, processing code.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(3, "000000");
-    /// assert_eq!(msg.processing_code(), Some("000000"));
-    /// ```
     pub fn processing_code(&self) -> Option<&str> {
         self.get_str(3)
     }
     /// DE 4, transaction amount in minor units, if present and numeric.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(4, "000000001050");
-    /// assert_eq!(msg.amount(), Some(1050)); // 10.50 in a two-decimal currency
-    /// ```
     pub fn amount(&self) -> Option<u64> {
         self.get_str(4).and_then(|s| s.parse().ok())
     }
     /// Sets DE 4 from minor units, zero-padded to twelve digits.
-    ///
-    /// ```
-    /// let mut msg = iso8583_client::Message::new("0200".parse().unwrap());
-    /// msg.set_amount(1050);
-    /// assert_eq!(msg.get_str(4), Some("000000001050"));
-    /// ```
     pub fn set_amount(&mut self, minor_units: u64) -> &mut Self {
         self.set(4, format!("{:012}", minor_units % 1_000_000_000_000))
     }
     /// DE 37, retrieval reference number.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0210".parse().unwrap()).with(37, "123456789012");
-    /// assert_eq!(msg.rrn(), Some("123456789012"));
-    /// ```
     pub fn rrn(&self) -> Option<&str> {
         self.get_str(37)
     }
     /// DE 38, authorization identification response (approval code).
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0110".parse().unwrap()).with(38, "A12345");
-    /// assert_eq!(msg.approval_code(), Some("A12345"));
-    /// ```
     pub fn approval_code(&self) -> Option<&str> {
         self.get_str(38)
     }
     /// DE 39, response code (`"00"` = approved).
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0110".parse().unwrap()).with(39, "51");
-    /// assert_eq!(msg.response_code(), Some("51")); // insufficient funds
-    /// ```
     pub fn response_code(&self) -> Option<&str> {
         self.get_str(39)
     }
     /// Whether DE 39 approves: response code `"00"` (ISO 8583:1987), or an ISO 8583:1993 action
     /// code (three digits) from `000` to `099`.
-    ///
-    /// ```
-    /// use iso8583_client::Message;
-    /// assert!(Message::new("0110".parse().unwrap()).with(39, "00").is_approved());
-    /// assert!(!Message::new("0110".parse().unwrap()).with(39, "05").is_approved());
-    /// assert!(!Message::new("0110".parse().unwrap()).is_approved()); // no DE 39
-    /// assert!(Message::new("1110".parse().unwrap()).with(39, "001").is_approved()); // 1993: approve with ID
-    /// assert!(!Message::new("1110".parse().unwrap()).with(39, "116").is_approved()); // not sufficient funds
-    /// ```
     pub fn is_approved(&self) -> bool {
         match self.get(39) {
             Some(b"00") => true,
@@ -487,38 +327,18 @@ impl Message {
         }
     }
     /// DE 41, card acceptor terminal identification.
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(41, "TERM0001");
-    /// assert_eq!(msg.terminal_id(), Some("TERM0001"));
-    /// ```
     pub fn terminal_id(&self) -> Option<&str> {
         self.get_str(41)
     }
     /// DE 42, card acceptor identification code (merchant id).
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(42, "MERCHANT0000001");
-    /// assert_eq!(msg.merchant_id(), Some("MERCHANT0000001"));
-    /// ```
     pub fn merchant_id(&self) -> Option<&str> {
         self.get_str(42)
     }
     /// DE 49, transaction currency code (ISO 4217 numeric).
-    ///
-    /// ```
-    /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(49, "978");
-    /// assert_eq!(msg.currency_code(), Some("978")); // EUR
-    /// ```
     pub fn currency_code(&self) -> Option<&str> {
         self.get_str(49)
     }
     /// DE 70, network management information code (`"001"` sign-on, `"301"` echo).
-    ///
-    /// ```
-    /// let msg = iso8583_client::transport::network_request("001");
-    /// assert_eq!(msg.network_code(), Some("001")); // sign-on
-    /// ```
     pub fn network_code(&self) -> Option<&str> {
         self.get_str(70)
     }

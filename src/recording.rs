@@ -45,12 +45,7 @@ use crate::{CodecError, Message, Spec};
 /// assert_eq!((rec.spec.as_str(), rec.framing.as_str()), (DEFAULT_SPEC, DEFAULT_FRAMING));
 /// ```
 pub const DEFAULT_SPEC: &str = "iso87-ascii-binary-bitmap";
-/// The framing of a recording without a header.
-///
-/// ```
-/// use iso8583_client::recording::*;
-/// assert_eq!(prefix_of(DEFAULT_FRAMING), Some(iso8583_client::transport::framing::LengthPrefix::Binary2));
-/// ```
+/// The framing of a recording without a header: a 2-byte binary length.
 pub const DEFAULT_FRAMING: &str = "2b";
 
 /// Which way a frame went.
@@ -184,23 +179,6 @@ pub struct RecordingError {
 }
 
 /// What became of a request in a recording.
-///
-/// ```
-/// use iso8583_client::recording::*;
-/// # use iso8583_client::{Spec, sim::answer, transport::{framing::Framing, network_request}};
-/// # let spec = Spec::builtin(DEFAULT_SPEC).unwrap();
-/// # let frame = |m: &iso8583_client::Message| {
-/// #     let mut out = bytes::BytesMut::new();
-/// #     Framing::default().write_frame(&spec.encode(m).unwrap(), &mut out).unwrap();
-/// #     out.freeze()
-/// # };
-/// let echo = network_request("301").with(11, "000001");
-/// let (request, response) = (frame(&echo), frame(&answer(&echo).unwrap()));
-/// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
-/// rec.entries.push(Entry::Frame { direction: Direction::ToHost, connection: 1, frame: request });
-/// rec.entries.push(Entry::Closed { connection: 1, by: Side::Host });
-/// assert_eq!(rec.exchanges(&spec).unwrap()[0].outcome, Outcome::Closed);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The host answered it.
@@ -216,7 +194,7 @@ pub enum Outcome {
 ///
 /// ```
 /// use iso8583_client::recording::*;
-/// # use iso8583_client::{Spec, sim::answer, transport::{framing::Framing, network_request}};
+/// # use iso8583_client::{Spec, transport::{framing::Framing, network_request}};
 /// # let spec = Spec::builtin(DEFAULT_SPEC).unwrap();
 /// # let frame = |m: &iso8583_client::Message| {
 /// #     let mut out = bytes::BytesMut::new();
@@ -224,7 +202,9 @@ pub enum Outcome {
 /// #     out.freeze()
 /// # };
 /// let echo = network_request("301").with(11, "000001");
-/// let (request, response) = (frame(&echo), frame(&answer(&echo).unwrap()));
+/// let mut answer = echo.clone().with(39, "00");
+/// answer.set_mti("0810".parse().unwrap());
+/// let (request, response) = (frame(&echo), frame(&answer));
 /// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
 /// rec.entries.push(Entry::Frame { direction: Direction::ToHost, connection: 1, frame: request.clone() });
 /// rec.entries.push(Entry::Frame { direction: Direction::FromHost, connection: 1, frame: response.clone() });
@@ -250,12 +230,6 @@ pub struct Exchange {
 
 impl Recording {
     /// An empty recording with this header.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
-    /// assert_eq!(rec.to_text(), "spec: iso87-ascii-binary-bitmap\nframing: 2b\n");
-    /// ```
     pub fn new(spec: &str, framing: &str, header: &[u8], length_includes_header: bool) -> Recording {
         Recording {
             spec: spec.into(),
@@ -267,13 +241,6 @@ impl Recording {
     }
 
     /// Reads a recording.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let rec = Recording::parse("spec: iso87-ascii\nframing: 4a\n# hello\n").unwrap();
-    /// assert_eq!((rec.spec.as_str(), rec.framing.as_str()), ("iso87-ascii", "4a"));
-    /// assert_eq!(rec.entries, [Entry::Note("hello".into())]);
-    /// ```
     pub fn parse(text: &str) -> Result<Recording, RecordingError> {
         let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
         let mut connection = 1u32;
@@ -342,14 +309,6 @@ impl Recording {
     }
 
     /// The recording as text, header first.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
-    /// rec.entries.push(Entry::Frame { direction: Direction::ToHost, connection: 1, frame: bytes::Bytes::from_static(b"\x00\x01\x30") });
-    /// assert!(rec.to_text().ends_with("framing: 2b\n> 000130\n"));
-    /// assert_eq!(Recording::parse(&rec.to_text()).unwrap(), rec);
-    /// ```
     pub fn to_text(&self) -> String {
         let mut out = self.header_text();
         for e in &self.entries {
@@ -368,12 +327,6 @@ impl Recording {
     }
 
     /// The header lines.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let rec = Recording::new("iso87-ascii", "4a", &[], false);
-    /// assert_eq!(rec.header_text(), "spec: iso87-ascii\nframing: 4a\n");
-    /// ```
     pub fn header_text(&self) -> String {
         let mut out = format!("spec: {}\nframing: {}\n", self.spec, self.framing);
         if !self.header.is_empty() {
@@ -386,14 +339,6 @@ impl Recording {
     }
 
     /// The framing the header describes.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let rec = Recording::new("iso87-ascii", "4a", &[0x60, 0x00, 0x03, 0x00, 0x00], false);
-    /// let mut wire = bytes::BytesMut::new();
-    /// rec.framing().write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"0004\x60\x00\x03\x00\x00ABCD");
-    /// ```
     pub fn framing(&self) -> Framing {
         Framing::builder()
             .prefix(prefix_of(&self.framing).unwrap_or_default())
@@ -403,14 +348,6 @@ impl Recording {
     }
 
     /// Splits a recorded frame into its fixed header and message.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let rec = Recording::new(DEFAULT_SPEC, "2b", &[], false);
-    /// let (header, message) = rec.unframe(b"\x00\x04ABCD").unwrap();
-    /// assert!(header.is_empty() && &message[..] == b"ABCD");
-    /// assert!(rec.unframe(b"\x00\x09ABCD").is_err()); // shorter than its prefix says
-    /// ```
     pub fn unframe(&self, frame: &[u8]) -> Result<(Bytes, Bytes), String> {
         let mut framing = self.framing();
         let mut buf = BytesMut::from(frame);
@@ -423,22 +360,6 @@ impl Recording {
     }
 
     /// Decodes a recorded frame with `spec`.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// # use iso8583_client::{Spec, sim::answer, transport::{framing::Framing, network_request}};
-    /// # let spec = Spec::builtin(DEFAULT_SPEC).unwrap();
-    /// # let frame = |m: &iso8583_client::Message| {
-    /// #     let mut out = bytes::BytesMut::new();
-    /// #     Framing::default().write_frame(&spec.encode(m).unwrap(), &mut out).unwrap();
-    /// #     out.freeze()
-    /// # };
-    /// let echo = network_request("301").with(11, "000001");
-    /// let (request, response) = (frame(&echo), frame(&answer(&echo).unwrap()));
-    /// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
-    /// let msg = rec.decode(&spec, &request).unwrap();
-    /// assert_eq!((msg.mti().as_str(), msg.stan()), ("0800", Some("000001")));
-    /// ```
     pub fn decode(&self, spec: &Spec, frame: &[u8]) -> Result<Message, String> {
         let (_, message) = self.unframe(frame)?;
         spec.decode_bytes(message).map_err(|e: CodecError| e.to_string())
@@ -447,25 +368,6 @@ impl Recording {
     /// The requests of the recording with their answers and outcomes, in the order the requests
     /// were sent. Frames to the host that are not requests (answers to the host's own echoes) are
     /// left out; so are the host's own requests.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// # use iso8583_client::{Spec, sim::answer, transport::{framing::Framing, network_request}};
-    /// # let spec = Spec::builtin(DEFAULT_SPEC).unwrap();
-    /// # let frame = |m: &iso8583_client::Message| {
-    /// #     let mut out = bytes::BytesMut::new();
-    /// #     Framing::default().write_frame(&spec.encode(m).unwrap(), &mut out).unwrap();
-    /// #     out.freeze()
-    /// # };
-    /// let echo = network_request("301").with(11, "000001");
-    /// let (request, response) = (frame(&echo), frame(&answer(&echo).unwrap()));
-    /// let mut rec = Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false);
-    /// rec.entries.push(Entry::Frame { direction: Direction::ToHost, connection: 1, frame: request.clone() });
-    /// rec.entries.push(Entry::Frame { direction: Direction::FromHost, connection: 1, frame: response.clone() });
-    /// let exchanges = rec.exchanges(&spec).unwrap();
-    /// assert_eq!(exchanges.len(), 1);
-    /// assert_eq!(exchanges[0].outcome, Outcome::Answered);
-    /// ```
     pub fn exchanges(&self, spec: &Spec) -> Result<Vec<Exchange>, String> {
         let mut out: Vec<Exchange> = Vec::new();
         // Unanswered requests by connection and STAN, oldest first: an answer looks only at the
@@ -568,13 +470,6 @@ pub struct RecordingWriter<W: std::io::Write> {
 
 impl<W: std::io::Write> RecordingWriter<W> {
     /// Starts a recording: writes the header of `rec` (its entries are ignored).
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut text = Vec::new();
-    /// RecordingWriter::start(&mut text, &Recording::new("iso87-bcd", "2bcd", &[], false)).unwrap();
-    /// assert_eq!(text, b"spec: iso87-bcd\nframing: 2bcd\n");
-    /// ```
     pub fn start(mut out: W, rec: &Recording) -> std::io::Result<Self> {
         out.write_all(rec.header_text().as_bytes())?;
         out.flush()?;
@@ -590,14 +485,6 @@ impl<W: std::io::Write> RecordingWriter<W> {
     }
 
     /// Writes a frame of `connection`.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut text = Vec::new();
-    /// let mut w = RecordingWriter::start(&mut text, &Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false)).unwrap();
-    /// w.frame(2, Direction::FromHost, b"\x00\x01\x30").unwrap();
-    /// assert!(String::from_utf8(text).unwrap().ends_with("# connection 2\n< 000130\n"));
-    /// ```
     pub fn frame(&mut self, connection: u32, direction: Direction, frame: &[u8]) -> std::io::Result<()> {
         self.switch(connection)?;
         writeln!(self.out, "{} {}", direction_char(direction), crate::hex::encode(frame))?;
@@ -605,28 +492,12 @@ impl<W: std::io::Write> RecordingWriter<W> {
     }
 
     /// Writes a note.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut text = Vec::new();
-    /// let mut w = RecordingWriter::start(&mut text, &Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false)).unwrap();
-    /// w.note("two\nlines").unwrap();
-    /// assert!(String::from_utf8(text).unwrap().ends_with("# two lines\n"));
-    /// ```
     pub fn note(&mut self, text: &str) -> std::io::Result<()> {
         writeln!(self.out, "# {}", text.replace('\n', " "))?;
         self.out.flush()
     }
 
     /// Writes that `connection` was closed by `by`.
-    ///
-    /// ```
-    /// use iso8583_client::recording::*;
-    /// let mut text = Vec::new();
-    /// let mut w = RecordingWriter::start(&mut text, &Recording::new(DEFAULT_SPEC, DEFAULT_FRAMING, &[], false)).unwrap();
-    /// w.closed(1, Side::Client).unwrap();
-    /// assert!(String::from_utf8(text).unwrap().ends_with("# the client closed the connection\n"));
-    /// ```
     pub fn closed(&mut self, connection: u32, by: Side) -> std::io::Result<()> {
         self.switch(connection)?;
         let who = match by {
@@ -654,14 +525,8 @@ fn close_note(note: &str) -> Option<Side> {
     })
 }
 
-/// The length prefix of a framing name.
-///
-/// ```
-/// use iso8583_client::{recording::prefix_of, transport::framing::LengthPrefix};
-/// assert_eq!(prefix_of("4a"), Some(LengthPrefix::Ascii4));
-/// assert_eq!(prefix_of("3x"), None);
-/// ```
-pub fn prefix_of(name: &str) -> Option<LengthPrefix> {
+/// The length prefix of a framing name (`2b`, `4b`, `4a`, `2bcd`).
+pub(crate) fn prefix_of(name: &str) -> Option<LengthPrefix> {
     Some(match name {
         "2b" => LengthPrefix::Binary2,
         "4b" => LengthPrefix::Binary4,

@@ -33,18 +33,11 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::message::MtiClass;
 use crate::transport::framing::{swap_tpdu, Framing};
-use crate::{Message, Mti, MtiClass, Spec};
+use crate::{Message, Mti, Spec};
 
-/// Fields a response copies from its request.
-///
-/// ```
-/// use iso8583_client::{Message, sim::{answer, COPIED_FIELDS}};
-/// let req = Message::new("0100".parse().unwrap()).with(11, "000001").with(41, "TERM0001").with(48, "private");
-/// let resp = answer(&req).unwrap();
-/// assert!(COPIED_FIELDS.contains(&41) && resp.get_str(41) == Some("TERM0001"));
-/// assert!(!COPIED_FIELDS.contains(&48) && resp.get(48).is_none());
-/// ```
+/// Fields a response of the simulator copies from its request (DE 41 yes, DE 48 no).
 pub const COPIED_FIELDS: [u8; 14] = [2, 3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70];
 
 /// How many received requests the simulator remembers (MTI, STAN) for inspection.
@@ -61,120 +54,19 @@ const RECEIVED_LOG: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Wire framing. Default: 2-byte binary length.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { framing: framing.clone(), ..SimConfig::default() }).await.unwrap();
-    /// let config = ConnectionConfig { framing, ..ConnectionConfig::default() }; // both sides must agree
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
-    /// assert!(link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.is_ok());
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub framing: Framing,
     /// Delay before each answer. Default: 0.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { delay: Duration::from_millis(30), ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// let started = std::time::Instant::now();
-    /// link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap();
-    /// assert!(started.elapsed() >= Duration::from_millis(30));
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub delay: Duration,
     /// Random extra delay, 0..jitter, per answer. Default: 0.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { jitter: Duration::from_millis(20), ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// let answer = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap(); // after 0..20 ms
-    /// assert_eq!(answer.response_code(), Some("00"));
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub jitter: Duration,
     /// Answer each batch of N requests in reverse order of arrival (0: off).
     /// A partial batch is answered after 100 ms without a new request.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { reverse_order: 2, ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// let (a, b) = tokio::join!( // answered second one first; each is still paired by STAN
-    ///     link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)),
-    ///     link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)),
-    /// );
-    /// assert!(a.is_ok() && b.is_ok());
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub reverse_order: usize,
     /// Never answer every Nth request of a connection (0: off).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { drop_every: 2, ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// assert!(link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.is_ok());
-    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_millis(100)).await.unwrap_err(); // the 2nd: no answer
-    /// assert!(err.is_timeout());
-    /// assert_eq!(sim.counters().dropped, 1);
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub drop_every: usize,
     /// Close the connection when its Nth request arrives, unanswered (0: off).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { close_after: 1, ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap_err();
-    /// assert!(err.is_link_down() && err.is_outcome_unknown());
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub close_after: usize,
     /// Send the host's own echo (0800 DE 70 = 301) this often. Default: none.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig { echo_every: Some(Duration::from_millis(10)), ..SimConfig::default() }).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// while sim.counters().echo_answers == 0 {
-    ///     tokio::time::sleep(Duration::from_millis(5)).await; // the link's EchoResponder answers
-    /// }
-    /// assert!(link.stats().snapshot().unsolicited >= 1);
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub echo_every: Option<Duration>,
     /// Serve TLS with this configuration (see `transport::tls_server_config`;
     /// feature `tls`). Default: plain TCP.
@@ -246,7 +138,7 @@ pub struct SimCounters {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use iso8583_client::{Spec, client::Client, sim::{Sim, SimConfig}, transport::network_request};
+/// use iso8583_client::{Spec, Client, sim::{Sim, SimConfig}, transport::network_request};
 /// let spec = Spec::builtin("iso87-ascii").unwrap();
 /// let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
 /// let client = Client::builder(spec).endpoint(sim.addr().to_string()).build().unwrap();
@@ -264,31 +156,11 @@ pub struct Sim {
 
 impl Sim {
     /// Starts a simulator on a free port of 127.0.0.1.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// assert!(sim.addr().ip().is_loopback() && sim.addr().port() != 0);
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub async fn start(spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
         Sim::start_on(0, spec, config).await
     }
 
     /// Starts a simulator on 127.0.0.1:`port` (0 picks a free port).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use iso8583_client::{Spec, sim::{Sim, SimConfig}};
-    /// let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// let sim = Sim::start_on(0, spec, SimConfig::default()).await.unwrap(); // or a fixed port, e.g. 9583
-    /// assert_eq!(sim.addr().ip(), std::net::Ipv4Addr::LOCALHOST);
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub async fn start_on(port: u16, spec: Arc<Spec>, config: SimConfig) -> std::io::Result<Sim> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
@@ -309,37 +181,11 @@ impl Sim {
     }
 
     /// The address to connect to.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// assert_eq!(link.peer(), sim.addr().to_string());
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Current counters.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap();
-    /// let c = sim.counters();
-    /// assert_eq!((c.connections, c.received, c.answered), (1, 1, 1));
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn counters(&self) -> SimCounters {
         let s = &self.stats;
         SimCounters {
@@ -354,20 +200,6 @@ impl Sim {
 
     /// The (MTI, STAN) of the requests received so far, in arrival order
     /// (the first 10,000).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// link.send(Message::new("0800".parse().unwrap()).with(11, "000042").with(70, "301"), Duration::from_secs(2)).await.unwrap();
-    /// let log = sim.received();
-    /// assert_eq!((log[0].0.as_str(), log[0].1.as_str()), ("0800", "000042"));
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub fn received(&self) -> Vec<(Mti, String)> {
         let log = self.stats.log.lock().map(|l| l.clone()).unwrap_or_default();
         log.into_iter()
@@ -379,19 +211,6 @@ impl Sim {
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to end.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// # let link = Connection::connect(&sim.addr().to_string(), spec.clone(), Arc::new(ConnectionConfig::default())).await.unwrap();
-    /// sim.shutdown().await; // closes the link's socket too
-    /// let err = link.send(Message::new("0800".parse().unwrap()).with(70, "301"), Duration::from_secs(2)).await.unwrap_err();
-    /// assert!(err.is_link_down());
-    /// # });
-    /// ```
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
@@ -629,16 +448,7 @@ impl Host {
 /// (00, or 51 when the amount ends in 51) and DE 38 for approved
 /// authorizations and financial requests. `None` for a message that is not
 /// a request.
-///
-/// ```
-/// use iso8583_client::{Message, sim::answer};
-/// let mut req = Message::new("0200".parse().unwrap());
-/// req.set(11, "000042").set(4, "000000001051");
-/// let resp = answer(&req).unwrap();
-/// assert_eq!(resp.mti().as_str(), "0210");
-/// assert_eq!(resp.response_code(), Some("51"));
-/// ```
-pub fn answer(request: &Message) -> Option<Message> {
+pub(crate) fn answer(request: &Message) -> Option<Message> {
     let mti = request.mti().response()?;
     // Start from the request (its values share the received buffer) and drop
     // what is not echoed: fewer allocations than building field by field.

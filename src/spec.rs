@@ -226,7 +226,7 @@ pub enum ContentClass {
 /// How careful to be with a data element in logs and output.
 ///
 /// ```
-/// use iso8583_client::{Masked, Sensitivity};
+/// use iso8583_client::{message::Masked, spec::Sensitivity};
 /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
 /// assert_eq!(ascii.field(2).unwrap().sensitivity(), Sensitivity::Pan);
 /// assert_eq!(Masked::new(b"1234", Sensitivity::Track).to_string(), "****");
@@ -271,111 +271,50 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     /// Data element number (2-192).
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.number(), 2);
-    /// ```
     pub fn number(&self) -> u8 {
         self.number
     }
     /// Human name, e.g. `"System Trace Audit Number"`.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.name(), "Primary Account Number (PAN)");
-    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// Fixed or variable, and the prefix width.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.length(), iso8583_client::spec::LengthKind::Variable(2));
-    /// ```
     pub fn length(&self) -> LengthKind {
         self.length
     }
     /// Maximum (or fixed) length, in the field's [`LengthUnit`].
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.max_len(), 19);
-    /// ```
     pub fn max_len(&self) -> u16 {
         self.max_len
     }
     /// Content encoding.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.encoding(), iso8583_client::spec::Encoding::Ascii);
-    /// ```
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
     /// Length prefix encoding (unused for fixed fields).
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.prefix(), iso8583_client::spec::PrefixEncoding::Ascii); // "16" = 31 36
-    /// ```
     pub fn prefix(&self) -> PrefixEncoding {
         self.prefix
     }
     /// What lengths count.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.unit(), iso8583_client::spec::LengthUnit::Bytes);
-    /// ```
     pub fn unit(&self) -> LengthUnit {
         self.unit
     }
     /// Pad nibble position for odd-length BCD.
-    ///
-    /// ```
-    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert_eq!(bcd.field(2).unwrap().odd_pad(), iso8583_client::spec::OddPad::LeftZero);
-    /// ```
     pub fn odd_pad(&self) -> OddPad {
         self.odd_pad
     }
     /// Padding of short fixed values when encoding.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.pad(), iso8583_client::spec::FixedPad::None);
-    /// ```
     pub fn pad(&self) -> FixedPad {
         self.pad
     }
     /// ISO content class.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.class(), iso8583_client::spec::ContentClass::N);
-    /// ```
     pub fn class(&self) -> ContentClass {
         self.class
     }
     /// Masking rule.
-    ///
-    /// ```
-    /// let pan = iso8583_client::Spec::builtin("iso87-ascii").unwrap().field(2).unwrap().clone();
-    /// assert_eq!(pan.sensitivity(), iso8583_client::Sensitivity::Pan);
-    /// ```
     pub fn sensitivity(&self) -> Sensitivity {
         self.sensitivity
     }
     /// Whether the value is raw bytes (binary or hex on the wire), shown as hex text.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii-binary-bitmap").unwrap();
-    /// assert!(spec.field(52).unwrap().is_binary());  // PIN block: 8 raw bytes
-    /// assert!(!spec.field(2).unwrap().is_binary());
-    /// ```
     pub fn is_binary(&self) -> bool {
         matches!(self.encoding, Encoding::Binary | Encoding::Hex)
     }
@@ -463,7 +402,7 @@ impl Layout {
 /// Which fields are masked, and how: a compact set copied into every decoded [`crate::Message`].
 ///
 /// ```
-/// use iso8583_client::{MaskSet, Sensitivity};
+/// use iso8583_client::spec::{MaskSet, Sensitivity};
 /// let masks = MaskSet::ISO_DEFAULT;
 /// assert_eq!((masks.of(2), masks.of(52), masks.of(4)), (Sensitivity::Pan, Sensitivity::Secret, Sensitivity::None));
 /// ```
@@ -477,13 +416,6 @@ pub struct MaskSet {
 impl MaskSet {
     /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; expiry date 14, PIN
     /// block 52 and ICC data 55 fully masked.
-    ///
-    /// ```
-    /// use iso8583_client::{MaskSet, Sensitivity};
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(35), Sensitivity::Track); // track 2
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(14), Sensitivity::Secret); // expiry date
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(34), Sensitivity::Pan);
-    /// ```
     pub const ISO_DEFAULT: MaskSet = {
         let mut m = MaskSet {
             pan: [0; 4],
@@ -502,13 +434,6 @@ impl MaskSet {
     };
 
     /// An empty set (nothing masked).
-    ///
-    /// ```
-    /// use iso8583_client::{MaskSet, Message};
-    /// let mut msg = Message::new("0100".parse().unwrap()).with(2, "4111111111111111");
-    /// msg.set_masks(MaskSet::empty()); // test data only
-    /// assert_eq!(msg.masked(2).unwrap().to_string(), "4111111111111111");
-    /// ```
     pub const fn empty() -> MaskSet {
         MaskSet {
             pan: [0; 4],
@@ -518,12 +443,6 @@ impl MaskSet {
     }
 
     /// The masking rule for a field.
-    ///
-    /// ```
-    /// use iso8583_client::{MaskSet, Sensitivity};
-    /// assert_eq!(MaskSet::ISO_DEFAULT.of(55), Sensitivity::Secret);
-    /// assert_eq!(MaskSet::empty().of(55), Sensitivity::None);
-    /// ```
     pub fn of(&self, field: u8) -> Sensitivity {
         if has_bit(&self.pan, field) {
             Sensitivity::Pan
@@ -537,14 +456,6 @@ impl MaskSet {
     }
 
     /// Sets the masking rule of a field.
-    ///
-    /// ```
-    /// use iso8583_client::{MaskSet, Sensitivity};
-    /// let mut masks = MaskSet::ISO_DEFAULT;
-    /// masks.set(48, Sensitivity::Secret);
-    /// masks.set(55, Sensitivity::None); // show ICC data
-    /// assert_eq!((masks.of(48), masks.of(55)), (Sensitivity::Secret, Sensitivity::None));
-    /// ```
     pub fn set(&mut self, field: u8, s: Sensitivity) {
         self.pan = clear_bit(self.pan, field);
         self.full = clear_bit(self.full, field);
@@ -645,12 +556,6 @@ const BUILTIN_SOURCES: [(&str, &str); 5] = [
 
 impl Spec {
     /// A built-in spec by name (see [`BUILTIN_SPECS`]); parsed once, then shared.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert_eq!(spec.name(), "iso87-bcd");
-    /// assert!(iso8583_client::Spec::builtin("nope").is_none());
-    /// ```
     pub fn builtin(name: &str) -> Option<Arc<Spec>> {
         static CACHE: [OnceLock<Arc<Spec>>; 5] = [const { OnceLock::new() }; 5];
         let i = BUILTIN_SOURCES.iter().position(|(n, _)| *n == name)?;
@@ -663,13 +568,6 @@ impl Spec {
     }
 
     /// A built-in spec by name, or else a TOML spec file by path.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::load("iso87-ascii").unwrap();
-    /// assert_eq!(spec.name(), "iso87-ascii");
-    /// let err = iso8583_client::Spec::load("/no/such/spec.toml").unwrap_err();
-    /// assert!(err.to_string().contains("/no/such/spec.toml"));
-    /// ```
     pub fn load(name_or_path: &str) -> Result<Arc<Spec>, SpecError> {
         if let Some(s) = Spec::builtin(name_or_path) {
             return Ok(s);
@@ -680,87 +578,35 @@ impl Spec {
     }
 
     /// Parses and checks a spec written in TOML; `origin` names it in errors (a file path, say).
-    ///
-    /// ```
-    /// let toml = r#"
-    /// name = "tiny"
-    /// mti = "ascii"
-    /// bitmap = "hex"
-    /// fields = [
-    ///   { number = 11, name = "STAN", length = "fixed", max = 6, class = "n" },
-    ///   { number = 35, name = "Track 2", length = "LL", max = 200, class = "z" },
-    /// ]"#;
-    /// let err = iso8583_client::Spec::from_toml(toml, "tiny.toml").unwrap_err();
-    /// assert_eq!(err.to_string(), "tiny.toml: field 35 (Track 2): an LL prefix holds at most 99, but max is 200");
-    /// ```
     pub fn from_toml(text: &str, origin: &str) -> Result<Spec, SpecError> {
         file::parse(text, origin)
     }
 
     /// The spec's name.
-    ///
-    /// ```
-    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert_eq!(bcd.name(), "iso87-bcd");
-    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// The spec's one-line description.
-    ///
-    /// ```
-    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert!(bcd.description().contains("packed BCD"));
-    /// ```
     pub fn description(&self) -> &str {
         &self.description
     }
     /// MTI encoding.
-    ///
-    /// ```
-    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert_eq!(bcd.mti_encoding(), iso8583_client::spec::MtiEncoding::Bcd); // "0200" = 02 00
-    /// ```
     pub fn mti_encoding(&self) -> MtiEncoding {
         self.mti
     }
     /// Bitmap encoding.
-    ///
-    /// ```
-    /// let bcd = iso8583_client::Spec::builtin("iso87-bcd").unwrap();
-    /// assert_eq!(bcd.bitmap_encoding(), iso8583_client::spec::BitmapEncoding::Binary);
-    /// ```
     pub fn bitmap_encoding(&self) -> BitmapEncoding {
         self.bitmap
     }
     /// A field's definition, if the spec has it.
-    ///
-    /// ```
-    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// assert_eq!(ascii.field(39).unwrap().name(), "Response Code");
-    /// assert!(ascii.field(1).is_none()); // bit 1 announces the secondary bitmap
-    /// ```
     pub fn field(&self, number: u8) -> Option<&FieldSpec> {
         self.fields.get(number as usize).and_then(Option::as_ref)
     }
     /// All defined fields in number order.
-    ///
-    /// ```
-    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let numbers: Vec<u8> = ascii.fields().map(|f| f.number()).collect();
-    /// assert!(numbers.windows(2).all(|w| w[0] < w[1]) && numbers.contains(&70));
-    /// ```
     pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> {
         self.fields.iter().flatten()
     }
     /// The masking rules of this spec's sensitive fields.
-    ///
-    /// ```
-    /// let ascii = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let msg = ascii.decode(b"01004000000000000000164111111111111111").unwrap();
-    /// assert_eq!(msg.masks(), ascii.masks()); // a decoded message masks as its spec says
-    /// assert_eq!(ascii.masks().of(2), iso8583_client::Sensitivity::Pan);
-    /// ```
     pub fn masks(&self) -> MaskSet {
         self.masks
     }

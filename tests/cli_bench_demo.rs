@@ -1,4 +1,5 @@
 //! `iso8583 bench` and `iso8583 demo` through the real binary.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

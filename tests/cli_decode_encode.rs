@@ -1,4 +1,5 @@
 //! `iso8583 decode` and `iso8583 encode`, through the real binary.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,5 +1,6 @@
 //! Error paths of the tool: one clear line on standard error, a non-zero exit status, never a
 //! panic or a backtrace (the tests run with RUST_BACKTRACE=1 to make one show if it happened).
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

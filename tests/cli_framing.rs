@@ -1,6 +1,7 @@
 //! Every command that talks to a host honours `--framing`, `--header` and
 //! `--length-includes-header` the same way: `sim`, `send`, `bench`, `record` and `replay` talk to
 //! each other over a 4-ASCII-digit length and a 5-byte TPDU.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,5 +1,6 @@
 //! `iso8583 record` and `iso8583 replay`: every recording in `fixtures/exchanges/` replays with the
 //! noted outcomes, and a recording of a `send` run against `sim` replays identically.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,4 +1,5 @@
 //! `iso8583 sim` and `iso8583 send`, both as real processes on 127.0.0.1.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,5 +1,6 @@
 //! `iso8583 sim` as a process: what it answers, its fault options and its per-second summary,
 //! driven by `iso8583 send`.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -2,8 +2,10 @@
 //! paths, building, the encoder's check, masking per tag, and hostile sub-structures.
 
 use iso8583_client::codec::ErrorKind;
+use iso8583_client::message::{PartValue, PathErrorKind};
 use iso8583_client::spec::CompositeKind;
-use iso8583_client::{Message, PartValue, PathErrorKind, Sensitivity, Spec};
+use iso8583_client::spec::Sensitivity;
+use iso8583_client::{Message, Spec};
 
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();

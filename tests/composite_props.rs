@@ -3,7 +3,8 @@
 //! same parts and rebuild to the same bytes; arbitrary bytes never panic and any error points
 //! inside the value.
 
-use iso8583_client::{Message, Part, PartValue, Spec};
+use iso8583_client::message::{Part, PartValue};
+use iso8583_client::{Message, Spec};
 use proptest::prelude::*;
 
 const NET: &str = r#"

@@ -172,9 +172,20 @@ fn every_recorded_exchange_is_replayed() {
     );
 }
 
-#[test]
-fn the_simulator_answers_like_the_recorded_host() {
+#[cfg(feature = "sim")]
+#[tokio::test]
+async fn the_simulator_answers_like_the_recorded_host() {
     let spec = Spec::builtin(SPEC).expect("spec");
+    let sim = iso8583_client::sim::Sim::start(spec.clone(), Default::default())
+        .await
+        .expect("sim");
+    let link = Connection::connect(
+        &sim.addr().to_string(),
+        spec.clone(),
+        Arc::new(ConnectionConfig::default()),
+    )
+    .await
+    .expect("link");
     let mut compared = 0;
     for file in ["echo-and-auth.txt", "pipelined-out-of-order-with-drops.txt"] {
         let path = format!("{}/fixtures/exchanges/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -194,10 +205,15 @@ fn the_simulator_answers_like_the_recorded_host() {
                 .iter()
                 .find(|r| r.stan() == recorded.stan())
                 .expect("its request");
-            let ours = iso8583_client::sim::answer(request).expect("an answer");
+            let ours = link
+                .send(request.clone(), Duration::from_secs(5))
+                .await
+                .expect("an answer");
             assert_eq!(&ours, recorded, "{file}: STAN {:?}", request.stan());
             compared += 1;
         }
     }
     assert_eq!(compared, 8);
+    link.close().await;
+    sim.shutdown().await;
 }

@@ -7,10 +7,12 @@ mod cli_support;
 
 use bytes::{Bytes, BytesMut};
 use cli_support::run_with_input;
+use iso8583_client::message::{mask_in_place, mask_value};
 use iso8583_client::recording::{Direction, Entry};
+use iso8583_client::spec::Sensitivity;
 use iso8583_client::transport::framing::Framing;
 use iso8583_client::transport::MatchKey;
-use iso8583_client::{mask_in_place, mask_value, Message, Sensitivity, Spec};
+use iso8583_client::{Message, Spec};
 use tokio_util::codec::Decoder;
 
 #[test]

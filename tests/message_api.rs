@@ -1,9 +1,9 @@
 //! The `Message` API: MTI helpers, typed accessors, date/time helpers, masking.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use iso8583_client::{
-    mask_value, MaskSet, Message, Mti, MtiClass, MtiFunction, MtiOrigin, MtiVersion, Sensitivity, Spec,
-};
+use iso8583_client::message::{mask_value, MtiClass, MtiFunction, MtiOrigin, MtiVersion};
+use iso8583_client::spec::{MaskSet, Sensitivity};
+use iso8583_client::{Message, Mti, Spec};
 
 fn mti(s: &str) -> Mti {
     s.parse().unwrap()

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use iso8583_client::recording::{Direction, Entry, Outcome, Recording, DEFAULT_FRAMING, DEFAULT_SPEC};
-use iso8583_client::sim::answer;
 use iso8583_client::transport::framing::Framing;
 use iso8583_client::transport::network_request;
-use iso8583_client::Spec;
+use iso8583_client::{Message, Spec};
 
 fn framed(spec: &Spec, msg: &iso8583_client::Message) -> bytes::Bytes {
     let mut out = BytesMut::new();
@@ -91,4 +90,16 @@ fn replay_of_many_sequential_connections() {
         "{r:?}"
     );
     eprintln!("replayed {connections} sequential connections in {:?}", t0.elapsed());
+}
+
+/// The host's answer to `request`: its response MTI, the key fields copied, approved.
+fn answer(request: &Message) -> Option<Message> {
+    let mut reply = Message::new(request.mti().response()?);
+    for f in [3, 4, 7, 11, 12, 13, 41, 70] {
+        if let Some(v) = request.get_bytes(f) {
+            reply.set(f, v.clone());
+        }
+    }
+    reply.set(39, "00");
+    Some(reply)
 }

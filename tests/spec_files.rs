@@ -5,7 +5,8 @@ use iso8583_client::spec::{
     BitmapEncoding, ContentClass, Encoding, FixedPad, LengthKind, LengthUnit, MtiEncoding, OddPad, PrefixEncoding,
     BUILTIN_SPECS,
 };
-use iso8583_client::{Sensitivity, Spec, SpecError};
+use iso8583_client::spec::{Sensitivity, SpecError};
+use iso8583_client::Spec;
 
 fn with_field(field: &str) -> String {
     format!(

@@ -2,6 +2,7 @@
 //! reading, the socket is full, the writer has not taken it) is cut out of the queue: it resolves
 //! *not sent* and its bytes are never written later — so a caller's reversal can never reach the
 //! host before a stuck original, and a 0200 never arrives after its caller was told "timeout".
+#![cfg(feature = "sim")]
 
 mod transport_support;
 
@@ -10,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use iso8583_client::client::{Client, RetryPolicy, SendOptions};
 use iso8583_client::transport::ConnectionConfig;
 use iso8583_client::Message;
+use iso8583_client::{Client, RetryPolicy, SendOptions};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 use transport_support::*;

@@ -1,13 +1,15 @@
 //! The client: retries only where safe, repeats for reversals, failover,
 //! recovery after a host restart, silent-link replacement.
+#![cfg(feature = "sim")]
 
 mod transport_support;
 
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy, SendOptions};
 use iso8583_client::sim::{Sim, SimConfig};
-use iso8583_client::transport::{network_request, Cause, ConnectionConfig, ReconnectBackoff, SendError};
+use iso8583_client::transport::{network_request, Cause, ConnectionConfig, ReconnectBackoff};
+use iso8583_client::SendError;
+use iso8583_client::{Client, RetryPolicy, SendOptions};
 use tokio::time::Instant;
 use transport_support::*;
 

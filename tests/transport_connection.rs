@@ -1,5 +1,6 @@
 //! One link: pairing, deadlines, link drops, late/duplicate answers, STANs,
 //! unsolicited requests, sign-on, cancellation, broken-link detection.
+#![cfg(feature = "sim")]
 
 mod transport_support;
 
@@ -8,10 +9,10 @@ use std::time::Duration;
 
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{
-    network_request, Cause, ConnectError, Connection, ConnectionConfig, Endpoint, LinkManager, SendError,
-    UnsolicitedHandler,
+    network_request, Cause, ConnectError, Connection, ConnectionConfig, Endpoint, LinkManager, UnsolicitedHandler,
 };
 use iso8583_client::Message;
+use iso8583_client::SendError;
 use tokio::time::Instant;
 use transport_support::*;
 
@@ -57,7 +58,7 @@ async fn out_of_order_answers_are_paired_under_1000_concurrent_requests() {
         done.expect("task");
     }
     assert_eq!(link.in_flight(), 0);
-    let c = link.stats().snapshot();
+    let c = link.counters();
     assert_eq!((c.sent, c.answered, c.unmatched, c.in_flight), (1000, 1000, 0, 0));
     sim.shutdown().await;
 }
@@ -93,7 +94,7 @@ async fn deadline_is_honoured_within_a_few_milliseconds() {
         let took = started.elapsed();
         assert!(err.is_timeout() && err.is_outcome_unknown(), "{err}");
         assert!(took >= DEADLINE, "fired early: after {took:?}");
-        assert_eq!(link.stats().snapshot().timed_out, i + 1);
+        assert_eq!(link.counters().timed_out, i + 1);
         overshoots.push(took - DEADLINE);
         if took - DEADLINE < SLACK {
             break;
@@ -137,7 +138,7 @@ async fn deadline_is_honoured_exactly_on_the_paused_clock() {
         took >= Duration::from_millis(80) && took <= Duration::from_millis(81),
         "took {took:?} (virtual time)"
     );
-    assert_eq!(link.stats().snapshot().timed_out, 1);
+    assert_eq!(link.counters().timed_out, 1);
     sim.shutdown().await;
 }
 
@@ -218,7 +219,7 @@ async fn late_and_duplicate_responses_are_never_delivered() {
     host.send(&stranger).await;
     host.send(&respond(&req_c)).await;
     assert_eq!(w.response().await.expect("answered").amount(), Some(3000));
-    let s = link.stats().snapshot();
+    let s = link.counters();
     assert_eq!(
         (s.late, s.duplicate, s.unmatched, s.answered),
         (1, 2, 1, 2),
@@ -242,7 +243,7 @@ async fn response_with_the_wrong_mti_is_not_paired() {
     host.send(&wrong).await;
     host.send(&respond(&got)).await;
     assert_eq!(w.response().await.expect("answer").mti().as_str(), "0110");
-    assert_eq!(link.stats().snapshot().unmatched, 1);
+    assert_eq!(link.counters().unmatched, 1);
 }
 
 #[tokio::test]
@@ -260,7 +261,7 @@ async fn undecodable_response_with_a_readable_stan_fails_its_caller() {
     host.send_raw(body.slice(..body.len() - 3)).await; // cut inside the last field
     let err = w.response().await.expect_err("undecodable");
     assert!(err.is_decode() && err.is_outcome_unknown(), "{err}");
-    assert_eq!(link.stats().snapshot().undecodable, 1);
+    assert_eq!(link.counters().undecodable, 1);
     assert!(link.is_usable(), "one bad frame does not take the link down");
 }
 
@@ -340,7 +341,7 @@ async fn unsolicited_echo_is_answered() {
         (reply.stan(), reply.response_code(), reply.get_str(70)),
         (Some("555555"), Some("00"), Some("301"))
     );
-    assert_eq!(link.stats().snapshot().unsolicited, 1);
+    assert_eq!(link.counters().unsolicited, 1);
 }
 
 #[tokio::test]
@@ -414,7 +415,7 @@ async fn cancelled_sends_leave_no_pending_entry() {
         let _ = tokio::time::timeout(Duration::from_millis(1), link.send(auth(i), Duration::from_secs(30))).await;
     }
     assert_eq!(link.in_flight(), 0);
-    assert_eq!(link.stats().snapshot().in_flight, 0);
+    assert_eq!(link.counters().in_flight, 0);
     sim.shutdown().await;
 }
 
@@ -481,7 +482,7 @@ async fn requests_timing_out_in_a_row_mark_the_link_broken() {
         assert!(err.is_timeout());
     }
     assert!(!link.is_usable());
-    assert_eq!(link.stats().snapshot().broken, 1);
+    assert_eq!(link.counters().broken, 1);
     sim.shutdown().await;
 }
 
@@ -500,7 +501,7 @@ async fn silent_link_is_found_by_the_idle_echo() {
         .await
         .expect("through the proxy");
     wait_until("an idle echo answered through the proxy", || {
-        link.stats().snapshot().answered >= 2
+        link.counters().answered >= 2
     })
     .await;
     assert!(sim.received().iter().any(|(m, _)| m.as_str() == "0800"));
@@ -518,7 +519,7 @@ async fn silent_link_is_found_by_the_idle_echo() {
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(link.stats().snapshot().broken, 1);
+    assert_eq!(link.counters().broken, 1);
     sim.shutdown().await;
 }
 

@@ -6,10 +6,10 @@ mod transport_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy, SendOptions};
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{network_request, Connection, ConnectionConfig, UnsolicitedHandler};
 use iso8583_client::Message;
+use iso8583_client::{Client, RetryPolicy, SendOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

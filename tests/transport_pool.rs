@@ -1,17 +1,17 @@
 //! The pool and the link lifecycle around it: fail-back to the primary,
 //! reconnect backoff, graceful close of every link, connect / sign-on / pool
 //! wait timeouts, a silent idle link replaced.
+#![cfg(feature = "sim")]
 
 mod transport_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy};
 use iso8583_client::sim::{Sim, SimConfig};
-use iso8583_client::transport::{
-    network_request, Cause, ConnectError, Connection, ConnectionConfig, ReconnectBackoff, SendError,
-};
+use iso8583_client::transport::{network_request, Cause, ConnectError, Connection, ConnectionConfig, ReconnectBackoff};
+use iso8583_client::SendError;
+use iso8583_client::{Client, RetryPolicy};
 use tokio::time::Instant;
 use transport_support::*;
 

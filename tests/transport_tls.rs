@@ -1,7 +1,7 @@
 //! Links over TLS and mutual TLS, end to end against the simulator on 127.0.0.1, with
 //! certificates made at test time: a trusted host, a client certificate the host requires, a
 //! wrong CA and a missing client certificate (typed errors, nothing sent).
-#![cfg(feature = "tls")]
+#![cfg(all(feature = "tls", feature = "sim"))]
 
 mod tls_support;
 mod transport_support;
@@ -9,11 +9,11 @@ mod transport_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy};
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{
     network_request, tls_server_config, ConnectError, Connection, ConnectionConfig, TlsConnect, TlsSettings,
 };
+use iso8583_client::{Client, RetryPolicy};
 use tls_support::{pki, Pki};
 use transport_support::*;
 

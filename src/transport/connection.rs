@@ -33,7 +33,7 @@ use super::core::Moment;
 pub use super::driver::PendingResponse;
 use super::driver::{self, Keys, Shared};
 use super::error::{ConnectError, SendError};
-use super::stats::EndpointStats;
+use super::stats::{Counters, EndpointStats};
 use crate::{Message, Spec};
 
 /// One link to a host. All methods take `&self`.
@@ -251,8 +251,13 @@ impl Connection {
         self.shared.lock().in_flight()
     }
 
+    /// The counters of the endpoint this link adds to, at this instant.
+    pub fn counters(&self) -> Counters {
+        self.shared.stats.snapshot()
+    }
+
     /// The endpoint counters this link adds to.
-    pub fn stats(&self) -> &Arc<EndpointStats> {
+    pub(crate) fn stats(&self) -> &Arc<EndpointStats> {
         &self.shared.stats
     }
 

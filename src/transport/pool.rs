@@ -14,14 +14,14 @@
 //! replaced by links to it (the probe's link first).
 //!
 //! **Letting go.** A link the pool lets go (failing back, pool closed while
-//! it was checked out, [`Client::close`](crate::client::Client::close)) is
+//! it was checked out, [`Client::close`](crate::Client::close)) is
 //! closed gracefully in the background: no new requests, those in flight
 //! drain up to `drain_timeout`, sign-off, then the rest fail.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::{sync::Arc, time::Duration};
-//! use iso8583_client::{Spec, client::Client, sim::Sim, transport::network_request};
+//! use iso8583_client::{Spec, Client, sim::Sim, transport::network_request};
 //! let spec = Spec::builtin("iso87-ascii").unwrap();
 //! let primary = Sim::start(spec.clone(), Default::default()).await.unwrap();
 //! let client = Client::builder(spec)
@@ -47,7 +47,7 @@ use super::config::ConnectionConfig;
 use super::connection::{Connection, Running};
 use super::core::keys::{KeyRegistry, StanSequence};
 use super::driver::Keys;
-pub use super::endpoint::{Endpoint, ReconnectBackoff};
+use super::endpoint::{Endpoint, ReconnectBackoff};
 use super::error::ConnectError;
 use crate::Spec;
 
@@ -92,17 +92,6 @@ pub struct LinkManager {
 
 impl LinkManager {
     /// A manager over `endpoints`, in priority order.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// );
-    /// assert_eq!(manager.endpoints().len(), 2);
-    /// ```
     pub fn new(endpoints: Vec<Endpoint>, spec: Arc<Spec>, config: Arc<ConnectionConfig>) -> LinkManager {
         LinkManager {
             endpoints: endpoints.into(),
@@ -118,19 +107,6 @@ impl LinkManager {
     }
 
     /// Sets the reconnect backoff.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager, ReconnectBackoff}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// )
-    ///     .with_backoff(ReconnectBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(60) });
-    /// # assert_eq!(manager.endpoints().len(), 2);
-    /// ```
     pub fn with_backoff(mut self, backoff: ReconnectBackoff) -> LinkManager {
         self.backoff = backoff;
         self
@@ -147,18 +123,6 @@ impl LinkManager {
     }
 
     /// The endpoints, in priority order.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// );
-    /// let addrs: Vec<&str> = manager.endpoints().iter().map(|e| e.addr()).collect();
-    /// assert_eq!(addrs, ["127.0.0.1:9583", "127.0.0.1:9584"]);
-    /// ```
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
     }
@@ -169,17 +133,6 @@ impl LinkManager {
     }
 
     /// The link settings.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// );
-    /// assert_eq!(manager.config().match_fields, Vec::<u8>::new());
-    /// ```
     pub fn config(&self) -> &Arc<ConnectionConfig> {
         &self.config
     }
@@ -187,19 +140,6 @@ impl LinkManager {
     /// Stops fail-back probes, closes the links they opened and waits for
     /// every background close to finish (each bounded by the drain time and
     /// the sign-off timeout).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::sync::Arc;
-    /// use iso8583_client::{Spec, transport::{ConnectionConfig, Endpoint, LinkManager}};
-    /// let manager = LinkManager::new(
-    ///     vec![Endpoint::new("127.0.0.1:9583"), Endpoint::new("127.0.0.1:9584")],
-    ///     Spec::builtin("iso87-ascii").unwrap(),
-    ///     Arc::new(ConnectionConfig::default()),
-    /// );
-    /// manager.shutdown().await; // nothing was opened: returns at once
-    /// # });
-    /// ```
     pub async fn shutdown(&self) {
         self.begin_close();
         for probe in lock(&self.probes).drain(..) {

@@ -1,36 +1,66 @@
-//! Per-endpoint counters, readable at any time without locking.
+//! Per-endpoint counters, readable at any time without locking, and (feature `metrics`) the same
+//! events sent to the `metrics` facade, labelled by endpoint and MTI class (see the README's
+//! "Metrics" table for names and labels).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
+#[cfg(feature = "metrics")]
+use std::sync::Arc;
+use std::sync::OnceLock;
+
+use crate::transport::SendError;
+use crate::{Message, Mti};
 
 /// Live counters of one endpoint, shared by its links. Read them with [`EndpointStats::snapshot`].
-///
-/// ```
-/// use iso8583_client::transport::EndpointStats;
-/// let stats = EndpointStats::default();
-/// assert_eq!(stats.snapshot().sent, 0);
-/// ```
 #[derive(Debug, Default)]
-pub struct EndpointStats {
+pub(crate) struct EndpointStats {
     pub(crate) in_flight: AtomicI64,
-    pub(crate) sent: AtomicU64,
-    pub(crate) answered: AtomicU64,
-    pub(crate) timed_out: AtomicU64,
-    pub(crate) late: AtomicU64,
-    pub(crate) unmatched: AtomicU64,
-    pub(crate) duplicate: AtomicU64,
-    pub(crate) undecodable: AtomicU64,
-    pub(crate) unsolicited: AtomicU64,
-    pub(crate) retried: AtomicU64,
-    pub(crate) connects: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-    pub(crate) broken: AtomicU64,
+    pub(crate) sent: Tally,
+    pub(crate) answered: Tally,
+    pub(crate) timed_out: Tally,
+    pub(crate) late: Tally,
+    pub(crate) unmatched: Tally,
+    pub(crate) duplicate: Tally,
+    pub(crate) undecodable: Tally,
+    pub(crate) unsolicited: Tally,
+    pub(crate) retried: Tally,
+    pub(crate) connects: Tally,
+    pub(crate) reconnects: Tally,
+    pub(crate) broken: Tally,
+    /// The endpoint's address, once a link to it started: the `endpoint` label of its metrics.
+    endpoint: OnceLock<String>,
+    /// Per-request metrics, by MTI class (the second MTI digit).
+    #[cfg(feature = "metrics")]
+    classes: [OnceLock<Arc<ClassMetrics>>; 10],
+}
+
+/// A counter of link events: an atomic for [`Counters`], and (feature `metrics`) the same count
+/// sent to the `metrics` facade once the endpoint is known.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    value: AtomicU64,
+    #[cfg(feature = "metrics")]
+    metric: OnceLock<metrics::Counter>,
+}
+
+impl Tally {
+    pub(crate) fn fetch_add(&self, n: u64, order: Ordering) -> u64 {
+        #[cfg(feature = "metrics")]
+        if let Some(metric) = self.metric.get() {
+            metric.increment(n);
+        }
+        self.value.fetch_add(n, order)
+    }
+
+    pub(crate) fn load(&self, order: Ordering) -> u64 {
+        self.value.load(order)
+    }
 }
 
 /// A copy of an endpoint's counters at one instant.
 ///
 /// ```
-/// use iso8583_client::transport::{Counters, EndpointStats};
-/// let c: Counters = EndpointStats::default().snapshot();
+/// use iso8583_client::transport::{Counters, Endpoint};
+/// let c: Counters = Endpoint::new("127.0.0.1:9583").counters();
 /// assert_eq!(c, Counters::default());
 /// assert_eq!((c.in_flight, c.timed_out, c.broken), (0, 0, 0));
 /// ```
@@ -68,13 +98,6 @@ pub struct Counters {
 
 impl EndpointStats {
     /// Reads every counter.
-    ///
-    /// ```
-    /// use iso8583_client::transport::Endpoint;
-    /// let primary = Endpoint::new("127.0.0.1:9583");
-    /// let before = primary.stats().snapshot(); // a copy: later traffic does not change it
-    /// assert_eq!(before.answered, 0);
-    /// ```
     pub fn snapshot(&self) -> Counters {
         Counters {
             in_flight: self.in_flight.load(Relaxed),
@@ -93,7 +116,182 @@ impl EndpointStats {
         }
     }
 
-    pub(crate) fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &Tally) {
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Names the endpoint these counters belong to (its first link's peer address); from then on
+    /// link events are also sent to the `metrics` facade (feature `metrics`). Later calls do nothing.
+    pub(crate) fn label(&self, endpoint: &str) {
+        let first = self.endpoint.set(endpoint.to_owned()).is_ok();
+        #[cfg(not(feature = "metrics"))]
+        let _ = first;
+        #[cfg(feature = "metrics")]
+        if first {
+            let e = endpoint.to_owned();
+            for (tally, name) in [
+                (&self.late, names::LATE),
+                (&self.unmatched, names::UNMATCHED),
+                (&self.duplicate, names::DUPLICATE),
+                (&self.undecodable, names::UNDECODABLE),
+                (&self.unsolicited, names::UNSOLICITED),
+                (&self.retried, names::RETRIED),
+                (&self.connects, names::CONNECTS),
+                (&self.reconnects, names::RECONNECTS),
+                (&self.broken, names::DROPS),
+            ] {
+                let _ = tally.metric.set(metrics::counter!(name, "endpoint" => e.clone()));
+            }
+        }
+    }
+
+    /// A request was queued on a link of this endpoint: counts it sent and in flight (feature
+    /// `metrics`); the returned record ends it when the request resolves or is dropped.
+    pub(crate) fn track(&self, mti: Mti) -> Tracked {
+        #[cfg(feature = "metrics")]
+        {
+            let class = self.class_metrics(mti);
+            if let Some(m) = &class {
+                m.sent.increment(1);
+                m.in_flight.increment(1.0);
+            }
+            Tracked {
+                class,
+                started: std::time::Instant::now(),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = mti;
+            Tracked { _private: () }
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    fn class_metrics(&self, mti: Mti) -> Option<Arc<ClassMetrics>> {
+        let endpoint = self.endpoint.get()?;
+        let digit = usize::from(mti.as_str().as_bytes().get(1)?.wrapping_sub(b'0'));
+        let slot = self.classes.get(digit)?;
+        Some(
+            slot.get_or_init(|| Arc::new(ClassMetrics::new(endpoint, class_name(mti))))
+                .clone(),
+        )
+    }
+}
+
+/// The metric names (feature `metrics`); the README's "Metrics" table documents them.
+#[cfg(feature = "metrics")]
+mod names {
+    pub const SENT: &str = "iso8583_requests_sent_total";
+    pub const ANSWERED: &str = "iso8583_requests_answered_total";
+    pub const TIMED_OUT: &str = "iso8583_requests_timed_out_total";
+    pub const NOT_SENT: &str = "iso8583_requests_not_sent_total";
+    pub const OUTCOME_UNKNOWN: &str = "iso8583_requests_outcome_unknown_total";
+    pub const IN_FLIGHT: &str = "iso8583_requests_in_flight";
+    pub const ROUND_TRIP: &str = "iso8583_round_trip_seconds";
+    pub const RETRIED: &str = "iso8583_requests_retried_total";
+    pub const LATE: &str = "iso8583_responses_late_total";
+    pub const DUPLICATE: &str = "iso8583_responses_duplicate_total";
+    pub const UNMATCHED: &str = "iso8583_responses_unmatched_total";
+    pub const UNDECODABLE: &str = "iso8583_frames_undecodable_total";
+    pub const UNSOLICITED: &str = "iso8583_host_requests_total";
+    pub const CONNECTS: &str = "iso8583_link_connects_total";
+    pub const RECONNECTS: &str = "iso8583_link_reconnects_total";
+    pub const DROPS: &str = "iso8583_link_drops_total";
+}
+
+/// The `mti_class` label: the MTI's class in snake case (`authorization`, `financial`,
+/// `reversal`, `network_management`, …).
+#[cfg(feature = "metrics")]
+fn class_name(mti: Mti) -> &'static str {
+    use crate::message::MtiClass::*;
+    match mti.class() {
+        Authorization => "authorization",
+        Financial => "financial",
+        FileAction => "file_action",
+        Reversal => "reversal",
+        Reconciliation => "reconciliation",
+        Administrative => "administrative",
+        FeeCollection => "fee_collection",
+        NetworkManagement => "network_management",
+        Reserved(_) => "reserved",
+    }
+}
+
+/// The handles of one endpoint and MTI class, registered once.
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct ClassMetrics {
+    sent: metrics::Counter,
+    answered: metrics::Counter,
+    timed_out: metrics::Counter,
+    not_sent: metrics::Counter,
+    outcome_unknown: metrics::Counter,
+    in_flight: metrics::Gauge,
+    round_trip: metrics::Histogram,
+}
+
+#[cfg(feature = "metrics")]
+impl ClassMetrics {
+    fn new(endpoint: &str, class: &'static str) -> ClassMetrics {
+        let labels = [("endpoint", endpoint.to_owned()), ("mti_class", class.to_owned())];
+        ClassMetrics {
+            sent: metrics::counter!(names::SENT, &labels),
+            answered: metrics::counter!(names::ANSWERED, &labels),
+            timed_out: metrics::counter!(names::TIMED_OUT, &labels),
+            not_sent: metrics::counter!(names::NOT_SENT, &labels),
+            outcome_unknown: metrics::counter!(names::OUTCOME_UNKNOWN, &labels),
+            in_flight: metrics::gauge!(names::IN_FLIGHT, &labels),
+            round_trip: metrics::histogram!(names::ROUND_TRIP, &labels),
+        }
+    }
+}
+
+/// One request between its queueing and its outcome (feature `metrics`: its class's handles and
+/// when it was queued). Dropping it without an outcome only ends its in-flight count.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    #[cfg(feature = "metrics")]
+    class: Option<Arc<ClassMetrics>>,
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
+    #[cfg(not(feature = "metrics"))]
+    _private: (),
+}
+
+impl Tracked {
+    /// Records the request's outcome: its round trip when answered, else how it failed.
+    pub(crate) fn finish(&mut self, outcome: &Result<Message, SendError>) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.class.take() {
+            m.in_flight.decrement(1.0);
+            match outcome {
+                Ok(_) => {
+                    m.answered.increment(1);
+                    m.round_trip.record(self.started.elapsed().as_secs_f64());
+                }
+                Err(e) => {
+                    if e.is_timeout() {
+                        m.timed_out.increment(1);
+                    }
+                    if e.is_not_sent() {
+                        m.not_sent.increment(1);
+                    } else {
+                        m.outcome_unknown.increment(1);
+                    }
+                }
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = outcome;
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.class.take() {
+            m.in_flight.decrement(1.0);
+        }
     }
 }

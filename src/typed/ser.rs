@@ -3,8 +3,9 @@
 use serde::ser::{self, Impossible, Serialize};
 
 use super::TypedError;
+use crate::message::PartValue;
 use crate::spec::{ContentClass, Encoding, FieldSpec, LengthKind};
-use crate::{Message, Mti, PartValue, Spec};
+use crate::{Message, Mti, Spec};
 
 /// What a typed value serializes to.
 pub(super) enum Node {

@@ -108,9 +108,18 @@ pub async fn scripted_host() -> (String, JoinHandle<Scripted>) {
     (addr, task)
 }
 
-/// The response the sim would give.
+/// The response the sim would give: the response MTI, the fields it copies, DE 39 = 00 (51 for an
+/// amount ending in 51).
 pub fn respond(req: &Message) -> Message {
-    iso8583_client::sim::answer(req).expect("request")
+    let mut resp = Message::new(req.mti().response().expect("a request"));
+    for field in iso8583_client::sim::COPIED_FIELDS {
+        if let Some(value) = req.get_bytes(field) {
+            resp.set(field, value.clone());
+        }
+    }
+    let declined = req.get(4).is_some_and(|a| a.ends_with(b"51"));
+    resp.set(39, if declined { "51" } else { "00" });
+    resp
 }
 
 /// A TCP proxy on 127.0.0.1 that can be told to stop forwarding, silently

@@ -13,9 +13,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use iso8583_client::client::{Client, RetryPolicy};
 use iso8583_client::sim::Sim;
 use iso8583_client::transport::{network_request, ConnectionConfig, Counters};
+use iso8583_client::{Client, RetryPolicy};
 use iso8583_client::{Message, Mti};
 use serde_json::json;
 
@@ -32,7 +32,7 @@ pub struct BenchArgs {
         long,
         value_name = "ADDR",
         conflicts_with = "embedded",
-        required_unless_present = "embedded"
+        required_unless_present_any = ["embedded", "config"]
     )]
     pub host: Vec<String>,
     /// Start the simulator in this process on a free loopback port and load it.
@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub metrics: crate::metrics_args::MetricsArgs,
+    #[command(flatten)]
+    pub config: crate::config_args::ConfigArgs,
 }
 
 /// The most requests in flight a run keeps (one task each).
@@ -85,7 +89,8 @@ pub struct Summary {
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     // Timeouts and other failures are counted in the summary, not logged one by one.
     runtime::init_logging_at("error");
-    let wire = args.wire.load()?;
+    let config = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, config.as_ref())?;
     let summary = runtime::block_on(load(args.clone(), wire))??;
     print!(
         "{}",
@@ -114,6 +119,8 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
             args.in_flight
         );
     }
+    args.metrics.serve()?;
+    let file = args.config.load()?;
     let spec = wire.spec.clone();
     let (_sim, addrs) = if args.embedded {
         let sim = Sim::start(spec.clone(), wire.sim_config())
@@ -122,11 +129,11 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
         let addr = sim.addr().to_string();
         (Some(sim), vec![addr])
     } else {
-        if args.host.is_empty() {
-            bail!("--host or --embedded is needed");
+        let hosts = crate::config_args::hosts(&args.host, file.as_ref());
+        if hosts.is_empty() {
+            bail!("--host, --embedded or a --config with endpoints is needed");
         }
-        let addrs = args
-            .host
+        let addrs = hosts
             .iter()
             .map(|h| runtime::host_addr(h))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -135,7 +142,7 @@ pub async fn load(args: BenchArgs, wire: Wire) -> anyhow::Result<Summary> {
     let timeout = Duration::from_millis(args.timeout_ms);
     let config = ConnectionConfig {
         max_consecutive_timeouts: 0,
-        ..wire.connection_config()
+        ..crate::config_args::connection_config(&wire, file.as_ref())?
     };
     let mut builder = Client::builder(spec.clone());
     for addr in &addrs {

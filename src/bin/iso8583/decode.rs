@@ -40,7 +40,11 @@ pub struct DecodeArgs {
 
 /// The rendering of one decoded message (a table, or a JSON line without its newline), and the
 /// sub-structures that did not parse under `--expand`.
-fn render(spec: &Spec, msg: &iso8583_client::Message, args: &DecodeArgs) -> (String, Vec<iso8583_client::PathError>) {
+fn render(
+    spec: &Spec,
+    msg: &iso8583_client::Message,
+    args: &DecodeArgs,
+) -> (String, Vec<iso8583_client::message::PathError>) {
     match (args.expand, args.json) {
         (false, true) => (JsonMessage::new(spec, msg, args.reveal).to_line(), Vec::new()),
         (false, false) => (table::render(spec, msg, args.reveal), Vec::new()),

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::BytesMut;
 use clap::Args;
-use iso8583_client::client::{Client, RetryPolicy};
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::framing::Framing;
 use iso8583_client::transport::{network_request, ConnectionConfig, StanSequence};
+use iso8583_client::{Client, RetryPolicy};
 use iso8583_client::{Message, Spec};
 
 use crate::args::WireArgs;
@@ -206,6 +206,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
             timeout_ms: 5000,
             json: false,
             quiet: false,
+            metrics: Default::default(),
+            config: Default::default(),
         };
         let summary = bench::load(bench_args, wire.load()?).await?;
         print!("{}", summary.table());

@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
-use iso8583_client::recording::{prefix_of, Recording};
+use iso8583_client::recording::Recording;
 use iso8583_client::transport::framing::{Framing, LengthPrefix};
 
 use crate::hex;
@@ -46,15 +46,6 @@ impl PrefixKind {
             PrefixKind::Bcd2 => LengthPrefix::Bcd2,
         }
     }
-
-    fn of(prefix: LengthPrefix) -> PrefixKind {
-        match prefix {
-            LengthPrefix::Binary4 => PrefixKind::Binary4,
-            LengthPrefix::Ascii4 => PrefixKind::Ascii4,
-            LengthPrefix::Bcd2 => PrefixKind::Bcd2,
-            _ => PrefixKind::Binary2,
-        }
-    }
 }
 
 /// Framing options on the command line. Each option left out keeps the default (`2b`, no header,
@@ -87,7 +78,7 @@ impl WireFraming {
     /// The framing a recording's header names.
     pub fn of_recording(rec: &Recording) -> WireFraming {
         WireFraming {
-            prefix: PrefixKind::of(prefix_of(&rec.framing).unwrap_or_default()),
+            prefix: PrefixKind::from_str(&rec.framing, false).unwrap_or_default(),
             header: rec.header.clone(),
             length_includes_header: rec.length_includes_header,
         }

@@ -6,7 +6,9 @@
 //! revealed; input refuses masked values, since they cannot be sent.
 
 use anyhow::{anyhow, bail};
-use iso8583_client::{mask_value, Message, Mti, Part, PartValue, PathError, Sensitivity, Spec};
+use iso8583_client::message::{mask_value, Part, PartValue, PathError};
+use iso8583_client::spec::Sensitivity;
+use iso8583_client::{Message, Mti, Spec};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 

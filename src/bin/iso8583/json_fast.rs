@@ -9,7 +9,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use bytes::Bytes;
-use iso8583_client::{Message, Mti, Sensitivity, Spec};
+use iso8583_client::spec::Sensitivity;
+use iso8583_client::{Message, Mti, Spec};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use crate::hex;

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use iso8583_client::client::{Client, RetryPolicy, SendOptions};
-use iso8583_client::transport::{network_request, Cause, ConnectionConfig, SendError};
+use iso8583_client::transport::{network_request, Cause, ConnectionConfig};
+use iso8583_client::SendError;
+use iso8583_client::{Client, RetryPolicy, SendOptions};
 
 use crate::args::Wire;
 
@@ -16,6 +17,8 @@ use crate::args::Wire;
 pub struct LinkOptions {
     /// HOST:PORT of each endpoint, primary first.
     pub addrs: Vec<String>,
+    /// Link settings (from `--config`, or the library's defaults) before the options below.
+    pub base: ConnectionConfig,
     /// Send 0800 DE 70 = 001 when a link opens.
     pub sign_on: bool,
     /// Links in the pool.
@@ -28,9 +31,13 @@ pub struct LinkOptions {
 
 /// A client for `opts`, speaking `wire`.
 pub fn client(wire: &Wire, opts: &LinkOptions) -> anyhow::Result<Client> {
+    let base = ConnectionConfig {
+        framing: wire.framing(),
+        ..opts.base.clone()
+    };
     let config = ConnectionConfig {
-        sign_on: opts.sign_on.then(|| network_request("001")),
-        ..wire.connection_config()
+        sign_on: opts.sign_on.then(|| network_request("001")).or(base.sign_on.clone()),
+        ..base
     };
     let retry = RetryPolicy {
         attempts: opts.retries.saturating_add(1),

@@ -9,6 +9,7 @@
 
 mod args;
 mod bench;
+mod config_args;
 mod decode;
 mod demo;
 mod encode;
@@ -18,6 +19,7 @@ mod input;
 mod json;
 mod json_fast;
 mod link;
+mod metrics_args;
 mod numbers;
 mod record;
 mod replay;

@@ -16,7 +16,7 @@ use crate::args::WireArgs;
 use crate::json::{message_from_json, JsonMessage};
 use crate::link::{self, LinkOptions};
 use crate::{input, numbers, runtime, Outcome};
-use iso8583_client::client::Client;
+use iso8583_client::Client;
 
 /// `iso8583 send` options.
 #[derive(Args, Debug)]
@@ -49,21 +49,25 @@ pub struct SendArgs {
     /// Show card data in clear in the responses.
     #[arg(long)]
     reveal: bool,
+    #[command(flatten)]
+    config: crate::config_args::ConfigArgs,
 }
 
 /// Runs `send`.
 pub fn run(args: SendArgs) -> anyhow::Result<Outcome> {
     // Every failure is reported on its own output line, and summed up on standard error.
     runtime::init_logging_at("error");
-    let wire = args.wire.load()?;
+    let config = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, config.as_ref())?;
     let spec = wire.spec.clone();
     let reader = input::open(args.file.as_deref())?;
+    let hosts = crate::config_args::hosts(&args.host, config.as_ref());
     let opts = LinkOptions {
-        addrs: args
-            .host
+        addrs: hosts
             .iter()
             .map(|h| runtime::host_addr(h))
             .collect::<anyhow::Result<_>>()?,
+        base: crate::config_args::connection_config(&wire, config.as_ref())?,
         sign_on: args.sign_on,
         links: 1,
         attempt_timeout: Duration::from_millis(args.timeout_ms),

@@ -46,6 +46,10 @@ pub struct SimArgs {
     /// Stop after this many seconds (default: run until killed).
     #[arg(long, value_name = "S", value_parser = numbers::seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub metrics: crate::metrics_args::MetricsArgs,
+    #[command(flatten)]
+    pub config: crate::config_args::ConfigArgs,
 }
 
 impl SimArgs {
@@ -71,7 +75,8 @@ impl SimArgs {
 /// Runs `sim` until killed (or `--duration`).
 pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
     runtime::init_logging();
-    let wire = args.wire.load()?;
+    let file = args.config.load()?;
+    let wire = crate::config_args::wire(&args.wire, file.as_ref())?;
     let config = args.config(&wire)?;
     let spec = wire.spec.clone();
     let addr = runtime::parse_addr(&args.listen)?;
@@ -79,6 +84,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<Outcome> {
         bail!("the simulator listens on loopback only (127.0.0.1), not {}", addr.ip());
     }
     runtime::block_on(async move {
+        args.metrics.serve()?;
         let sim = Sim::start_on(addr.port(), spec.clone(), config)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -112,6 +118,7 @@ async fn report_until(sim: &Sim, verbose: bool, stop_at: Option<tokio::time::Ins
             }
             shown = received.len();
         }
+        export(&sim.counters());
         if now >= next_summary {
             next_summary += Duration::from_secs(1);
             let c = sim.counters();
@@ -137,4 +144,14 @@ async fn report_until(sim: &Sim, verbose: bool, stop_at: Option<tokio::time::Ins
             return Ok(());
         }
     }
+}
+
+/// The simulator's counters as metrics (served with `--metrics`).
+fn export(c: &SimCounters) {
+    metrics::counter!("iso8583_sim_connections_total").absolute(c.connections);
+    metrics::counter!("iso8583_sim_requests_received_total").absolute(c.received);
+    metrics::counter!("iso8583_sim_requests_answered_total").absolute(c.answered);
+    metrics::counter!("iso8583_sim_requests_dropped_total").absolute(c.dropped);
+    metrics::counter!("iso8583_sim_frames_undecodable_total").absolute(c.undecodable);
+    metrics::counter!("iso8583_sim_echo_answers_total").absolute(c.echo_answers);
 }

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use iso8583_client::{Message, MtiClass, Part, PathError, Spec};
+use iso8583_client::message::{MtiClass, Part, PathError};
+use iso8583_client::{Message, Spec};
 
 use crate::json::field_text;
 

@@ -59,14 +59,6 @@ impl std::fmt::Debug for MatchKey {
 impl MatchKey {
     /// The key of `msg` under the extra fields `extra`; `None` if DE 11 is
     /// missing or is not 1 to 6 digits.
-    ///
-    /// ```
-    /// use iso8583_client::{Message, transport::MatchKey};
-    /// let msg = Message::new("0210".parse().unwrap()).with(11, "42");
-    /// assert_eq!(MatchKey::of(&msg, &[]), MatchKey::of(&msg.clone().with(11, "000042"), &[]));
-    /// assert_eq!(MatchKey::of(&msg.clone().with(11, "12a"), &[]), None); // not digits
-    /// assert_eq!(MatchKey::of(&Message::new("0210".parse().unwrap()), &[]), None); // no DE 11
-    /// ```
     pub fn of(msg: &Message, extra: &[u8]) -> Option<MatchKey> {
         let stan = parse_stan(msg.get(11)?)?;
         Some(MatchKey::with_stan(stan, msg, extra))
@@ -78,12 +70,6 @@ impl MatchKey {
     }
 
     /// The STAN as a number.
-    ///
-    /// ```
-    /// use iso8583_client::{Message, transport::MatchKey};
-    /// let msg = Message::new("0810".parse().unwrap()).with(11, "000123");
-    /// assert_eq!(MatchKey::of(&msg, &[]).unwrap().stan(), 123);
-    /// ```
     pub fn stan(&self) -> u32 {
         self.stan
     }
@@ -118,23 +104,11 @@ impl Default for StanSequence {
 
 impl StanSequence {
     /// A sequence whose first value is `first` (taken modulo 999,999; 0 becomes 1).
-    ///
-    /// ```
-    /// use iso8583_client::transport::StanSequence;
-    /// assert_eq!(StanSequence::starting_at(500).next(), 500);
-    /// assert_eq!(StanSequence::starting_at(0).next(), 1);
-    /// assert_eq!(StanSequence::default().next(), 1);
-    /// ```
     pub fn starting_at(first: u32) -> StanSequence {
         StanSequence(AtomicU32::new(first.saturating_sub(1) % 999_999))
     }
 
     /// The next STAN, 1..=999,999.
-    ///
-    /// ```
-    /// let seq = iso8583_client::transport::StanSequence::default();
-    /// assert_eq!((seq.next(), seq.next(), seq.next()), (1, 2, 3));
-    /// ```
     pub fn next(&self) -> u32 {
         let n = self
             .0
