@@ -121,7 +121,7 @@ impl fmt::Display for Masked<'_> {
 /// field (`binary`) becomes 0x00. For recordings and fixtures that must still decode.
 ///
 /// ```
-/// use iso8583_client::{mask_in_place, Sensitivity};
+/// use iso8583_client::{message::mask_in_place, spec::Sensitivity};
 /// let mut pan = b"5413330089010434".to_vec();
 /// mask_in_place(&mut pan, Sensitivity::Pan, false);
 /// assert_eq!(pan, b"5413330000000434");

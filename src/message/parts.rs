@@ -32,7 +32,7 @@ pub(crate) use read::{check_field, parse_field as parts_of};
 /// structured (a constructed tag, a nested composite), its own parts.
 ///
 /// ```
-/// use iso8583_client::{Message, Sensitivity};
+/// use iso8583_client::{spec::Sensitivity, Message};
 /// let msg = Message::new("0200".parse().unwrap())
 ///     .with(55, vec![0x5A, 0x08, 0x47, 0x61, 0x73, 0x90, 0x01, 0x01, 0x01, 0x19]);
 /// let parts = msg.parts(55).unwrap();
@@ -104,7 +104,7 @@ impl<'a> Part<'a> {
     /// Masking rule of its value.
     ///
     /// ```
-    /// use iso8583_client::Sensitivity;
+    /// use iso8583_client::spec::Sensitivity;
     /// let msg = iso8583_client::Message::new("0200".parse().unwrap()).with(55, vec![0x57, 0x01, 0x47]);
     /// assert_eq!(msg.parts(55).unwrap()[0].sensitivity(), Sensitivity::Track);
     /// ```
@@ -225,7 +225,7 @@ impl PartId {
 /// A value for [`Message::set_parts`] and [`Message::set_path`]: bytes, text as shown, or parts.
 ///
 /// ```
-/// use iso8583_client::{Message, PartValue};
+/// use iso8583_client::{message::PartValue, Message};
 /// let mut msg = Message::new("0200".parse().unwrap());
 /// msg.set_parts(55, vec![
 ///     ("9F27".into(), PartValue::Text("80".into())),     // binary tags take hex text
@@ -267,7 +267,7 @@ pub struct PathError {
 /// What is wrong with a sub-structure or a path.
 ///
 /// ```
-/// use iso8583_client::{Message, PathErrorKind};
+/// use iso8583_client::{message::PathErrorKind, Message};
 /// let msg = Message::new("0200".parse().unwrap()).with(55, vec![0x9F, 0x26, 0x08, 1]);
 /// assert_eq!(msg.parts(55).unwrap_err().kind(), &PathErrorKind::PastEnd { len: 8, left: 1 });
 /// ```
@@ -400,7 +400,7 @@ impl PathError {
     /// What is wrong.
     ///
     /// ```
-    /// use iso8583_client::PathErrorKind;
+    /// use iso8583_client::message::PathErrorKind;
     /// let msg = iso8583_client::Message::new("0200".parse().unwrap());
     /// assert_eq!(msg.parts(55).unwrap_err().kind(), &PathErrorKind::Absent);
     /// ```
@@ -581,7 +581,7 @@ impl Message {
     /// Sets a composite field from its parts (checked against the structure as they are built).
     ///
     /// ```
-    /// use iso8583_client::{Message, PartValue};
+    /// use iso8583_client::{message::PartValue, Message};
     /// let mut msg = Message::new("0200".parse().unwrap());
     /// let err = msg.set_parts(55, vec![("9F27".into(), PartValue::Text("8".into()))]).unwrap_err();
     /// assert_eq!(err.to_string(), "field 55 tag 9F27: binary values are given in hex: odd number of hex digits (1)");

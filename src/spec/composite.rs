@@ -159,7 +159,7 @@ impl TlvPart {
 /// A known BER-TLV tag: its name and how careful to be with its value.
 ///
 /// ```
-/// use iso8583_client::{spec::emv_tag, Sensitivity};
+/// use iso8583_client::spec::{emv_tag, Sensitivity};
 /// let pan = emv_tag(0x5A).unwrap();
 /// assert_eq!((pan.name(), pan.sensitivity()), ("Application Primary Account Number (PAN)", Sensitivity::Pan));
 /// ```
@@ -190,7 +190,7 @@ impl TagInfo {
     /// Masking rule of the tag's value.
     ///
     /// ```
-    /// use iso8583_client::{spec::emv_tag, Sensitivity};
+    /// use iso8583_client::spec::{emv_tag, Sensitivity};
     /// assert_eq!(emv_tag(0x57).unwrap().sensitivity(), Sensitivity::Track);
     /// ```
     pub fn sensitivity(&self) -> Sensitivity {

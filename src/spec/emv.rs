@@ -105,7 +105,7 @@ pub(crate) fn emv_tags() -> TagTable {
 /// A tag of the EMV dictionary, with its name and masking rule (`None` if not in the dictionary).
 ///
 /// ```
-/// use iso8583_client::{spec::emv_tag, Sensitivity};
+/// use iso8583_client::spec::{emv_tag, Sensitivity};
 /// assert_eq!(emv_tag(0x9F26).unwrap().name(), "Application Cryptogram");
 /// assert_eq!(emv_tag(0x5F20).unwrap().sensitivity(), Sensitivity::Secret); // cardholder name
 /// assert!(emv_tag(0xDF7F).is_none());
