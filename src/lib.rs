@@ -2,7 +2,7 @@
 //!
 //! An ISO 8583 codec and client for payment services: spec-driven encoding and decoding of
 //! authorization, financial, reversal and network-management messages, and (in [`transport`] and
-//! [`client`]) pooled TCP links that pair responses by STAN, honour deadlines and retry only what is
+//! [`Client`]) pooled TCP links that pair responses by STAN, honour deadlines and retry only what is
 //! safe to retry.
 //!
 //! ```

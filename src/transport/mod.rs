@@ -2,7 +2,7 @@
 //!
 //! - [`framing`]: length prefixes and fixed headers on the wire.
 //! - [`Connection`]: one link with many requests in flight, paired by [`MatchKey`].
-//! - [`pool`]: a deadpool of links over one or more endpoints with failover.
+//! - [`LinkManager`]: a deadpool of links over one or more endpoints with failover.
 //!
 //! Errors say whether a request was [`SendError::NotSent`] (safe to retry) or
 //! [`SendError::OutcomeUnknown`] (the host may have acted on it).

@@ -20,7 +20,7 @@ use crate::hex;
 /// `--config FILE`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
-    /// The client's configuration file (TOML: an [iso8583] table, as in a service's own file, or
+    /// The client's configuration file (TOML: an "iso8583" table, as in a service's own file, or
     /// its keys alone); options on the command line override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
