@@ -36,8 +36,12 @@
 mod client;
 pub mod codec;
 pub mod config;
+// Hex is the codec's own (composite parts, typed messages); public with the recording format.
 #[cfg(feature = "recording")]
 pub mod hex;
+#[cfg(not(feature = "recording"))]
+#[allow(dead_code, unreachable_pub)]
+pub(crate) mod hex;
 pub mod message;
 #[cfg(feature = "recording")]
 pub mod recording;

@@ -2,6 +2,7 @@
 //! input lines are capped at 1 MiB (a longer line is an error for that line only), spec and
 //! recording files must be regular files of at most 16 MiB, and a recording's `spec:` line may name
 //! a file beside the recording.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

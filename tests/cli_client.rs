@@ -1,5 +1,6 @@
 //! The tool drives the library's pooled `Client`: `bench` survives a host that drops its links and
 //! reports the client's counters; `send` takes several `--host` (primary first) and fails over.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

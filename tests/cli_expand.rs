@@ -1,4 +1,5 @@
 //! `iso8583 decode --expand` and `iso8583 encode` with nested objects, through the real binary.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,6 +1,7 @@
 //! Every numeric option of every command, given hostile values (0, negative, NaN, infinity, huge,
 //! tiny): a one-line error and a non-zero status, or (for a value the option takes, such as a
 //! delay of 0) a normal run; never a panic.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

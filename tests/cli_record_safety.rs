@@ -1,6 +1,7 @@
 //! `iso8583 record` is safe by default: loopback only unless `--allow-remote`, a file only its owner
 //! reads, card data masked unless `--reveal`; an accept error does not end it, and a proxied
 //! session that stays idle is closed.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

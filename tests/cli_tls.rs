@@ -1,6 +1,7 @@
 //! `iso8583 sim --tls-cert --tls-key [--tls-client-ca]` and `iso8583 send --tls-ca --tls-cert
 //! --tls-key --tls-server-name`, as real processes on 127.0.0.1: TLS, mutual TLS, and a client
 //! without the certificate the host requires (not sent).
+#![cfg(feature = "cli")]
 
 mod cli_support;
 mod tls_support;

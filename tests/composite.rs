@@ -9,7 +9,10 @@ use iso8583_client::{Message, Spec};
 
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    iso8583_client::hex::decode(&s).unwrap()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// A 15-tag EMV DE 55 of a contact purchase, tag by tag (tag, length, value):

@@ -72,7 +72,7 @@ fn tlv_tree() -> impl Strategy<Value = Vec<Tlv>> {
 }
 
 fn hex(b: &[u8]) -> String {
-    iso8583_client::hex::encode(b)
+    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 fn to_parts(tree: &[Tlv]) -> Vec<(String, PartValue)> {

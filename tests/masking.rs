@@ -2,6 +2,7 @@
 //! table, recordings. A PAN shows at most its first 6 and last 4 digits and never fewer than 6
 //! digits are hidden (else only the last 4, or nothing under 10 digits); track data, PIN blocks and
 //! secrets are fully masked except separators; DE 14 (expiry) is masked by the built-in specs.
+#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -1,4 +1,5 @@
 //! Recordings of any size are paired and replayed in time and memory linear in their size.
+#![cfg(feature = "recording")]
 
 mod cli_support;
 

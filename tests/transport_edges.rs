@@ -1,5 +1,6 @@
 //! Edges of the link and the pool: failover under short deadlines, a panicking unsolicited
 //! handler, a host that trickles bytes, and deadlines up to `Duration::MAX`.
+#![cfg(feature = "sim")]
 
 mod transport_support;
 
