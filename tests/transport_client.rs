@@ -351,15 +351,7 @@ async fn next_stan_comes_from_the_sequence_the_links_assign_from() {
 /// answer came, the STAN is free again.
 #[tokio::test]
 async fn a_reused_stan_never_receives_the_late_answer_of_its_earlier_request() {
-    let sim = Sim::start(
-        spec(),
-        SimConfig {
-            delay: Duration::from_millis(300),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
+    let sim = slow_sim(Duration::from_millis(300)).await;
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
         .retry(RetryPolicy::none())
@@ -387,15 +379,7 @@ async fn a_reused_stan_never_receives_the_late_answer_of_its_earlier_request() {
 
 #[tokio::test]
 async fn the_same_caller_stan_in_flight_twice_is_refused_across_the_pool() {
-    let sim = Sim::start(
-        spec(),
-        SimConfig {
-            delay: Duration::from_millis(200),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
+    let sim = slow_sim(Duration::from_millis(200)).await;
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
         .pool_size(2)

@@ -250,15 +250,7 @@ async fn an_endpoint_whose_links_keep_timing_out_is_left_for_the_next_one() {
 
 #[tokio::test]
 async fn close_drains_the_links_in_use_signs_them_off_and_opens_no_new_one() {
-    let sim = Sim::start(
-        spec(),
-        SimConfig {
-            delay: Duration::from_millis(300),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
+    let sim = slow_sim(Duration::from_millis(300)).await;
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
         .pool_size(2)
@@ -294,15 +286,7 @@ async fn close_drains_the_links_in_use_signs_them_off_and_opens_no_new_one() {
 
 #[tokio::test]
 async fn above_max_in_flight_a_sender_waits_within_its_deadline_then_is_not_sent() {
-    let sim = Sim::start(
-        spec(),
-        SimConfig {
-            delay: Duration::from_millis(200),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
+    let sim = slow_sim(Duration::from_millis(200)).await;
     let config = ConnectionConfig {
         max_in_flight: 1,
         ..ConnectionConfig::default()

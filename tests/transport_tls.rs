@@ -88,37 +88,15 @@ async fn mutual_tls_with_a_client_certificate_is_answered_through_the_client() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_host_signed_by_an_unknown_ca_is_a_typed_error_and_nothing_is_sent() {
-    let pki = pki("wrong-ca");
-    let sim = tls_sim(&pki, false).await;
-    let config = Arc::new(tls_config(trusting(&pki, "other-ca.pem", false)));
+/// The TLS opening fails as a typed `ConnectError::Tls`, and a send through the client is not
+/// sent: nothing reaches the host.
+async fn refused_and_nothing_sent(name: &str, require_client_cert: bool, ca: &str, with_client_cert: bool) {
+    let pki = pki(name);
+    let sim = tls_sim(&pki, require_client_cert).await;
+    let config = Arc::new(tls_config(trusting(&pki, ca, with_client_cert)));
     let err = Connection::connect(&sim.addr().to_string(), spec(), config.clone())
         .await
-        .expect_err("untrusted host");
-    assert!(matches!(err, ConnectError::Tls { .. }), "{err}");
-    let client = Client::builder(spec())
-        .endpoint(sim.addr().to_string())
-        .connection((*config).clone())
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("client");
-    let err = client.send(auth(1)).await.expect_err("untrusted host");
-    assert!(err.is_not_sent(), "{err}");
-    assert_eq!(sim.received().len(), 0, "nothing reached the host");
-    client.close().await;
-    sim.shutdown().await;
-}
-
-#[tokio::test]
-async fn a_missing_client_certificate_is_a_typed_error_and_nothing_is_sent() {
-    let pki = pki("no-client-cert");
-    let sim = tls_sim(&pki, true).await;
-    let config = Arc::new(tls_config(trusting(&pki, "ca.pem", false)));
-    let err = Connection::connect(&sim.addr().to_string(), spec(), config.clone())
-        .await
-        .expect_err("the host requires a client certificate");
+        .expect_err("the TLS opening must fail");
     assert!(matches!(err, ConnectError::Tls { .. }), "{err}");
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
@@ -132,4 +110,14 @@ async fn a_missing_client_certificate_is_a_typed_error_and_nothing_is_sent() {
     assert_eq!(sim.received().len(), 0, "nothing reached the host");
     client.close().await;
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_host_signed_by_an_unknown_ca_is_a_typed_error_and_nothing_is_sent() {
+    refused_and_nothing_sent("wrong-ca", false, "other-ca.pem", false).await;
+}
+
+#[tokio::test]
+async fn a_missing_client_certificate_is_a_typed_error_and_nothing_is_sent() {
+    refused_and_nothing_sent("no-client-cert", true, "ca.pem", false).await;
 }

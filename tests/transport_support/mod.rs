@@ -69,6 +69,19 @@ pub async fn sim_mtis_of_at_least(sim: &Sim, n: usize) -> Vec<String> {
     sim_log_of_at_least(sim, n).await.into_iter().map(|(m, _)| m).collect()
 }
 
+/// The simulator answering every request after `delay` (so requests stay in flight a while).
+pub async fn slow_sim(delay: Duration) -> Sim {
+    Sim::start(
+        spec(),
+        iso8583_client::sim::SimConfig {
+            delay,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("sim")
+}
+
 /// A host the test drives by hand, one frame at a time.
 pub struct Scripted {
     pub io: Framed<TcpStream, Framing>,
