@@ -325,28 +325,35 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
             Ok(_) => {}
             Err(e) => return shared.go_down(format!("read failed: {e}"), false),
         }
+        // The frames before an unreadable one are still handed over: their answers arrived.
+        let mut unreadable = None;
         loop {
             match framing.decode(&mut buf) {
                 Ok(Some(frame)) => frames.push((frame.header, shared.spec.decode_bytes(frame.message))),
                 Ok(None) => break,
-                Err(e) => return shared.go_down(format!("unreadable frame: {e}"), false),
+                Err(e) => {
+                    unreadable = Some(format!("unreadable frame: {e}"));
+                    break;
+                }
             }
         }
-        if frames.is_empty() {
-            continue;
-        }
-        {
-            let mut core = shared.lock();
-            let now = Instant::now();
-            for (header, frame) in frames.drain(..) {
-                notes.push((header, core.on_frame(now, frame, &mut out)));
+        if !frames.is_empty() {
+            {
+                let mut core = shared.lock();
+                let now = Instant::now();
+                for (header, frame) in frames.drain(..) {
+                    notes.push((header, core.on_frame(now, frame, &mut out)));
+                }
+            }
+            shared.deliver(&mut out);
+            for (header, note) in notes.drain(..) {
+                if !on_note(&shared, header, note, &mut log) {
+                    return;
+                }
             }
         }
-        shared.deliver(&mut out);
-        for (header, note) in notes.drain(..) {
-            if !on_note(&shared, header, note, &mut log) {
-                return;
-            }
+        if let Some(reason) = unreadable {
+            return shared.go_down(reason, false);
         }
     }
 }

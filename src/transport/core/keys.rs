@@ -249,7 +249,7 @@ impl<T: Moment> KeyRegistry<T> {
         msg: &mut Message,
         extra: &[u8],
         retry_of: Option<u64>,
-    ) -> Result<(MatchKey, u64), Cause> {
+    ) -> Result<(MatchKey, u64, bool), Cause> {
         let mut guard = self.lock();
         let table = &mut *guard;
         table.purge(now);
@@ -315,8 +315,9 @@ impl<T: Moment> KeyRegistry<T> {
             }
         };
         table.next_token += 1;
+        let took_over = shadow.is_some();
         table.map.insert(key.clone(), Reservation::InFlight { token, shadow });
-        Ok((key, token))
+        Ok((key, token, took_over))
     }
 
     /// Frees `key` if `token` still holds it in flight (answered, not sent). A
@@ -339,7 +340,7 @@ impl<T: Moment> KeyRegistry<T> {
                         outstanding: shadow.outstanding,
                     },
                 );
-                table.windows.push_back((shadow.until, key.clone(), shadow.token));
+                // The original's window entry is still queued (it ends after now): no second one.
             }
             Some(Reservation::InFlight { token: t, .. }) if *t == token => {
                 table.map.remove(key);

@@ -71,7 +71,7 @@ pub(crate) struct Limits {
     pub(crate) max_in_flight: usize,
     /// Keys remembered per link to tell a late or duplicate answer from an unknown one.
     pub(crate) late_memory: usize,
-    /// Timeouts in a row (of written requests) that take the link down; 0: never.
+    /// Timeouts in a row (written or still queued) that take the link down; 0: never.
     pub(crate) max_consecutive_timeouts: u32,
     /// Bytes of replies to the host that may wait in the outbox.
     pub(crate) max_reply_backlog: usize,
@@ -138,6 +138,9 @@ struct Slot<W, T> {
     seq: u64,
     deadline: T,
     internal: bool,
+    /// A repeat or retry that took over its transaction's unresolved key: the original's
+    /// answer answers it too, even before its own frame is written.
+    took_over: bool,
     waiter: W,
 }
 
@@ -308,7 +311,7 @@ impl<W, T: Moment> LinkCore<W, T> {
                 max: self.limits.max_in_flight,
             });
         }
-        let (key, id) = self
+        let (key, id, took_over) = self
             .keys
             .reserve(now, msg, &self.match_fields, retry_of)
             .map_err(SendError::NotSent)?;
@@ -335,6 +338,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             seq,
             deadline,
             internal,
+            took_over,
             waiter,
         };
         self.pending.insert(key.clone(), slot);
@@ -421,6 +425,9 @@ impl<W, T: Moment> LinkCore<W, T> {
             return FrameNote::Unmatched(msg);
         };
         match self.pending.get(&key) {
+            // Not written yet: this cannot be its answer (a duplicate or stray copy of an
+            // earlier request's), unless it repeats a transaction whose original was written.
+            Some(slot) if slot.seq > self.taken_seq && !slot.took_over => FrameNote::Unmatched(msg),
             Some(slot) if slot.expect == mti => {
                 if let Some(slot) = self.remove(&key) {
                     // A repeat answered by its original's late answer before the
@@ -465,20 +472,12 @@ impl<W, T: Moment> LinkCore<W, T> {
             .and_then(|m| MatchKey::of(m, &self.match_fields).map(|k| (k, m.mti())));
         let mut failed_request = false;
         if let Some((key, mti)) = target {
-            if self.pending.get(&key).is_some_and(|s| s.expect == mti) {
-                if let Some(slot) = self.remove(&key) {
-                    if slot.seq > self.taken_seq {
-                        self.outbox.cut(slot.seq);
-                    }
-                    // It was answered (the host acted on it): the key is free again.
-                    self.keys.release(now, &key, slot.id);
-                    self.answered.insert(key);
-                    out.push((
-                        slot.waiter,
-                        Err(SendError::OutcomeUnknown(Cause::Decode(error.clone()))),
-                    ));
-                    failed_request = true;
-                }
+            // Only a written request can be answered; its outcome is then unknown (the host
+            // acted, but its answer is unreadable), so its key stays unresolved.
+            let written = |s: &Slot<W, T>| s.expect == mti && s.seq <= self.taken_seq;
+            if self.pending.get(&key).is_some_and(written) {
+                self.end(now, &key, Cause::Decode(error.clone()), out);
+                failed_request = true;
             }
         }
         FrameNote::Undecodable { error, failed_request }
@@ -498,8 +497,10 @@ impl<W, T: Moment> LinkCore<W, T> {
                 expired.not_sent += 1;
             } else {
                 expired.unknown += 1;
-                self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
             }
+            // Either way the link did not carry it in time (a writer stuck behind a peer that
+            // stopped reading counts too, so such a link is dropped and its queue freed).
+            self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
             self.end(now, &key, Cause::Timeout, out);
         }
         let max = self.limits.max_consecutive_timeouts;

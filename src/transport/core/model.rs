@@ -131,10 +131,9 @@ impl World {
         if unknown {
             req.unknown_at = Some(now);
         }
-        let is_decode = matches!(outcome, Err(e) if e.is_decode());
         match self.key_state.get(&stan).copied() {
             Some(Key::InFlight { id: holder, shadow }) if holder == id => {
-                if unknown && !is_decode {
+                if unknown {
                     let earlier = shadow.filter(|s| s.0 > now).map_or(0, |s| s.3);
                     self.key_state.insert(
                         stan,
@@ -195,7 +194,7 @@ impl World {
                     }
                 }
                 Err(SendError::NotSent(_)) if req.taken => self.fail(&format!("request {id}: not sent but written")),
-                Err(SendError::OutcomeUnknown(e)) if !req.taken && !matches!(e, Cause::Decode(_)) => {
+                Err(SendError::OutcomeUnknown(_)) if !req.taken => {
                     self.fail(&format!("request {id}: outcome unknown but never written"))
                 }
                 Err(_) => {}
@@ -482,7 +481,7 @@ impl World {
                 due.len()
             ));
         }
-        self.timeouts_in_a_row += unknown as u32;
+        self.timeouts_in_a_row += due.len() as u32;
         let must_go_down = self.timeouts_in_a_row >= MAX_TIMEOUTS;
         if expired.down.is_some() != must_go_down {
             self.fail(&format!("down {:?}, model expected {must_go_down}", expired.down));

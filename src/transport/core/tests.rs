@@ -370,3 +370,71 @@ fn a_key_stays_unresolved_until_every_written_request_of_its_transaction_is_answ
         assert_ne!(accepted.key.stan(), 6, "an assigned STAN skips it too");
     }
 }
+
+#[test]
+fn an_answer_for_a_request_still_queued_is_not_its_answer() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut first = request("0200", Some(42), 1);
+    core.submit(0, &mut first, 100, false, None, 1).expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    core.on_frame(1, Ok(answer(&first)), &mut out);
+    out.clear();
+    // STAN 42 reused for another amount; a copy of the first answer arrives before it is written.
+    core.submit(2, &mut request("0200", Some(42), 2), 100, false, None, 2)
+        .expect("free again");
+    let note = core.on_frame(3, Ok(answer(&first)), &mut out);
+    assert!(matches!(note, FrameNote::Unmatched(_)) && out.is_empty(), "{note:?}");
+    let mut written = BytesMut::new();
+    assert!(core.take_frames(&mut written));
+    assert_eq!(
+        amounts_written(&mut written),
+        vec![2],
+        "the second request still goes out"
+    );
+}
+
+#[test]
+fn an_undecodable_answer_leaves_its_key_unresolved_and_never_touches_a_queued_request() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let mut req = request("0100", Some(77), 1);
+    core.submit(0, &mut req, 100, false, None, 1).expect("accepted");
+    let mut wire = spec().encode(&answer(&req)).expect("encodes").to_vec();
+    wire.truncate(wire.len() - 1);
+    let garbled = || spec().decode(&wire).expect_err("undecodable");
+    let note = core.on_frame(1, Err(garbled()), &mut out);
+    assert!(
+        matches!(
+            note,
+            FrameNote::Undecodable {
+                failed_request: false,
+                ..
+            }
+        ) && out.is_empty()
+    );
+    core.take_frames(&mut BytesMut::new());
+    core.on_frame(2, Err(garbled()), &mut out);
+    assert!(outcome(&mut out, 1).expect_err("failed").is_outcome_unknown());
+    let err = core
+        .submit(3, &mut request("0100", Some(77), 2), 100, false, None, 2)
+        .expect_err("its real answer may still come");
+    assert!(matches!(err.cause(), Cause::StanUnresolved { .. }), "{err}");
+}
+
+#[test]
+fn requests_timing_out_in_the_queue_count_toward_taking_the_link_down() {
+    let mut core = core_with(registry(300_000, 1_000), 10, 2);
+    let mut out = Vec::new();
+    core.submit(0, &mut request("0200", None, 1), 10, false, None, 1)
+        .expect("accepted");
+    core.submit(0, &mut request("0200", None, 2), 10, false, None, 2)
+        .expect("accepted");
+    // The writer is stuck: nothing is taken; both time out in the queue.
+    let expired = core.on_time(10, &mut out);
+    assert_eq!(expired.not_sent, 2);
+    assert!(
+        expired.down.is_some() && core.is_down(),
+        "a link that carries nothing is dropped"
+    );
+}
