@@ -33,7 +33,7 @@ use tracing::{debug, field, Instrument};
 use crate::message::MtiClass;
 use crate::transport::core::Moment;
 use crate::transport::{
-    Cause, ConnectError, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, ReconnectBackoff, SendError,
+    Backoff, Cause, ConnectError, ConnectionConfig, Counters, Endpoint, EndpointStats, LinkManager, SendError,
 };
 use crate::{Message, Mti, Spec};
 
@@ -45,16 +45,14 @@ use crate::{Message, Mti, Spec};
 /// use std::time::Duration;
 /// use iso8583_client::RetryPolicy;
 /// let policy = RetryPolicy { attempts: 4, ..RetryPolicy::default() };
-/// assert!(policy.backoff(3) <= policy.max_backoff);
+/// assert!(policy.backoff.delay(3) <= policy.backoff.max);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1: never retry). Default: 3.
     pub attempts: u32,
-    /// Pause before the first retry. Default: 20 ms.
-    pub initial_backoff: Duration,
-    /// Longest pause. Default: 1 s.
-    pub max_backoff: Duration,
+    /// Pauses between attempts. Default: [`Backoff::RETRY`] (20 ms, doubling up to 1 s).
+    pub backoff: Backoff,
     /// Longest wait for the answer to one attempt, so that an unanswered
     /// idempotent request (a reversal) leaves time to be repeated before the
     /// deadline. Default: none — an idempotent request shares what is left
@@ -67,8 +65,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 3,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(1),
+            backoff: Backoff::RETRY,
             attempt_timeout: None,
         }
     }
@@ -81,11 +78,6 @@ impl RetryPolicy {
             attempts: 1,
             ..RetryPolicy::default()
         }
-    }
-
-    /// Pause before retry number `retry` (1-based): exponential, jittered to 50-100 %.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        crate::transport::jittered_backoff(self.initial_backoff, self.max_backoff, retry)
     }
 }
 
@@ -143,7 +135,7 @@ pub struct ClientBuilder {
     wait_timeout: Option<Duration>,
     timeout: Duration,
     retry: RetryPolicy,
-    backoff: ReconnectBackoff,
+    backoff: Backoff,
 }
 
 impl ClientBuilder {
@@ -185,8 +177,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Reconnect backoff of endpoints. Default: [`ReconnectBackoff::default`].
-    pub fn reconnect_backoff(mut self, backoff: ReconnectBackoff) -> Self {
+    /// Reconnect backoff of endpoints. Default: [`Backoff::default`].
+    pub fn reconnect_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
     }
@@ -277,7 +269,7 @@ impl Client {
             wait_timeout: None,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
-            backoff: ReconnectBackoff::default(),
+            backoff: Backoff::default(),
         }
     }
 
@@ -322,7 +314,7 @@ impl Client {
                 written |= err.is_outcome_unknown();
                 let may_retry =
                     retryable_cause(err.cause()) && (err.is_not_sent() || idempotent) && !self.closing.load(Relaxed);
-                let pause = policy.backoff(attempt);
+                let pause = policy.backoff.delay(attempt);
                 if !may_retry || attempt >= policy.attempts.max(1) || Instant::now().after(pause) >= deadline {
                     debug!(error = %err, attempt, "send failed");
                     return Err(settle(err, written));

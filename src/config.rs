@@ -30,7 +30,7 @@
 use std::time::Duration;
 
 use crate::transport::framing::{Framing, LengthPrefix};
-use crate::transport::{network_request, ConnectionConfig, ReconnectBackoff};
+use crate::transport::{network_request, Backoff, ConnectionConfig};
 use crate::{Client, ClientBuilder, RetryPolicy, Spec};
 
 /// The client's configuration. `Default` is the library's defaults with no endpoint.
@@ -135,7 +135,7 @@ pub struct RetryConfig {
     pub attempt_timeout: Option<Duration>,
 }
 
-/// The reconnect part of [`Config`] (see [`ReconnectBackoff`]).
+/// The reconnect part of [`Config`] (see [`Backoff`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
@@ -210,8 +210,10 @@ impl Config {
         let base = RetryPolicy::default();
         RetryPolicy {
             attempts: self.retry.attempts.unwrap_or(base.attempts),
-            initial_backoff: self.retry.initial_backoff.unwrap_or(base.initial_backoff),
-            max_backoff: self.retry.max_backoff.unwrap_or(base.max_backoff),
+            backoff: Backoff {
+                initial: self.retry.initial_backoff.unwrap_or(base.backoff.initial),
+                max: self.retry.max_backoff.unwrap_or(base.backoff.max),
+            },
             attempt_timeout: self.retry.attempt_timeout,
         }
     }
@@ -301,8 +303,8 @@ impl ClientBuilder {
         if let Some(wait) = config.wait_timeout {
             builder = builder.wait_timeout(wait);
         }
-        let base = ReconnectBackoff::default();
-        builder = builder.reconnect_backoff(ReconnectBackoff {
+        let base = Backoff::default();
+        builder = builder.reconnect_backoff(Backoff {
             initial: config.reconnect.initial.unwrap_or(base.initial),
             max: config.reconnect.max.unwrap_or(base.max),
         });

@@ -60,6 +60,7 @@ pub use message::mti::Mti;
 pub use message::Message;
 pub use spec::Spec;
 pub use transport::error::SendError;
+pub use transport::Backoff;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use iso8583_client::transport::ConnectionConfig;
 use iso8583_client::Message;
-use iso8583_client::{Client, RetryPolicy, SendOptions};
+use iso8583_client::{Backoff, Client, RetryPolicy, SendOptions};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 use transport_support::*;
@@ -84,8 +84,10 @@ async fn a_0200_timed_out_behind_a_full_socket_is_not_sent_and_never_written() {
         .connection(config)
         .retry(RetryPolicy {
             attempts: 3,
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(10),
+            backoff: Backoff {
+                initial: Duration::from_millis(5),
+                max: Duration::from_millis(10),
+            },
             attempt_timeout: Some(Duration::from_millis(300)),
         })
         .timeout(Duration::from_secs(30))

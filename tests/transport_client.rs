@@ -7,7 +7,7 @@ mod transport_support;
 use std::time::Duration;
 
 use iso8583_client::sim::{Sim, SimConfig};
-use iso8583_client::transport::{network_request, Cause, ConnectionConfig, ReconnectBackoff};
+use iso8583_client::transport::{network_request, Backoff, Cause, ConnectionConfig};
 use iso8583_client::SendError;
 use iso8583_client::{Client, RetryPolicy, SendOptions};
 use tokio::time::Instant;
@@ -16,8 +16,10 @@ use transport_support::*;
 fn retry_3_of_100ms() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(10),
+        backoff: Backoff {
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(10),
+        },
         attempt_timeout: Some(Duration::from_millis(100)),
     }
 }
@@ -205,7 +207,7 @@ async fn the_pool_recovers_when_the_host_restarts() {
     let client = Client::builder(spec())
         .endpoint(sim.addr().to_string())
         .timeout(Duration::from_secs(3))
-        .reconnect_backoff(ReconnectBackoff {
+        .reconnect_backoff(Backoff {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(100),
         })
@@ -253,7 +255,7 @@ async fn a_silently_dead_link_is_replaced_while_a_healthy_link_serves() {
             attempts: 10,
             ..retry_3_of_100ms()
         })
-        .reconnect_backoff(ReconnectBackoff {
+        .reconnect_backoff(Backoff {
             initial: Duration::from_secs(5),
             max: Duration::from_secs(5),
         })

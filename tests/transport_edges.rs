@@ -10,7 +10,7 @@ use std::time::Duration;
 use iso8583_client::sim::{Sim, SimConfig};
 use iso8583_client::transport::{network_request, Connection, ConnectionConfig, UnsolicitedHandler};
 use iso8583_client::Message;
-use iso8583_client::{Client, RetryPolicy, SendOptions};
+use iso8583_client::{Backoff, Client, RetryPolicy, SendOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -154,8 +154,10 @@ async fn deadlines_up_to_duration_max_saturate() {
         .timeout(Duration::MAX)
         .retry(RetryPolicy {
             attempts: u32::MAX,
-            initial_backoff: Duration::MAX,
-            max_backoff: Duration::MAX,
+            backoff: Backoff {
+                initial: Duration::MAX,
+                max: Duration::MAX,
+            },
             attempt_timeout: Some(Duration::MAX),
         })
         .connection(ConnectionConfig {

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iso8583_client::sim::{Sim, SimConfig};
-use iso8583_client::transport::{network_request, Cause, ConnectError, Connection, ConnectionConfig, ReconnectBackoff};
+use iso8583_client::transport::{network_request, Backoff, Cause, ConnectError, Connection, ConnectionConfig};
 use iso8583_client::SendError;
 use iso8583_client::{Client, RetryPolicy};
 use tokio::time::Instant;
 use transport_support::*;
 
-fn quick_backoff() -> ReconnectBackoff {
-    ReconnectBackoff {
+fn quick_backoff() -> Backoff {
+    Backoff {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(80),
     }

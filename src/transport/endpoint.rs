@@ -6,50 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::backoff::Backoff;
 use super::stats::{Counters, EndpointStats};
-
-/// Reconnect backoff of an endpoint: after the n-th failure in a row the
-/// endpoint is skipped for `initial * 2^(n-1)` (at most `max`), scaled by a
-/// random factor between 0.5 and 1.
-///
-/// ```
-/// use std::time::Duration;
-/// let b = iso8583_client::transport::ReconnectBackoff { initial: Duration::from_millis(100), max: Duration::from_secs(10) };
-/// assert!(b.delay(1) <= Duration::from_millis(100));
-/// assert!(b.delay(30) <= Duration::from_secs(10));
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ReconnectBackoff {
-    /// Pause after the first failure. Default: 100 ms.
-    pub initial: Duration,
-    /// Longest pause. Default: 30 s.
-    pub max: Duration,
-}
-
-impl Default for ReconnectBackoff {
-    fn default() -> Self {
-        ReconnectBackoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-        }
-    }
-}
-
-impl ReconnectBackoff {
-    /// Pause after `failures` failures in a row (jittered).
-    pub fn delay(&self, failures: u32) -> Duration {
-        jittered_backoff(self.initial, self.max, failures)
-    }
-}
-
-/// `initial * 2^(n-1)` for the n-th pause (n from 1), at most `max`, scaled by a random factor
-/// between 0.5 and 1 so that many clients do not retry in step. Shared by reconnects and retries.
-pub(crate) fn jittered_backoff(initial: Duration, max: Duration, n: u32) -> Duration {
-    let exp = n.saturating_sub(1).min(20);
-    let full = initial.saturating_mul(1u32 << exp).min(max);
-    let factor = 0.5 + fastrand::f64() * 0.5;
-    Duration::try_from_secs_f64(full.as_secs_f64() * factor).unwrap_or(full)
-}
 
 /// One host address with its counters and reconnect state.
 ///
@@ -151,7 +109,7 @@ impl Endpoint {
     /// The failure count (and so the backoff) starts again only after the endpoint
     /// stayed up for `backoff.max`: one that keeps coming back and breaking waits longer
     /// each time instead of flapping.
-    pub(crate) fn failed(&self, backoff: &ReconnectBackoff) -> Duration {
+    pub(crate) fn failed(&self, backoff: &Backoff) -> Duration {
         let mut st = self.state();
         let stable = st.up_since.is_some_and(|since| since.elapsed() >= backoff.max);
         if st.up && stable {
@@ -173,7 +131,7 @@ mod tests {
     #[test]
     fn an_endpoint_that_keeps_breaking_backs_off_longer_each_time() {
         let e = Endpoint::new("127.0.0.1:1");
-        let backoff = ReconnectBackoff {
+        let backoff = Backoff {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(60),
         };
@@ -189,24 +147,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn backoff_doubles_up_to_its_maximum_with_jitter() {
-        let b = ReconnectBackoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_millis(800),
-        };
-        for (failures, full) in [(1, 100), (2, 200), (3, 400), (4, 800), (9, 800)] {
-            let full = Duration::from_millis(full);
-            let pauses: Vec<Duration> = (0..50).map(|_| b.delay(failures)).collect();
-            assert!(pauses.iter().all(|p| *p >= full / 2 && *p <= full), "{pauses:?}");
-            assert!(pauses.iter().any(|p| *p != pauses[0]), "no jitter: {pauses:?}");
-        }
-    }
-
     #[tokio::test]
     async fn an_endpoint_is_probed_once_at_a_time_and_only_after_its_backoff() {
         let e = Endpoint::new("127.0.0.1:1");
-        let backoff = ReconnectBackoff {
+        let backoff = Backoff {
             initial: Duration::from_secs(60),
             max: Duration::from_secs(60),
         };

@@ -21,6 +21,7 @@
 //! # });
 //! ```
 
+mod backoff;
 mod config;
 mod connect;
 mod connection;
@@ -36,16 +37,16 @@ mod stats;
 mod tls;
 
 pub use self::core::keys::{MatchKey, StanSequence};
+pub use backoff::Backoff;
 pub use config::{network_request, ConnectionConfig, EchoResponder, UnsolicitedHandler};
 pub use connect::{Connect, Connecting, LinkIo, LinkStream, TcpConnect};
 pub use connection::{Connection, PendingResponse};
-pub use endpoint::{Endpoint, ReconnectBackoff};
+pub use endpoint::Endpoint;
 pub(crate) use error::SendError;
 pub use error::{Cause, ConnectError};
 pub use pool::LinkManager;
 #[cfg(feature = "tls")]
 pub use tls::{server_config as tls_server_config, TlsConnect, TlsSettings};
 
-pub(crate) use endpoint::jittered_backoff;
 pub use stats::Counters;
 pub(crate) use stats::EndpointStats;

@@ -43,11 +43,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
+use super::backoff::Backoff;
 use super::config::ConnectionConfig;
 use super::connection::{Connection, Running};
 use super::core::keys::{KeyRegistry, StanSequence};
 use super::driver::Keys;
-use super::endpoint::{Endpoint, ReconnectBackoff};
+use super::endpoint::Endpoint;
 use super::error::ConnectError;
 use crate::Spec;
 
@@ -79,7 +80,7 @@ pub struct LinkManager {
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
     keys: Arc<Keys>,
-    backoff: ReconnectBackoff,
+    backoff: Backoff,
     /// Links opened by fail-back probes, waiting for the next `create`.
     probed: Arc<Mutex<Vec<Connection>>>,
     /// Fail-back probes running.
@@ -98,7 +99,7 @@ impl LinkManager {
             spec,
             keys: Arc::new(config.key_registry()),
             config,
-            backoff: ReconnectBackoff::default(),
+            backoff: Backoff::default(),
             probed: Arc::default(),
             probes: Mutex::default(),
             closes: Mutex::default(),
@@ -107,7 +108,7 @@ impl LinkManager {
     }
 
     /// Sets the reconnect backoff.
-    pub fn with_backoff(mut self, backoff: ReconnectBackoff) -> LinkManager {
+    pub fn with_backoff(mut self, backoff: Backoff) -> LinkManager {
         self.backoff = backoff;
         self
     }
@@ -226,7 +227,7 @@ async fn probe(
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
     keys: Arc<Keys>,
-    backoff: ReconnectBackoff,
+    backoff: Backoff,
     probed: Arc<Mutex<Vec<Connection>>>,
 ) {
     let Some(endpoint) = endpoints.get(rank) else {
@@ -267,7 +268,7 @@ async fn connect_any(
     spec: Arc<Spec>,
     config: Arc<ConnectionConfig>,
     keys: Arc<Keys>,
-    backoff: ReconnectBackoff,
+    backoff: Backoff,
 ) -> Result<Connection, ConnectError> {
     let now = Instant::now();
     let mut last_error = None;
