@@ -1,6 +1,8 @@
 //! Round trips per second and p50/p99 latency over loopback: the transport
-//! (Connection + codec) against the simulator, beside a bare length-prefixed
-//! echo (no codec, no matching) in the same runtime and process layout.
+//! (Connection + codec) against the simulator and against the codec host (a host doing only
+//! the codec echo's decoding and encoding, answering with the response MTI), beside a bare
+//! length-prefixed echo (no codec, no matching) and the codec echo (the bare echo plus the
+//! codec on both sides) in the same runtime and process layout.
 //!
 //! `cargo bench --bench transport` (each case runs ~2 s; set
 //! `ISO8583_BENCH_SECS` to change it, `ISO8583_BENCH_ONLY="x 128"` to run one
@@ -8,11 +10,12 @@
 //!
 //! Client and hosts in separate processes: start the hosts with
 //! `ISO8583_BENCH_SERVE=7000 cargo bench --bench transport` (simulator on
-//! 127.0.0.1:7000, bare echo on 7001, for 60 s), then run the client side with
+//! 127.0.0.1:7000, bare echo on 7001, codec echo on 7002, codec host on 7003, for 60 s), then
+//! run the client side with
 //! `ISO8583_BENCH_REMOTE=7000 cargo bench --bench transport`.
 
 mod support;
-use support::{bare_echo_server, bare_frame, bare_link, codec_echo_server, codec_link, request, BareLink};
+use support::{bare_echo_server, bare_frame, bare_link, codec_echo_server, codec_link, request, BareLink, Reply};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -181,40 +184,49 @@ fn main() {
             let spec = Spec::builtin(SPEC).expect("spec");
             let sim = Sim::start_on(serve, spec, SimConfig::default()).await.expect("sim");
             bare_echo_server(serve + 1).await;
-            codec_echo_server(serve + 2, Spec::builtin(SPEC).expect("spec")).await;
+            codec_echo_server(serve + 2, Spec::builtin(SPEC).expect("spec"), Reply::Echo).await;
+            codec_echo_server(serve + 3, Spec::builtin(SPEC).expect("spec"), Reply::Respond).await;
             println!(
-                "simulator on {}, bare echo on port {}, codec echo on port {}; serving for 60 s",
+                "simulator on {}, bare echo on port {}, codec echo on port {}, codec host on port {}; serving for 60 s",
                 sim.addr(),
                 serve + 1,
-                serve + 2
+                serve + 2,
+                serve + 3
             );
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
         }
-        let (sim, sim_addr, echo_addr, codec_addr) = match port("ISO8583_BENCH_REMOTE") {
+        let (sim, sim_addr, echo_addr, codec_addr, host_addr) = match port("ISO8583_BENCH_REMOTE") {
             Some(remote) => (
                 None,
                 format!("127.0.0.1:{remote}"),
                 format!("127.0.0.1:{}", remote + 1),
                 format!("127.0.0.1:{}", remote + 2),
+                format!("127.0.0.1:{}", remote + 3),
             ),
             None => {
                 let sim = Sim::start(Spec::builtin(SPEC).expect("spec"), SimConfig::default())
                     .await
                     .expect("sim");
                 let addr = sim.addr().to_string();
-                let codec = codec_echo_server(0, Spec::builtin(SPEC).expect("spec")).await;
-                (Some(sim), addr, bare_echo_server(0).await, codec)
+                let codec = codec_echo_server(0, Spec::builtin(SPEC).expect("spec"), Reply::Echo).await;
+                let host = codec_echo_server(0, Spec::builtin(SPEC).expect("spec"), Reply::Respond).await;
+                (Some(sim), addr, bare_echo_server(0).await, codec, host)
             }
         };
         // Warm-up.
         let _ = iso_case(&sim_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = codec_case(&codec_addr, 1, 16, Duration::from_millis(300)).await;
+        let _ = iso_case(&host_addr, 1, 16, Duration::from_millis(300)).await;
+        println!("iso: the transport against the simulator; host: the transport against the codec host");
         println!(
-            "{:<16} {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>6} {:>6}",
+            "{:<16} {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>9} {:>10} {:>11}",
             "arrangement",
             "iso rt/s",
+            "p50",
+            "p99",
+            "host rt/s",
             "p50",
             "p99",
             "bare rt/s",
@@ -223,8 +235,9 @@ fn main() {
             "codec rt/s",
             "p50",
             "p99",
-            "/bare",
-            "/codec"
+            "iso/bare",
+            "iso/codec",
+            "host/codec"
         );
         let only = std::env::var("ISO8583_BENCH_ONLY").unwrap_or_default();
         // The last row goes through the public Client (deadpool checkout per
@@ -248,15 +261,23 @@ fn main() {
             } else {
                 iso_case(&sim_addr, links, per_link, iso_run).await
             };
+            let mut host = if via_client {
+                client_case(&host_addr, links, links * per_link, iso_run).await
+            } else {
+                iso_case(&host_addr, links, per_link, iso_run).await
+            };
             let echo_run = if side == "iso" { skip } else { run };
             let mut bare = bare_case(&echo_addr, links, per_link, echo_run).await;
             let mut codec = codec_case(&codec_addr, links, per_link, echo_run).await;
             println!(
-                "{:<16} {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>5.0}% {:>5.0}%",
+                "{:<16} {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>10.0} {:>6} {:>6} | {:>8.0}% {:>9.0}% {:>10.0}%",
                 name,
                 iso.rate(),
                 iso.percentile(0.5),
                 iso.percentile(0.99),
+                host.rate(),
+                host.percentile(0.5),
+                host.percentile(0.99),
                 bare.rate(),
                 bare.percentile(0.5),
                 bare.percentile(0.99),
@@ -264,7 +285,8 @@ fn main() {
                 codec.percentile(0.5),
                 codec.percentile(0.99),
                 100.0 * iso.rate() / bare.rate(),
-                100.0 * iso.rate() / codec.rate()
+                100.0 * iso.rate() / codec.rate(),
+                100.0 * host.rate() / codec.rate()
             );
         }
         if let Some(sim) = sim {

@@ -66,6 +66,25 @@ pub(crate) enum Value {
     Wire(u32, u32),
     Scratch(u32, u32),
     Owned(Bytes),
+    /// A short value set by the user or the library: no allocation, no reference count.
+    Inline(u8, [u8; INLINE]),
+}
+
+/// The longest value kept inline (in the space an owned value takes anyway).
+const INLINE: usize = 22;
+
+impl Value {
+    /// `bytes` inline when short, else copied into bytes of its own.
+    fn short(bytes: &[u8]) -> Value {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE => {
+                let mut buf = [0u8; INLINE];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                Value::Inline(len, buf)
+            }
+            _ => Value::Owned(Bytes::copy_from_slice(bytes)),
+        }
+    }
 }
 
 /// A copy shares the values' buffers (reference counts, no byte copies) and leaves room for two
@@ -143,6 +162,7 @@ impl Message {
             Value::Wire(start, len) => range(&self.wire, *start, *len),
             Value::Scratch(start, len) => range(&self.scratch, *start, *len),
             Value::Owned(b) => b,
+            Value::Inline(len, buf) => &buf[..usize::from(*len)],
         }
     }
 
@@ -159,6 +179,7 @@ impl Message {
             Value::Wire(start, len) => range(&self.wire, *start, *len),
             Value::Scratch(start, len) => range(&self.scratch, *start, *len),
             Value::Owned(b) => b.clone(),
+            Value::Inline(len, buf) => Bytes::copy_from_slice(&buf[..usize::from(*len)]),
         }
     }
 
@@ -175,8 +196,24 @@ impl Message {
 
     /// Sets a data element (2-192) in its canonical form; replaces any previous value.
     /// Field numbers outside 2-192 (and 65, a bitmap bit) are refused by the encoder.
+    /// Short values are copied into the message (copies and drops of it then touch no shared
+    /// buffer); longer ones are kept as given.
     pub fn set(&mut self, field: u8, value: impl Into<Bytes>) -> &mut Self {
-        let value = Value::Owned(value.into());
+        let value: Bytes = value.into();
+        let value = if value.len() <= INLINE {
+            Value::short(&value)
+        } else {
+            Value::Owned(value)
+        };
+        self.put(field, value)
+    }
+
+    /// Sets a short value the library made (copied inline when it fits: no allocation).
+    pub(crate) fn set_short(&mut self, field: u8, value: &[u8]) -> &mut Self {
+        self.put(field, Value::short(value))
+    }
+
+    fn put(&mut self, field: u8, value: Value) -> &mut Self {
         match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
             Ok(i) => self.fields[i].1 = value,
             Err(i) => self.fields.insert(i, (field, value)),
@@ -219,10 +256,33 @@ impl Message {
         Some(value)
     }
 
-    /// Keeps only the fields for which `keep` is true (one pass, no copies of values).
+    /// A message of type `mti` with the fields of this one that `keep` selects (sharing this
+    /// message's buffers: no byte is copied) and the short values `added` (sorted by field
+    /// number, replacing a kept field of the same number). One allocation, one pass.
     #[cfg(feature = "sim")]
-    pub(crate) fn retain_fields(&mut self, mut keep: impl FnMut(u8) -> bool) {
-        self.fields.retain(|(n, _)| keep(*n));
+    pub(crate) fn derive(&self, mti: Mti, keep: impl Fn(u8) -> bool, added: &[(u8, &[u8])]) -> Message {
+        let mut fields = Vec::with_capacity(self.fields.len() + added.len());
+        let mut next = 0;
+        for (n, value) in &self.fields {
+            let mut replaced = false;
+            while let Some((a, bytes)) = added.get(next).filter(|(a, _)| a <= n) {
+                fields.push((*a, Value::short(bytes)));
+                replaced |= a == n;
+                next += 1;
+            }
+            if !replaced && keep(*n) {
+                fields.push((*n, value.clone()));
+            }
+        }
+        fields.extend(added[next..].iter().map(|(a, bytes)| (*a, Value::short(bytes))));
+        Message {
+            mti,
+            fields,
+            wire: self.wire.clone(),
+            scratch: self.scratch.clone(),
+            masks: self.masks,
+            layout: self.layout.clone(),
+        }
     }
 
     /// Whether a field is present.
@@ -287,7 +347,7 @@ impl Message {
             *d = b'0' + (n % 10) as u8;
             n /= 10;
         }
-        self.set(11, Bytes::copy_from_slice(&digits))
+        self.set_short(11, &digits)
     }
     /// DE 2, primary account number, masked unless revealed: `msg.pan().unwrap().reveal()`.
     pub fn pan(&self) -> Option<Masked<'_>> {

@@ -134,9 +134,19 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
     Arc::new(BareLink { tx })
 }
 
-/// Codec echo server: decodes every request with `spec` and encodes it back (the host's share of
+/// What a codec server sends back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// The request as it came (the ceiling's host: MTI 0200 back, paired in arrival order).
+    Echo,
+    /// The request as its response (MTI 0210, every field kept): the leanest host a real
+    /// client can talk to, doing the same decoding and encoding as the echo.
+    Respond,
+}
+
+/// Codec server: decodes every request with `spec` and encodes it back (the host's share of
 /// the work no link can avoid), buffers reused.
-pub async fn codec_echo_server(port: u16, spec: Arc<Spec>) -> String {
+pub async fn codec_echo_server(port: u16, spec: Arc<Spec>, reply: Reply) -> String {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     tokio::spawn(async move {
@@ -158,7 +168,11 @@ pub async fn codec_echo_server(port: u16, spec: Arc<Spec>) -> String {
                         }
                         inbuf.advance(2);
                         let body = inbuf.split_to(len).freeze();
-                        let Ok(msg) = spec.decode_bytes(body) else { return };
+                        let Ok(mut msg) = spec.decode_bytes(body) else { return };
+                        if reply == Reply::Respond {
+                            let Some(mti) = msg.mti().response() else { return };
+                            msg.set_mti(mti);
+                        }
                         let start = out.len();
                         out.extend_from_slice(&[0, 0]);
                         if spec.encode_into(&msg, &mut out).is_err() {

@@ -133,7 +133,8 @@ pub struct ConnectionConfig {
     pub late_window: Duration,
     /// Match keys a client holds at most (in flight and unresolved); above it
     /// requests are refused as not sent ([`Cause::NoStanFree`](super::Cause::NoStanFree)).
-    /// Default: 1,000,000.
+    /// It also bounds the search for a free STAN (999,999 in all) under the client-wide lock.
+    /// Default: 100,000.
     pub max_keys: usize,
     /// Opens the link's stream: TCP by default; `TlsConnect` (feature `tls`) for TLS.
     pub connector: Arc<dyn Connect>,
@@ -171,7 +172,7 @@ impl Default for ConnectionConfig {
             tcp_keepalive: Some(Duration::from_secs(30)),
             max_in_flight: 10_000,
             late_window: Duration::from_secs(300),
-            max_keys: 1_000_000,
+            max_keys: 100_000,
             connector: Arc::new(TcpConnect),
             match_fields: Vec::new(),
             sign_on: None,

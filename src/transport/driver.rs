@@ -169,9 +169,10 @@ impl Shared {
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
         let (tx, rx) = oneshot::channel();
+        let now = Instant::now();
         let (earliest, accepted) = {
             let mut core = self.lock();
-            let accepted = core.submit(Instant::now(), msg, deadline, internal, retry_of, tx)?;
+            let accepted = core.submit(now, msg, deadline, internal, retry_of, tx)?;
             (core.next_deadline() == Some(deadline), accepted)
         };
         self.wake_writer.notify_one();
@@ -182,7 +183,7 @@ impl Shared {
         self.stats.in_flight.fetch_add(1, Relaxed);
         debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
         Ok(PendingResponse {
-            tracked: self.stats.track(msg.mti()),
+            tracked: self.stats.track(msg.mti(), now.into_std()),
             rx,
             key: accepted.key,
             id: accepted.id,

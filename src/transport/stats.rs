@@ -146,8 +146,9 @@ impl EndpointStats {
     }
 
     /// A request was queued on a link of this endpoint: counts it sent and in flight (feature
-    /// `metrics`); the returned record ends it when the request resolves or is dropped.
-    pub(crate) fn track(&self, mti: Mti) -> Tracked {
+    /// `metrics`); the returned record ends it when the request resolves or is dropped. `now`:
+    /// when it was queued (the caller's clock reading, not a second one).
+    pub(crate) fn track(&self, mti: Mti, now: std::time::Instant) -> Tracked {
         #[cfg(feature = "metrics")]
         {
             let class = self.class_metrics(mti);
@@ -155,14 +156,11 @@ impl EndpointStats {
                 m.sent.increment(1);
                 m.in_flight.increment(1.0);
             }
-            Tracked {
-                class,
-                started: std::time::Instant::now(),
-            }
+            Tracked { class, started: now }
         }
         #[cfg(not(feature = "metrics"))]
         {
-            let _ = mti;
+            let _ = (mti, now);
             Tracked { _private: () }
         }
     }
@@ -170,7 +168,7 @@ impl EndpointStats {
     #[cfg(feature = "metrics")]
     fn class_metrics(&self, mti: Mti) -> Option<Arc<ClassMetrics>> {
         let endpoint = self.endpoint.get()?;
-        let digit = usize::from(mti.as_str().as_bytes().get(1)?.wrapping_sub(b'0'));
+        let digit = usize::from(mti.as_bytes()[1].wrapping_sub(b'0'));
         let slot = self.classes.get(digit)?;
         Some(
             slot.get_or_init(|| Arc::new(ClassMetrics::new(endpoint, class_name(mti))))

@@ -37,7 +37,15 @@ impl<T: Moment> Deadlines<T> {
 
     /// Request `id`, due at `at`, ended before its deadline.
     pub(super) fn ended(&mut self, at: T, id: u64, in_flight: usize, live: impl Fn(&MatchKey, u64) -> bool) {
-        if self.out_of_order.remove(&(at, id)).is_none() && self.in_order.len() > 2 * in_flight + 64 {
+        if self.out_of_order.remove(&(at, id)).is_some() {
+            return;
+        }
+        // Answers mostly come in the order requests went out: the entry is often at an end.
+        if self.in_order.front().is_some_and(|(_, first, _)| *first == id) {
+            self.in_order.pop_front();
+        } else if self.in_order.back().is_some_and(|(_, last, _)| *last == id) {
+            self.in_order.pop_back();
+        } else if self.in_order.len() > 2 * in_flight + 64 {
             self.in_order.retain(|(_, id, key)| live(key, *id));
         }
     }
@@ -82,5 +90,58 @@ impl<T: Moment> Deadlines<T> {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.in_order.len() + self.out_of_order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stan: u32) -> MatchKey {
+        let msg = crate::Message::new("0200".parse().expect("mti")).with(11, format!("{stan:06}"));
+        MatchKey::of(&msg, &[]).expect("key")
+    }
+
+    /// Random ends (front, back, middle, out of order) never lose a live deadline, never
+    /// return an ended one, keep the order, and keep the index bounded.
+    #[test]
+    fn live_deadlines_come_out_in_order_and_the_index_stays_bounded() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut d = Deadlines::<u64>::new();
+        let mut live: std::collections::BTreeMap<u64, u64> = Default::default(); // id -> at
+        let mut now = 0u64;
+        for id in 0..20_000u64 {
+            let at = if rng.u8(0..10) == 0 {
+                now + rng.u64(0..50)
+            } else {
+                now + 100
+            };
+            d.insert(at, id, key((id % 999_999) as u32 + 1));
+            live.insert(id, at);
+            while live.len() > 64 {
+                // End one: the oldest, the newest, or one at random.
+                let ids: Vec<u64> = live.keys().copied().collect();
+                let pick = match rng.u8(0..3) {
+                    0 => ids[0],
+                    1 => ids[ids.len() - 1],
+                    _ => ids[rng.usize(0..ids.len())],
+                };
+                let at = live.remove(&pick).expect("live");
+                d.ended(at, pick, live.len(), |_, id| live.contains_key(&id));
+            }
+            assert!(d.len() <= 2 * live.len() + 64 + 2, "index grew to {}", d.len());
+            now += rng.u64(0..3);
+            let mut last = 0;
+            while let Some((id, _)) = d.pop_due(now) {
+                if let Some(at) = live.remove(&id) {
+                    assert!(
+                        at <= now && at >= last,
+                        "deadline {at} out of order (now {now}, last {last})"
+                    );
+                    last = at;
+                }
+            }
+            assert!(live.values().all(|at| *at > now), "a due deadline was not returned");
+        }
     }
 }

@@ -32,7 +32,8 @@ use crate::{Message, Mti};
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MatchKey {
     stan: u32,
-    extra: Vec<Option<Bytes>>,
+    /// `None` without extra fields: most keys are a STAN alone, cloned and compared for free.
+    extra: Option<Box<[Option<Bytes>]>>,
 }
 
 /// The STAN, and the lengths of the extra fields (which may be card data).
@@ -47,6 +48,7 @@ impl std::fmt::Debug for MatchKey {
         let extra: Vec<String> = self
             .extra
             .iter()
+            .flatten()
             .map(|v| v.as_ref().map_or("absent".to_owned(), |v| format!("{} bytes", v.len())))
             .collect();
         f.debug_struct("MatchKey")
@@ -65,7 +67,7 @@ impl MatchKey {
     }
 
     pub(crate) fn with_stan(stan: u32, msg: &Message, extra: &[u8]) -> MatchKey {
-        let extra = extra.iter().map(|f| msg.get_bytes(*f)).collect();
+        let extra = (!extra.is_empty()).then(|| extra.iter().map(|f| msg.get_bytes(*f)).collect());
         MatchKey { stan, extra }
     }
 
@@ -296,8 +298,13 @@ impl<T: Moment> KeyRegistry<T> {
                 if table.map.len() >= self.capacity {
                     return Err(Cause::NoStanFree);
                 }
+                // At most `len` STANs are taken for this message's extra fields, so one of the
+                // next `len + 1` in the sequence is free: the search under the lock is bounded
+                // by the keys held (`max_keys`), not by the STAN space.
+                let probes =
+                    u32::try_from(table.map.len()).map_or(STAN_SPACE, |held| held.saturating_add(1).min(STAN_SPACE));
                 let mut found = None;
-                for _ in 0..STAN_SPACE {
+                for _ in 0..probes {
                     let key = MatchKey::with_stan(self.stans.next(), msg, extra);
                     let free = match table.map.get(&key) {
                         None => true,

@@ -29,6 +29,7 @@ mod outbox;
 #[cfg(test)]
 mod tests;
 
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -424,43 +425,46 @@ impl<W, T: Moment> LinkCore<W, T> {
         let Some(key) = MatchKey::of(&msg, &self.match_fields) else {
             return FrameNote::Unmatched(msg);
         };
-        match self.pending.get(&key) {
+        let taken_seq = self.taken_seq;
+        // One look-up on the hot path: the entry is taken out only when this is its answer.
+        let key = match self.pending.entry(key) {
             // Not written yet: this cannot be its answer (a duplicate or stray copy of an
             // earlier request's), unless it repeats a transaction whose original was written.
-            Some(slot) if slot.seq > self.taken_seq && !slot.took_over => FrameNote::Unmatched(msg),
-            Some(slot) if slot.expect == mti => {
-                if let Some(slot) = self.remove(&key) {
-                    // A repeat answered by its original's late answer before the
-                    // writer took it: it no longer needs to go out.
-                    if slot.seq > self.taken_seq {
-                        self.outbox.cut(slot.seq);
-                    }
-                    self.keys.release(now, &key, slot.id);
-                    self.answered.insert(key);
-                    self.consecutive_timeouts = 0;
-                    out.push((slot.waiter, Ok(msg)));
-                }
-                FrameNote::Answered
-            }
-            Some(slot) => FrameNote::WrongMti {
-                expected: slot.expect,
-                msg,
-            },
-            None => {
-                if let Some(&(token, expect)) = self.late.map.get(&key) {
-                    if expect != mti {
-                        return FrameNote::Unmatched(msg);
-                    }
-                    self.late.map.remove(&key);
-                    self.keys.late_answer(&key, token);
-                    self.answered.insert(key);
-                    FrameNote::Late(msg)
-                } else if self.answered.contains(&key) {
-                    FrameNote::Duplicate(msg)
-                } else {
-                    FrameNote::Unmatched(msg)
+            Entry::Occupied(e) if e.get().seq > taken_seq && !e.get().took_over => return FrameNote::Unmatched(msg),
+            Entry::Occupied(e) if e.get().expect != mti => {
+                return FrameNote::WrongMti {
+                    expected: e.get().expect,
+                    msg,
                 }
             }
+            Entry::Occupied(e) => {
+                let (key, slot) = e.remove_entry();
+                self.forget(&slot);
+                // A repeat answered by its original's late answer before the
+                // writer took it: it no longer needs to go out.
+                if slot.seq > taken_seq {
+                    self.outbox.cut(slot.seq);
+                }
+                self.keys.release(now, &key, slot.id);
+                self.answered.insert(key);
+                self.consecutive_timeouts = 0;
+                out.push((slot.waiter, Ok(msg)));
+                return FrameNote::Answered;
+            }
+            Entry::Vacant(e) => e.into_key(),
+        };
+        if let Some(&(token, expect)) = self.late.map.get(&key) {
+            if expect != mti {
+                return FrameNote::Unmatched(msg);
+            }
+            self.late.map.remove(&key);
+            self.keys.late_answer(&key, token);
+            self.answered.insert(key);
+            FrameNote::Late(msg)
+        } else if self.answered.contains(&key) {
+            FrameNote::Duplicate(msg)
+        } else {
+            FrameNote::Unmatched(msg)
         }
     }
 
@@ -534,6 +538,12 @@ impl<W, T: Moment> LinkCore<W, T> {
     /// Takes a request out of the table and the deadline index.
     fn remove(&mut self, key: &MatchKey) -> Option<Slot<W, T>> {
         let slot = self.pending.remove(key)?;
+        self.forget(&slot);
+        Some(slot)
+    }
+
+    /// The bookkeeping of a slot just taken out of `pending`.
+    fn forget(&mut self, slot: &Slot<W, T>) {
         let pending = &self.pending;
         self.deadlines.ended(slot.deadline, slot.id, pending.len(), |k, id| {
             pending.get(k).is_some_and(|s| s.id == id)
@@ -541,7 +551,6 @@ impl<W, T: Moment> LinkCore<W, T> {
         if slot.internal {
             self.internal = self.internal.saturating_sub(1);
         }
-        Some(slot)
     }
 
     /// Ends request `key` without an answer: not sent (frame cut) or outcome

@@ -438,3 +438,37 @@ fn requests_timing_out_in_the_queue_count_toward_taking_the_link_down() {
         "a link that carries nothing is dropped"
     );
 }
+
+#[test]
+fn a_free_stan_is_found_past_a_run_as_long_as_every_key_held() {
+    // 1,000 keys in flight on STANs 1..=1000 (the sequence's next values): the search for a
+    // free STAN is bounded by the keys held plus one, and that is just enough.
+    let keys = registry(300_000, 5_000);
+    let mut core = core_with(keys.clone(), 10_000, 0);
+    for stan in 1..=1_000 {
+        core.submit(
+            0,
+            &mut request("0200", Some(stan), 1),
+            10_000,
+            false,
+            None,
+            u64::from(stan),
+        )
+        .expect("accepted");
+    }
+    let mut msg = request("0200", None, 2);
+    core.submit(0, &mut msg, 10_000, false, None, 0)
+        .expect("a STAN was free");
+    assert_eq!(msg.stan(), Some("001001"));
+    // Held keys at the cap: refused, not sent, whatever the STAN.
+    let full = registry(300_000, 3);
+    let mut core = core_with(full, 10_000, 0);
+    for waiter in 0..3 {
+        core.submit(0, &mut request("0200", None, 1), 10_000, false, None, waiter)
+            .expect("accepted");
+    }
+    let err = core
+        .submit(0, &mut request("0200", None, 1), 10_000, false, None, 9)
+        .expect_err("no key free");
+    assert!(matches!(err, SendError::NotSent(Cause::NoStanFree)));
+}
