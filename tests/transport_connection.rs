@@ -639,3 +639,34 @@ async fn graceful_close_fails_what_is_left_after_the_drain_limit() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn answers_read_before_an_unreadable_frame_are_handed_over_before_the_link_drops() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::Encoder;
+    let (addr, host) = scripted_host().await;
+    let config = ConnectionConfig {
+        framing: iso8583_client::transport::framing::Framing::builder()
+            .max_frame(1024)
+            .build(),
+        ..ConnectionConfig::default()
+    };
+    let link = connect(&addr, Arc::new(config)).await;
+    let mut host = host.await.expect("host");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut a, mut b) = (auth(1000), auth(2000));
+    let wa = link.dispatch(&mut a, deadline).await.expect("queued");
+    let wb = link.dispatch(&mut b, deadline).await.expect("queued");
+    let req_a = host.recv().await;
+    host.recv().await;
+    // One write: A's answer, then a length prefix past the link's 1 KiB frame limit.
+    let mut bytes = bytes::BytesMut::new();
+    let body = spec().encode(&respond(&req_a)).expect("encodable");
+    host.io.codec_mut().encode(body, &mut bytes).expect("framed");
+    bytes.extend_from_slice(&[0x10, 0x00, b'0', b'2']);
+    host.io.get_mut().write_all(&bytes).await.expect("write");
+    let answer = wa.response().await.expect("A's answer arrived before the bad bytes");
+    assert_eq!(answer.amount(), Some(1000));
+    let err = wb.response().await.expect_err("B was never answered");
+    assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
+}
