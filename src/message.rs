@@ -50,40 +50,41 @@ pub struct Message {
     mti: Mti,
     /// Sorted by field number, no duplicates.
     fields: Vec<(u8, Value)>,
+    /// The values too long to keep inline, set by the user (`Value::Owned` indexes them).
+    owned: Vec<Bytes>,
     /// The received message the `Wire` values point into.
     wire: Bytes,
     /// Converted (BCD, EBCDIC, hex) values of a decoded message, one buffer for all.
     scratch: Bytes,
-    masks: MaskSet,
+    masks: &'static MaskSet,
     /// The sub-structures of composite fields (`None`: DE 55 as EMV BER-TLV).
     layout: Option<Arc<Layout>>,
 }
 
-/// Where a value lives: ranges into the decoded buffers (no copy, no reference count per field), or
-/// bytes of its own for values set by the user.
-#[derive(Clone)]
+/// Where a value lives: ranges into the decoded buffers, inside the field list itself (short
+/// values set by the user or the library), or in the message's list of longer values. Plain data:
+/// copying or dropping a field list touches no reference count.
+#[derive(Clone, Copy)]
 pub(crate) enum Value {
     Wire(u32, u32),
     Scratch(u32, u32),
-    Owned(Bytes),
-    /// A short value set by the user or the library: no allocation, no reference count.
+    /// Index into `Message::owned`.
+    Owned(u32),
     Inline(u8, [u8; INLINE]),
 }
 
-/// The longest value kept inline (in the space an owned value takes anyway).
+/// The longest value kept inline (a PAN, an amount, a date, a code: most fields).
 const INLINE: usize = 22;
 
 impl Value {
-    /// `bytes` inline when short, else copied into bytes of its own.
-    fn short(bytes: &[u8]) -> Value {
-        match u8::try_from(bytes.len()) {
-            Ok(len) if bytes.len() <= INLINE => {
-                let mut buf = [0u8; INLINE];
-                buf[..bytes.len()].copy_from_slice(bytes);
-                Value::Inline(len, buf)
-            }
-            _ => Value::Owned(Bytes::copy_from_slice(bytes)),
-        }
+    /// `bytes` inline, if short enough.
+    fn inline(bytes: &[u8]) -> Option<Value> {
+        let len = u8::try_from(bytes.len())
+            .ok()
+            .filter(|len| usize::from(*len) <= INLINE)?;
+        let mut buf = [0u8; INLINE];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Some(Value::Inline(len, buf))
     }
 }
 
@@ -97,6 +98,7 @@ impl Clone for Message {
         Message {
             mti: self.mti,
             fields,
+            owned: self.owned.clone(),
             wire: self.wire.clone(),
             scratch: self.scratch.clone(),
             masks: self.masks,
@@ -128,9 +130,10 @@ impl Message {
         Message {
             mti,
             fields: Vec::new(),
+            owned: Vec::new(),
             wire: Bytes::new(),
             scratch: Bytes::new(),
-            masks: MaskSet::ISO_DEFAULT,
+            masks: MaskSet::iso_default(),
             layout: None,
         }
     }
@@ -141,12 +144,13 @@ impl Message {
         fields: Vec<(u8, Value)>,
         wire: Bytes,
         scratch: Bytes,
-        masks: MaskSet,
+        masks: &'static MaskSet,
         layout: Option<&Arc<Layout>>,
     ) -> Message {
         Message {
             mti,
             fields,
+            owned: Vec::new(),
             wire,
             scratch,
             masks,
@@ -161,7 +165,7 @@ impl Message {
         match v {
             Value::Wire(start, len) => range(&self.wire, *start, *len),
             Value::Scratch(start, len) => range(&self.scratch, *start, *len),
-            Value::Owned(b) => b,
+            Value::Owned(i) => self.owned.get(*i as usize).map_or(&[], |b| b),
             Value::Inline(len, buf) => &buf[..usize::from(*len)],
         }
     }
@@ -178,7 +182,7 @@ impl Message {
         match v {
             Value::Wire(start, len) => range(&self.wire, *start, *len),
             Value::Scratch(start, len) => range(&self.scratch, *start, *len),
-            Value::Owned(b) => b.clone(),
+            Value::Owned(i) => self.owned.get(*i as usize).cloned().unwrap_or_default(),
             Value::Inline(len, buf) => Bytes::copy_from_slice(&buf[..usize::from(*len)]),
         }
     }
@@ -200,25 +204,63 @@ impl Message {
     /// buffer); longer ones are kept as given.
     pub fn set(&mut self, field: u8, value: impl Into<Bytes>) -> &mut Self {
         let value: Bytes = value.into();
-        let value = if value.len() <= INLINE {
-            Value::short(&value)
-        } else {
-            Value::Owned(value)
-        };
-        self.put(field, value)
+        match Value::inline(&value) {
+            Some(inline) => self.put(field, inline),
+            None => self.put_owned(field, value),
+        }
     }
 
-    /// Sets a short value the library made (copied inline when it fits: no allocation).
+    /// Sets a value the library made, copied inline when it fits (no allocation).
     pub(crate) fn set_short(&mut self, field: u8, value: &[u8]) -> &mut Self {
-        self.put(field, Value::short(value))
+        match Value::inline(value) {
+            Some(inline) => self.put(field, inline),
+            None => self.put_owned(field, Bytes::copy_from_slice(value)),
+        }
     }
 
     fn put(&mut self, field: u8, value: Value) -> &mut Self {
         match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
-            Ok(i) => self.fields[i].1 = value,
+            Ok(i) => {
+                if let Value::Owned(slot) = self.fields[i].1 {
+                    self.release(slot);
+                }
+                self.fields[i].1 = value;
+            }
             Err(i) => self.fields.insert(i, (field, value)),
         }
         self
+    }
+
+    fn put_owned(&mut self, field: u8, value: Bytes) -> &mut Self {
+        if let Some(i) = self.index(field) {
+            if let Value::Owned(slot) = self.fields[i].1 {
+                // Replacing one long value by another: same slot.
+                if let Some(held) = self.owned.get_mut(slot as usize) {
+                    *held = value;
+                    return self;
+                }
+            }
+        }
+        let slot = u32::try_from(self.owned.len()).unwrap_or(u32::MAX);
+        self.owned.push(value);
+        self.put(field, Value::Owned(slot))
+    }
+
+    /// Frees the long value in `slot`, which no field refers to any more: the last one moves
+    /// into its place (so the list holds exactly the long values in use).
+    fn release(&mut self, slot: u32) {
+        let last = self.owned.len().saturating_sub(1);
+        if (slot as usize) > last {
+            return;
+        }
+        self.owned.swap_remove(slot as usize);
+        if slot as usize != last {
+            for (_, value) in &mut self.fields {
+                if matches!(value, Value::Owned(i) if *i as usize == last) {
+                    *value = Value::Owned(slot);
+                }
+            }
+        }
     }
 
     /// Builder form of [`Message::set`].
@@ -252,13 +294,17 @@ impl Message {
     pub fn remove(&mut self, field: u8) -> Option<Bytes> {
         let i = self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()?;
         let value = self.value_bytes(&self.fields[i].1);
-        self.fields.remove(i);
+        let (_, removed) = self.fields.remove(i);
+        if let Value::Owned(slot) = removed {
+            self.release(slot);
+        }
         Some(value)
     }
 
     /// A message of type `mti` with the fields of this one that `keep` selects (sharing this
     /// message's buffers: no byte is copied) and the short values `added` (sorted by field
-    /// number, replacing a kept field of the same number). One allocation, one pass.
+    /// number, at most 22 bytes each, replacing a kept field of the same number). One
+    /// allocation, one pass.
     #[cfg(feature = "sim")]
     pub(crate) fn derive(&self, mti: Mti, keep: impl Fn(u8) -> bool, added: &[(u8, &[u8])]) -> Message {
         let mut fields = Vec::with_capacity(self.fields.len() + added.len());
@@ -266,18 +312,23 @@ impl Message {
         for (n, value) in &self.fields {
             let mut replaced = false;
             while let Some((a, bytes)) = added.get(next).filter(|(a, _)| a <= n) {
-                fields.push((*a, Value::short(bytes)));
+                fields.push((*a, Value::inline(bytes).expect("short")));
                 replaced |= a == n;
                 next += 1;
             }
             if !replaced && keep(*n) {
-                fields.push((*n, value.clone()));
+                fields.push((*n, *value));
             }
         }
-        fields.extend(added[next..].iter().map(|(a, bytes)| (*a, Value::short(bytes))));
+        fields.extend(
+            added[next..]
+                .iter()
+                .map(|(a, bytes)| (*a, Value::inline(bytes).expect("short"))),
+        );
         Message {
             mti,
             fields,
+            owned: self.owned.clone(),
             wire: self.wire.clone(),
             scratch: self.scratch.clone(),
             masks: self.masks,
@@ -307,12 +358,12 @@ impl Message {
 
     /// The masking rules used by `Debug`, `Display` and [`Message::masked`].
     pub fn masks(&self) -> MaskSet {
-        self.masks
+        *self.masks
     }
 
     /// Replaces the masking rules (a decoded message carries its spec's).
     pub fn set_masks(&mut self, masks: MaskSet) -> &mut Self {
-        self.masks = masks;
+        self.masks = masks.interned();
         self
     }
 

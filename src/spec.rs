@@ -413,7 +413,33 @@ pub struct MaskSet {
     track: [u64; 4],
 }
 
+/// [`MaskSet::ISO_DEFAULT`] where a reference to it is wanted.
+static ISO_DEFAULT_MASKS: MaskSet = MaskSet::ISO_DEFAULT;
+
 impl MaskSet {
+    /// The one shared copy of this set, made on first use and kept for the life of the process:
+    /// messages point to their masking rules instead of carrying 96 bytes each. A process holds
+    /// one copy per distinct set it ever used (a spec loaded, a `Message::set_masks`), so a
+    /// handful in practice.
+    pub(crate) fn interned(self) -> &'static MaskSet {
+        static TABLE: std::sync::Mutex<Vec<&'static MaskSet>> = std::sync::Mutex::new(Vec::new());
+        if self == MaskSet::ISO_DEFAULT {
+            return &ISO_DEFAULT_MASKS;
+        }
+        let mut table = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = table.iter().find(|m| ***m == self) {
+            return found;
+        }
+        let made: &'static MaskSet = Box::leak(Box::new(self));
+        table.push(made);
+        made
+    }
+
+    /// The ISO defaults, shared.
+    pub(crate) fn iso_default() -> &'static MaskSet {
+        &ISO_DEFAULT_MASKS
+    }
+
     /// The ISO 8583:1987 defaults: PAN in DE 2 and 34; tracks 35, 36, 45; expiry date 14, PIN
     /// block 52 and ICC data 55 fully masked.
     pub const ISO_DEFAULT: MaskSet = {
@@ -523,7 +549,8 @@ pub struct Spec {
     pub(crate) bitmap: BitmapEncoding,
     /// Indexed by field number; `None` where the spec does not define the field.
     pub(crate) fields: Vec<Option<FieldSpec>>,
-    pub(crate) masks: MaskSet,
+    /// Shared with every message the spec decodes (one copy per distinct set in the process).
+    pub(crate) masks: &'static MaskSet,
     /// The composite fields, unless they are the ISO default (DE 55 EMV BER-TLV only): a decoded
     /// message then carries no reference to them.
     pub(crate) layout: Option<Arc<Layout>>,
@@ -608,7 +635,7 @@ impl Spec {
     }
     /// The masking rules of this spec's sensitive fields.
     pub fn masks(&self) -> MaskSet {
-        self.masks
+        *self.masks
     }
 }
 
@@ -624,5 +651,23 @@ mod tests {
             assert!(Spec::builtin(name).unwrap().layout.is_none(), "{name}");
         }
         assert!(Spec::builtin("iso93-ascii").unwrap().layout.is_some());
+    }
+}
+
+#[cfg(test)]
+mod interning_tests {
+    use super::*;
+
+    #[test]
+    fn equal_mask_sets_share_one_copy_and_the_table_grows_only_with_new_sets() {
+        let mut custom = MaskSet::empty();
+        custom.set(48, Sensitivity::Secret);
+        let (a, b) = (custom.interned(), { custom }.interned());
+        assert!(std::ptr::eq(a, b));
+        assert!(std::ptr::eq(MaskSet::ISO_DEFAULT.interned(), MaskSet::iso_default()));
+        for _ in 0..1_000 {
+            assert!(std::ptr::eq(custom.interned(), a), "no new copy for a set already held");
+        }
+        assert_eq!(*a, custom);
     }
 }

@@ -70,6 +70,22 @@ pub struct BareLink {
 }
 
 pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
+    pipelined_link(
+        addr,
+        move |out| out.extend_from_slice(&frame),
+        |inbuf, len| inbuf.advance(len),
+    )
+    .await
+}
+
+/// The skeleton of the bare and codec links: a writer task that queues each waiter and lets
+/// `write_one` append its frame, and a reader task that hands each answer's `len` bytes (its
+/// length prefix already read) to `read_one`, which consumes them, then wakes as many waiters.
+async fn pipelined_link(
+    addr: &str,
+    mut write_one: impl FnMut(&mut BytesMut) + Send + 'static,
+    mut read_one: impl FnMut(&mut BytesMut, usize) + Send + 'static,
+) -> Arc<BareLink> {
     let s = TcpStream::connect(addr).await.expect("connect");
     s.set_nodelay(true).expect("nodelay");
     let (mut read, mut write) = s.into_split();
@@ -78,7 +94,7 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
     let w = waiting.clone();
     tokio::spawn(async move {
         let mut batch = Vec::new();
-        let mut out = Vec::new();
+        let mut out = BytesMut::with_capacity(64 * 1024);
         while rx.recv_many(&mut batch, 1024).await > 0 {
             // Same batching as the transport's writer: with other requests in
             // flight, let ready senders queue theirs before writing.
@@ -97,7 +113,7 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
                 let mut q = w.lock().expect("lock");
                 for reply in batch.drain(..) {
                     q.push_back(reply);
-                    out.extend_from_slice(&frame);
+                    write_one(&mut out);
                 }
             }
             if write.write_all(&out).await.is_err() {
@@ -108,6 +124,9 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
     tokio::spawn(async move {
         let mut inbuf = BytesMut::with_capacity(64 * 1024);
         loop {
+            if inbuf.capacity() - inbuf.len() < 8 * 1024 {
+                inbuf.reserve(64 * 1024);
+            }
             match read.read_buf(&mut inbuf).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
@@ -118,7 +137,8 @@ pub async fn bare_link(addr: &str, frame: Vec<u8>) -> Arc<BareLink> {
                 if inbuf.len() < 2 + len {
                     break;
                 }
-                inbuf.advance(2 + len);
+                inbuf.advance(2);
+                read_one(&mut inbuf, len);
                 frames += 1;
             }
             let ready: Vec<_> = {
@@ -195,77 +215,20 @@ pub async fn codec_echo_server(port: u16, spec: Arc<Spec>, reply: Reply) -> Stri
 /// Codec link: the bare link's tasks and pairing in arrival order, but every request is encoded
 /// from the message and every answer decoded with `spec`: the client's share of the codec work.
 pub async fn codec_link(addr: &str, spec: Arc<Spec>) -> Arc<BareLink> {
-    let s = TcpStream::connect(addr).await.expect("connect");
-    s.set_nodelay(true).expect("nodelay");
-    let (mut read, mut write) = s.into_split();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(4096);
-    let waiting = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-    let w = waiting.clone();
     let mut template = request();
     template.set(11, "000001");
     let wspec = spec.clone();
-    tokio::spawn(async move {
-        let mut batch = Vec::new();
-        let mut out = BytesMut::with_capacity(64 * 1024);
-        while rx.recv_many(&mut batch, 1024).await > 0 {
-            let others_in_flight = !w.lock().expect("lock").is_empty();
-            if others_in_flight {
-                tokio::task::yield_now().await;
-                while batch.len() < 1024 {
-                    match rx.try_recv() {
-                        Ok(reply) => batch.push(reply),
-                        Err(_) => break,
-                    }
-                }
-            }
-            out.clear();
-            {
-                let mut q = w.lock().expect("lock");
-                for reply in batch.drain(..) {
-                    q.push_back(reply);
-                    let msg = template.clone();
-                    let start = out.len();
-                    out.extend_from_slice(&[0, 0]);
-                    wspec.encode_into(&msg, &mut out).expect("encode");
-                    let n = (out.len() - start - 2) as u16;
-                    out[start..start + 2].copy_from_slice(&n.to_be_bytes());
-                }
-            }
-            if write.write_all(&out).await.is_err() {
-                return;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut inbuf = BytesMut::with_capacity(64 * 1024);
-        let mut decoded = Vec::new();
-        loop {
-            if inbuf.capacity() - inbuf.len() < 8 * 1024 {
-                inbuf.reserve(64 * 1024);
-            }
-            match read.read_buf(&mut inbuf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            while inbuf.len() >= 2 {
-                let len = usize::from(u16::from_be_bytes([inbuf[0], inbuf[1]]));
-                if inbuf.len() < 2 + len {
-                    break;
-                }
-                inbuf.advance(2);
-                let body = inbuf.split_to(len).freeze();
-                decoded.push(spec.decode_bytes(body).expect("decode"));
-            }
-            let ready: Vec<_> = {
-                let mut q = waiting.lock().expect("lock");
-                let n = decoded.len().min(q.len());
-                q.drain(..n).collect()
-            };
-            for (reply, msg) in ready.into_iter().zip(decoded.drain(..)) {
-                drop(msg);
-                let _ = reply.send(());
-            }
-        }
-    });
-    Arc::new(BareLink { tx })
+    let write_one = move |out: &mut BytesMut| {
+        let msg = template.clone();
+        let start = out.len();
+        out.extend_from_slice(&[0, 0]);
+        wspec.encode_into(&msg, out).expect("encode");
+        let n = (out.len() - start - 2) as u16;
+        out[start..start + 2].copy_from_slice(&n.to_be_bytes());
+    };
+    let read_one = move |inbuf: &mut BytesMut, len: usize| {
+        let body = inbuf.split_to(len).freeze();
+        drop(spec.decode_bytes(body).expect("decode"));
+    };
+    pipelined_link(addr, write_one, read_one).await
 }

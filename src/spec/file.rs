@@ -185,7 +185,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Spec, SpecError> {
         bitmap,
         layout: Some(Layout::of(&fields)).filter(|l| !l.is_iso_default()).map(Arc::new),
         fields,
-        masks,
+        masks: masks.interned(),
     })
 }
 
