@@ -6,6 +6,8 @@
 //! [`crate::json::message_from_json`] then reads, checks and explains. Both build the same
 //! message from the same input.
 
+use std::ops::Range;
+
 use bytes::BytesMut;
 use iso8583_client::spec::Sensitivity;
 use iso8583_client::{Message, Mti, Spec};
@@ -16,7 +18,8 @@ use iso8583_client::{Message, Mti, Spec};
 pub struct Reader {
     /// The last message read (its fields are cleared before the next is read).
     msg: Option<Message>,
-    /// The values of a message, one after the other; each field is a slice of one buffer. Two
+    /// The values of a message: a copy of its line (a value without escapes is a slice of it),
+    /// then the values that had to be decoded (escapes, hex), one after the other. Two
     /// buffers in turn: while one holds the last message's values, the next message is read into
     /// the other, which the message before released (its values were replaced or removed), so
     /// that the buffer is used again rather than allocated anew.
@@ -42,8 +45,9 @@ impl Reader {
         self.ranges.clear();
         let values = &mut self.values[self.turn];
         values.clear();
-        // Values are never longer than the text they are read from.
-        values.reserve(text.len());
+        // Decoded values are never longer than the text they are read from.
+        values.reserve(2 * text.len());
+        values.extend_from_slice(text.as_bytes());
         let mti = self.parse(spec, text.as_bytes())?;
         let values = self.values[self.turn].split().freeze();
         let msg = self.msg.get_or_insert_with(|| Message::new(mti));
@@ -110,25 +114,26 @@ impl Reader {
         }
         // Each field takes at least one byte.
         for _ in 0..s.len() {
-            let (key, after) = plain_string(s, i)?;
-            let number = field_number(key)?;
+            let (number, after) = field_key(s, i)?;
             let field = spec.field(number)?;
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
             // Strings only: numbers and objects are the general path's.
             i = expect(s, i, b'"')?;
             let values = &mut self.values[self.turn];
-            let start = values.len();
-            i = if field.is_binary() {
-                hex_string(s, i, values)?
+            let (end, value) = if field.is_binary() {
+                let start = values.len();
+                let end = hex_string(s, i, values)?;
+                (end, start..values.len())
             } else {
-                let end = text_string(s, i, values)?;
+                let (end, value) = text_string(s, i, values)?;
                 // A value that may be masked is left to the general path, which refuses it.
-                if field.sensitivity() != Sensitivity::None && values[start..].contains(&b'*') {
+                if field.sensitivity() != Sensitivity::None && values[value.clone()].contains(&b'*') {
                     return None;
                 }
-                end
+                (end, value)
             };
-            self.ranges.push((number, start, values.len()));
+            self.ranges.push((number, value.start, value.end));
+            i = end;
             i = skip_ws(s, i);
             match s.get(i)? {
                 b',' => i = skip_ws(s, i + 1),
@@ -161,19 +166,35 @@ fn plain_string(s: &[u8], i: usize) -> Option<(&[u8], usize)> {
     (s[start + len] == b'"').then(|| (&s[start..start + len], start + len + 1))
 }
 
-/// A data element number as the general path reads it: here only one to three digits.
-fn field_number(key: &[u8]) -> Option<u8> {
-    if key.is_empty() || key.len() > 3 || !key.iter().all(u8::is_ascii_digit) {
-        return None;
+/// A key of `fields` at `i`: a data element number as the general path reads it, here only of
+/// one to three digits. Returns it and where the key ends.
+fn field_key(s: &[u8], i: usize) -> Option<(u8, usize)> {
+    let start = expect(s, i, b'"')?;
+    let mut n = 0u16;
+    // Up to three digits, then the closing quote.
+    for (at, digits) in (start..start + 4).zip(0..) {
+        match s.get(at)? {
+            d @ b'0'..=b'9' if digits < 3 => n = n * 10 + u16::from(d - b'0'),
+            b'"' if digits > 0 => {
+                let n = u8::try_from(n).ok().filter(|n| (2..=192).contains(n) && *n != 65)?;
+                return Some((n, at + 1));
+            }
+            _ => return None,
+        }
     }
-    let n = key.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    u8::try_from(n).ok().filter(|n| (2..=192).contains(n) && *n != 65)
+    None
 }
 
-/// The rest of a string (after its opening quote at `i - 1`) as text, escapes decoded, appended
-/// to `out`: returns where it ends. `None` for what serde_json refuses (control characters, bad
-/// escapes) and for surrogate escapes (left to it).
-fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<usize> {
+/// The rest of a string (after its opening quote at `i - 1`) as text: returns where it ends and
+/// where its value is in `out`, which starts with a copy of `s`. A value without escapes is that
+/// copy's; one with escapes is decoded and appended to `out`. `None` for what serde_json refuses
+/// (control characters, bad escapes) and for surrogate escapes (left to it).
+fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<(usize, Range<usize>)> {
+    let run = special(s.get(i..)?)?;
+    if s[i + run] == b'"' {
+        return Some((i + run + 1, i..i + run));
+    }
+    let start = out.len();
     // Each round takes at least one byte.
     for _ in 0..s.len() {
         let rest = s.get(i..)?;
@@ -181,7 +202,7 @@ fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<usize> {
         out.extend_from_slice(&rest[..run]);
         i += run;
         match s[i] {
-            b'"' => return Some(i + 1),
+            b'"' => return Some((i + 1, start..out.len())),
             b'\\' => {
                 let byte = match s.get(i + 1)? {
                     b'"' => b'"',
