@@ -51,31 +51,45 @@ fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
 }
 
 fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Result<(), ErrorKind> {
-    let bad = |position: usize, found: u8| ErrorKind::BadContent {
-        class: fs.class,
-        position,
-        found,
-    };
     let pad_nibble = if matches!(fs.odd_pad, OddPad::LeftF | OddPad::RightF) {
         0xF
     } else {
         0
     };
-    let left = matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
-    let mut push = |n: u8, acc: &mut Option<u8>| match acc.take() {
-        Some(hi) => out.put_u8(hi << 4 | n),
-        None => *acc = Some(n),
+    let left = pad && matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
+    // The nibbles in order: the value's, after (left) or before (right) the pad nibble if `pad`.
+    let lead = usize::from(left);
+    let nibble = |k: usize| -> Result<u8, ErrorKind> {
+        match value.get(k.wrapping_sub(lead)) {
+            Some(&c) => char_to_bcd_nibble(fs.class, c).ok_or(ErrorKind::BadContent {
+                class: fs.class,
+                position: k - lead,
+                found: c,
+            }),
+            None => Ok(pad_nibble),
+        }
     };
-    let mut acc = None;
-    if pad && left {
-        push(pad_nibble, &mut acc);
+    let total = value.len() + usize::from(pad);
+    out.reserve(total / 2);
+    let mut done = 0;
+    if !pad {
+        // The common case: pairs of decimal digits, packed as they come.
+        for pair in value.chunks_exact(2) {
+            let (hi, lo) = (pair[0].wrapping_sub(b'0'), pair[1].wrapping_sub(b'0'));
+            if hi >= 10 || lo >= 10 {
+                break;
+            }
+            out.put_u8(hi << 4 | lo);
+            done += 2;
+        }
     }
-    for (i, &c) in value.iter().enumerate() {
-        let n = char_to_bcd_nibble(fs.class, c).ok_or_else(|| bad(i, c))?;
-        push(n, &mut acc);
+    // The rest (from the first pair that is not two digits), nibble by nibble.
+    for k in (done..total / 2 * 2).step_by(2) {
+        out.put_u8(nibble(k)? << 4 | nibble(k + 1)?);
     }
-    if pad && !left {
-        push(pad_nibble, &mut acc);
+    if total % 2 == 1 {
+        // A last half byte is not written, but its character is checked.
+        nibble(total - 1)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `iso8583 encode`: JSON in (one object, or JSON lines), hex out, one line per message.
 
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
@@ -47,11 +47,14 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<Outcome> {
     let mut seen = 0usize;
     let mut hex = Vec::new();
     let mut body = bytes::BytesMut::new();
-    for doc in Documents::new(input::lines(reader)) {
+    let mut fast = json_fast::Reader::new();
+    let mut docs = Documents::new(input::LineReader::new(reader));
+    // One round per document of the input.
+    while let Some(doc) = docs.next_doc() {
         let (line, doc) = doc?;
         seen += 1;
         let mut out = out.borrow_mut();
-        match doc.and_then(|text| encode_text(&spec, &text, &mut body)) {
+        match doc.and_then(|text| encode_text(&spec, &mut fast, text, &mut body)) {
             Ok(()) => {
                 hex.clear();
                 hex::encode_bytes_into(&body, &mut hex);
@@ -75,16 +78,23 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<Outcome> {
 
 /// Encodes one JSON document into `body`: by the fast path when it takes the document, else by
 /// the general one (which explains what is wrong).
-fn encode_text(spec: &Spec, text: &str, body: &mut bytes::BytesMut) -> anyhow::Result<()> {
-    let msg = match json_fast::message(spec, text) {
+fn encode_text(
+    spec: &Spec,
+    fast: &mut json_fast::Reader,
+    text: &str,
+    body: &mut bytes::BytesMut,
+) -> anyhow::Result<()> {
+    body.clear();
+    let general;
+    let msg = match fast.read(spec, text) {
         Some(msg) => msg,
         None => {
             let value: Value = serde_json::from_str(text).map_err(|e| anyhow!("invalid JSON: {e}"))?;
-            message_from_json(spec, &value)?
+            general = message_from_json(spec, &value)?;
+            &general
         }
     };
-    body.clear();
-    spec.encode_into(&msg, body)
+    spec.encode_into(msg, body)
         .with_context(|| format!("cannot encode with spec {}", spec.name()))?;
     Ok(())
 }
@@ -95,87 +105,93 @@ fn encode_text(spec: &Spec, text: &str, body: &mut bytes::BytesMut) -> anyhow::R
 /// non-blank line is a document, and a bad line spoils only itself. Otherwise (a pretty-printed
 /// object over several lines) a document runs until its braces close; it may not exceed
 /// [`input::MAX_LINE`] bytes in all.
-struct Documents<I> {
-    lines: I,
+struct Documents<R> {
+    lines: input::LineReader<R>,
     /// Whether the input is JSON lines; `None` until the first non-blank line.
     json_lines: Option<bool>,
+    /// The text of a document over several lines.
+    text: String,
 }
 
 /// A document's first line and its text (or why it cannot be read).
-type Document = (usize, anyhow::Result<String>);
+type Document<'a> = (usize, anyhow::Result<&'a str>);
 
-impl<I: Iterator<Item = anyhow::Result<input::Line>>> Documents<I> {
-    fn new(lines: I) -> Self {
+impl<R: BufRead> Documents<R> {
+    fn new(lines: input::LineReader<R>) -> Self {
         Documents {
             lines,
             json_lines: None,
+            text: String::new(),
         }
     }
 
-    /// The rest of a multi-line document that starts with `first` (on line `start`).
-    fn gather(&mut self, start: usize, first: String) -> anyhow::Result<Document> {
-        let mut text = first;
+    /// The next document (`None` at the end of input); an I/O error is an error item.
+    fn next_doc(&mut self) -> Option<anyhow::Result<Document<'_>>> {
+        // Blank lines are skipped: each round reads a line.
+        let number = loop {
+            let number = match self.lines.advance()? {
+                Ok((n, Ok(()))) => n,
+                Ok((n, Err(e))) => return Some(Ok((n, Err(anyhow!("{e}"))))),
+                Err(e) => return Some(Err(e)),
+            };
+            if !self.lines.text().trim().is_empty() {
+                break number;
+            }
+        };
+        let json_lines = *self.json_lines.get_or_insert_with(|| {
+            let text = self.lines.text();
+            let mut depth = Depth::default();
+            depth.scan(text);
+            depth.closed() || serde_json::from_str::<Value>(text).is_ok()
+        });
+        if json_lines {
+            return Some(Ok((number, Ok(self.lines.text()))));
+        }
+        self.text.clear();
+        self.text.push_str(self.lines.text());
+        match self.gather() {
+            Ok(Ok(())) => Some(Ok((number, Ok(&self.text)))),
+            Ok(Err(e)) => Some(Ok((number, Err(e)))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The rest of a multi-line document whose first line is in `self.text`: `Ok(Err(..))` for a
+    /// document that cannot be read, `Err` for an I/O error.
+    fn gather(&mut self) -> anyhow::Result<anyhow::Result<()>> {
         let mut depth = Depth::default();
-        depth.scan(&text);
+        depth.scan(&self.text);
+        // Each round reads a line.
         while !depth.closed() {
-            let Some(item) = self.lines.next() else {
+            let Some(item) = self.lines.advance() else {
                 break; // the parser says what is missing
             };
-            let (_, line) = item?;
-            let line = match line {
-                Ok(l) => l,
-                Err(e) => return Ok((start, Err(anyhow!("{e}")))),
-            };
-            if text.len() + line.len() + 1 > input::MAX_LINE {
+            if let Err(e) = item?.1 {
+                return Ok(Err(anyhow!("{e}")));
+            }
+            let line = self.lines.text();
+            if self.text.len() + line.len() + 1 > input::MAX_LINE {
                 // Skip the rest of this document: to where its braces close.
-                depth.scan(&line);
+                depth.scan(line);
+                // Each round reads a line.
                 while !depth.closed() {
-                    match self.lines.next() {
-                        Some(Ok((_, Ok(l)))) => depth.scan(&l),
+                    match self.lines.advance() {
+                        Some(Ok((_, Ok(())))) => depth.scan(self.lines.text()),
                         Some(Ok((_, Err(_)))) => {}
                         Some(Err(e)) => return Err(e),
                         None => break,
                     }
                 }
-                return Ok((
-                    start,
-                    Err(anyhow!("a JSON document longer than {} MiB", input::MAX_LINE >> 20)),
-                ));
+                return Ok(Err(anyhow!(
+                    "a JSON document longer than {} MiB",
+                    input::MAX_LINE >> 20
+                )));
             }
-            text.push('\n');
-            text.push_str(&line);
-            depth.scan(&line);
+            self.text.push('\n');
+            self.text.push_str(line);
+            depth.scan(line);
         }
-        Ok((start, Ok(text)))
-    }
-}
-
-impl<I: Iterator<Item = anyhow::Result<input::Line>>> Iterator for Documents<I> {
-    type Item = anyhow::Result<Document>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let (number, line) = match self.lines.next()? {
-                Ok(l) => l,
-                Err(e) => return Some(Err(e)),
-            };
-            let text = match line {
-                Ok(t) => t,
-                Err(e) => return Some(Ok((number, Err(anyhow!("{e}"))))),
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
-            let json_lines = *self.json_lines.get_or_insert_with(|| {
-                let mut depth = Depth::default();
-                depth.scan(&text);
-                depth.closed() || serde_json::from_str::<Value>(&text).is_ok()
-            });
-            if json_lines {
-                return Some(Ok((number, Ok(text))));
-            }
-            return Some(self.gather(number, text));
-        }
+        Ok(Ok(()))
     }
 }
 

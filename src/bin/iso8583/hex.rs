@@ -25,12 +25,22 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
     out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
-/// Appends the uppercase hex of `bytes` to `out`, as ASCII bytes.
+/// Appends the uppercase hex of `bytes` to `out`, as ASCII bytes (two digits a byte, by table).
 pub fn encode_bytes_into(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    out.reserve(bytes.len() * 2);
-    for b in bytes {
-        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
+    const PAIRS: [[u8; 2]; 256] = {
+        let mut pairs = [[0u8; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            pairs[b] = [DIGITS[b >> 4], DIGITS[b & 0x0f]];
+            b += 1;
+        }
+        pairs
+    };
+    let start = out.len();
+    out.resize(start + bytes.len() * 2, 0);
+    for (pair, b) in out[start..].chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&PAIRS[usize::from(*b)]);
     }
 }
 

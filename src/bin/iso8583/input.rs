@@ -105,63 +105,97 @@ pub type Line = (usize, Result<String, String>);
 /// Iterates the lines of `reader`, numbering them from 1; a line that is not UTF-8 or is longer
 /// than [`MAX_LINE`] is an error for that line only (a long line is skipped without being held).
 /// An I/O error ends the iteration with an error item.
-pub fn lines<R: BufRead>(mut reader: R) -> impl Iterator<Item = anyhow::Result<Line>> {
-    let mut number = 0usize;
-    let mut buf = Vec::new();
+pub fn lines<R: BufRead>(reader: R) -> impl Iterator<Item = anyhow::Result<Line>> {
+    let mut lines = LineReader::new(reader);
     std::iter::from_fn(move || {
-        buf.clear();
-        match read_line_capped(&mut reader, &mut buf) {
-            Ok(None) => None,
-            Ok(Some(fits)) => {
-                number += 1;
-                if !fits {
-                    return Some(Ok((number, Err(format!("line longer than {} MiB", MAX_LINE >> 20)))));
-                }
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                // One allocation of the line's size; `buf` keeps its capacity for the next line.
-                let text = String::from_utf8(buf.as_slice().to_vec()).map_err(|_| "line is not UTF-8 text".to_owned());
-                Some(Ok((number, text)))
-            }
-            Err(e) => Some(Err(anyhow::Error::new(e).context("cannot read input"))),
-        }
+        Some(match lines.advance()? {
+            Ok((number, Ok(()))) => Ok((number, Ok(lines.text().to_owned()))),
+            Ok((number, Err(e))) => Ok((number, Err(e))),
+            Err(e) => Err(e),
+        })
     })
 }
 
-/// Reads one line into `buf` (ending included): `None` at the end of input, `Some(false)` for a
-/// line longer than [`MAX_LINE`] (read to its end, but not kept).
-fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    let mut any = false;
-    let mut fits = true;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(any.then_some(fits));
-        }
-        any = true;
-        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(i) => (&available[..=i], true),
-            None => (available, false),
-        };
-        let used = chunk.len();
-        if fits && buf.len() + used <= MAX_LINE + 2 {
-            buf.extend_from_slice(chunk);
-        } else {
-            fits = false;
-            buf.clear();
-        }
-        reader.consume(used);
-        if done {
-            // A line of exactly MAX_LINE bytes plus `\r\n` fits.
-            let body = buf.len() - buf.iter().rev().take_while(|b| matches!(b, b'\n' | b'\r')).count();
-            return Ok(Some(fits && body <= MAX_LINE));
+/// The lines of a reader one at a time in one buffer, reused from line to line (the batch path:
+/// no allocation per line). [`LineReader::advance`] reads a line and [`LineReader::text`] gives it.
+pub struct LineReader<R> {
+    reader: R,
+    /// The bytes of the line being read.
+    buf: Vec<u8>,
+    /// The last line read, checked to be UTF-8 (its buffer goes back to `buf` for the next).
+    line: String,
+    number: usize,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Lines of `reader`, numbered from 1.
+    pub fn new(reader: R) -> Self {
+        LineReader {
+            reader,
+            buf: Vec::new(),
+            line: String::new(),
+            number: 0,
         }
     }
+
+    /// Reads the next line: `None` at the end of input; else its number, and whether it can be
+    /// read (a line that is not UTF-8 or is longer than [`MAX_LINE`] cannot, and only that line).
+    /// An I/O error is an error item.
+    pub fn advance(&mut self) -> Option<anyhow::Result<(usize, Result<(), String>)>> {
+        self.line.clear();
+        match read_line_capped(&mut self.reader, &mut self.buf) {
+            Ok(None) => None,
+            Ok(Some(fits)) => {
+                self.number += 1;
+                if !fits {
+                    return Some(Ok((
+                        self.number,
+                        Err(format!("line longer than {} MiB", MAX_LINE >> 20)),
+                    )));
+                }
+                while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                    self.buf.pop();
+                }
+                match String::from_utf8(std::mem::take(&mut self.buf)) {
+                    Ok(line) => {
+                        // The old line's buffer reads the next line.
+                        self.buf = std::mem::replace(&mut self.line, line).into_bytes();
+                        Some(Ok((self.number, Ok(()))))
+                    }
+                    Err(e) => {
+                        self.buf = e.into_bytes();
+                        Some(Ok((self.number, Err("line is not UTF-8 text".to_owned()))))
+                    }
+                }
+            }
+            Err(e) => Some(Err(anyhow::Error::new(e).context("cannot read input"))),
+        }
+    }
+
+    /// The text of the line [`LineReader::advance`] read last, without its line ending (empty
+    /// for a line that could not be read).
+    pub fn text(&self) -> &str {
+        &self.line
+    }
+}
+
+/// Reads one line into `buf` (cleared first; ending included): `None` at the end of input,
+/// `Some(false)` for a line longer than [`MAX_LINE`] (read to its end, but not kept whole).
+fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    buf.clear();
+    // A line of exactly MAX_LINE bytes plus `\r\n` fits.
+    let limit = MAX_LINE + 2;
+    let n = Read::take(&mut *reader, limit as u64).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() != Some(&b'\n') && n >= limit {
+        // Longer than the cap: the rest of the line is skipped, not held.
+        reader.skip_until(b'\n')?;
+        return Ok(Some(false));
+    }
+    let body = buf.len() - buf.iter().rev().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+    Ok(Some(body <= MAX_LINE))
 }
 
 #[cfg(test)]

@@ -1,111 +1,288 @@
-//! The batch path of `encode`: a message in the JSON shape of [`crate::json`], read without
-//! building a `serde_json::Value` tree (the strings are borrowed from the input line). It takes
-//! only the common case — an object with `mti` and `fields` whose values are strings that need no
-//! explanation — and says `None` for anything else, which [`crate::json::message_from_json`] then
-//! reads, checks and explains. Both build the same message from the same input.
+//! The batch path of `encode`: a message in the JSON shape of [`crate::json`], read by hand from
+//! the bytes of the line into buffers reused from message to message. It takes only the common
+//! case — an object with `mti` and `fields` whose keys are plain and whose values are strings
+//! that need no explanation — and says `None` for anything else (numbers, nested objects,
+//! duplicate keys, escapes it does not decode, whatever is not valid JSON), which
+//! [`crate::json::message_from_json`] then reads, checks and explains. Both build the same
+//! message from the same input.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
+use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use iso8583_client::spec::Sensitivity;
 use iso8583_client::{Message, Mti, Spec};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::hex;
-
-/// The message of one JSON document, or `None` when the general path must read it.
-pub fn message(spec: &Spec, text: &str) -> Option<Message> {
-    let doc: Doc<'_> = serde_json::from_str(text).ok()?;
-    let mti: Mti = doc.mti.0.parse().ok()?;
-    let mut msg = Message::new(mti);
-    msg.set_masks(spec.masks());
-    // Every value goes into one buffer, and each field is a slice of it: one allocation per
-    // message instead of one per field.
-    let fields = doc.fields.map(|f| f.0).unwrap_or_default();
-    let mut values = Vec::with_capacity(fields.iter().map(|(_, v)| v.0.len()).sum());
-    let mut ranges = Vec::with_capacity(fields.len());
-    for (key, value) in &fields {
-        let number: u8 = key.0.parse().ok().filter(|n| (2..=192).contains(n) && *n != 65)?;
-        let field = spec.field(number)?;
-        let value = &value.0;
-        // A value that may be masked is left to the general path, which refuses it.
-        if field.sensitivity() != Sensitivity::None && value.contains('*') {
-            return None;
-        }
-        let start = values.len();
-        if field.is_binary() {
-            if !value.is_empty() {
-                values.extend_from_slice(&hex::decode(value).ok()?);
-            }
-        } else {
-            values.extend_from_slice(value.as_bytes());
-        }
-        ranges.push((number, start..values.len()));
-    }
-    let values = Bytes::from(values);
-    for (number, range) in ranges {
-        msg.set(number, values.slice(range));
-    }
-    Some(msg)
+/// Reads messages one after the other into the same [`Message`] and value buffer: once the
+/// buffers have grown to the largest message seen, reading allocates nothing.
+#[derive(Default)]
+pub struct Reader {
+    /// The last message read (its fields are cleared before the next is read).
+    msg: Option<Message>,
+    /// The values of a message: a copy of its line (a value without escapes is a slice of it),
+    /// then the values that had to be decoded (escapes, hex), one after the other. Two
+    /// buffers in turn: while one holds the last message's values, the next message is read into
+    /// the other, which the message before released (its values were replaced or removed), so
+    /// that the buffer is used again rather than allocated anew.
+    values: [BytesMut; 2],
+    /// Which of `values` the message being read goes to.
+    turn: usize,
+    /// Where each field's value lies in its buffer: (number, start, end).
+    ranges: Vec<(u8, usize, usize)>,
+    /// The field numbers of the last message that the new one does not have (to remove them).
+    stale: Vec<u8>,
 }
 
-/// `{"mti": "0200", "fields": {...}}` and nothing else.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Doc<'a> {
-    #[serde(borrow)]
-    mti: Text<'a>,
-    #[serde(borrow, default)]
-    fields: Option<Fields<'a>>,
-}
-
-/// A JSON string, borrowed from the input when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(PhantomData))
+impl Reader {
+    /// A reader with empty buffers.
+    pub fn new() -> Reader {
+        Reader::default()
     }
-}
 
-/// The `fields` object, in input order.
-struct Fields<'a>(Vec<(Text<'a>, Text<'a>)>);
+    /// The message of one JSON document, or `None` when the general path must read it.
+    #[inline(never)]
+    pub fn read(&mut self, spec: &Spec, text: &str) -> Option<&Message> {
+        self.turn ^= 1;
+        self.ranges.clear();
+        let values = &mut self.values[self.turn];
+        values.clear();
+        // Decoded values are never longer than the text they are read from.
+        values.reserve(2 * text.len());
+        values.extend_from_slice(text.as_bytes());
+        let mti = self.parse(spec, text.as_bytes())?;
+        let values = self.values[self.turn].split().freeze();
+        let msg = self.msg.get_or_insert_with(|| Message::new(mti));
+        msg.set_mti(mti);
+        msg.set_masks(spec.masks());
+        // The fields of the last message that this one lacks go; the others are replaced.
+        let mut present = [false; 256];
+        for (number, _, _) in &self.ranges {
+            present[usize::from(*number)] = true;
+        }
+        self.stale.clear();
+        self.stale
+            .extend(msg.fields().map(|(n, _)| n).filter(|n| !present[usize::from(*n)]));
+        for n in &self.stale {
+            msg.remove(*n);
+        }
+        for (number, start, end) in &self.ranges {
+            msg.set(*number, values.slice(*start..*end));
+        }
+        Some(msg)
+    }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Fields<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of strings")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16).min(192));
-                while let Some(entry) = map.next_entry::<Text<'a>, Text<'a>>()? {
-                    fields.push(entry);
+    /// `{"mti": "...", "fields": {...}}` (in either order, `fields` optional) and nothing after it
+    /// but whitespace; its values go to `values` and `ranges`.
+    fn parse(&mut self, spec: &Spec, s: &[u8]) -> Option<Mti> {
+        let mut i = expect(s, skip_ws(s, 0), b'{')?;
+        let mut mti = None;
+        let mut fields = false;
+        // Each member takes at least one byte.
+        for _ in 0..s.len() {
+            let (key, after) = plain_string(s, skip_ws(s, i))?;
+            i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
+            match key {
+                b"mti" if mti.is_none() => {
+                    let (value, after) = plain_string(s, i)?;
+                    mti = Some(std::str::from_utf8(value).ok()?.parse::<Mti>().ok()?);
+                    i = after;
                 }
-                Ok(Fields(fields))
+                b"fields" if !fields => {
+                    fields = true;
+                    i = self.fields(spec, s, i)?;
+                }
+                // Unknown and duplicate keys are the general path's to explain.
+                _ => return None,
+            }
+            i = skip_ws(s, i);
+            match s.get(i)? {
+                b',' => i += 1,
+                b'}' => {
+                    let end = skip_ws(s, i + 1);
+                    return if end == s.len() { mti } else { None };
+                }
+                _ => return None,
             }
         }
-        d.deserialize_map(V(PhantomData))
+        None
+    }
+
+    /// The `fields` object at `i`: returns where it ends.
+    fn fields(&mut self, spec: &Spec, s: &[u8], i: usize) -> Option<usize> {
+        let mut i = skip_ws(s, expect(s, i, b'{')?);
+        if s.get(i) == Some(&b'}') {
+            return Some(i + 1);
+        }
+        // Each field takes at least one byte.
+        for _ in 0..s.len() {
+            let (number, after) = field_key(s, i)?;
+            let field = spec.field(number)?;
+            i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
+            // Strings only: numbers and objects are the general path's.
+            i = expect(s, i, b'"')?;
+            let values = &mut self.values[self.turn];
+            let (end, value) = if field.is_binary() {
+                let start = values.len();
+                let end = hex_string(s, i, values)?;
+                (end, start..values.len())
+            } else {
+                let (end, value) = text_string(s, i, values)?;
+                // A value that may be masked is left to the general path, which refuses it.
+                if field.sensitivity() != Sensitivity::None && values[value.clone()].contains(&b'*') {
+                    return None;
+                }
+                (end, value)
+            };
+            self.ranges.push((number, value.start, value.end));
+            i = end;
+            i = skip_ws(s, i);
+            match s.get(i)? {
+                b',' => i = skip_ws(s, i + 1),
+                b'}' => return Some(i + 1),
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// `i` past JSON whitespace.
+fn skip_ws(s: &[u8], i: usize) -> usize {
+    let rest = s.get(i..).unwrap_or_default();
+    i + rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .count()
+}
+
+/// `i + 1` if `s[i]` is `byte`.
+fn expect(s: &[u8], i: usize, byte: u8) -> Option<usize> {
+    (s.get(i) == Some(&byte)).then_some(i + 1)
+}
+
+/// A string at `i` without escapes or control characters: its bytes, and where it ends.
+fn plain_string(s: &[u8], i: usize) -> Option<(&[u8], usize)> {
+    let start = expect(s, i, b'"')?;
+    let len = special(s.get(start..)?)?;
+    (s[start + len] == b'"').then(|| (&s[start..start + len], start + len + 1))
+}
+
+/// A key of `fields` at `i`: a data element number as the general path reads it, here only of
+/// one to three digits. Returns it and where the key ends.
+fn field_key(s: &[u8], i: usize) -> Option<(u8, usize)> {
+    let start = expect(s, i, b'"')?;
+    let mut n = 0u16;
+    // Up to three digits, then the closing quote.
+    for (at, digits) in (start..start + 4).zip(0..) {
+        match s.get(at)? {
+            d @ b'0'..=b'9' if digits < 3 => n = n * 10 + u16::from(d - b'0'),
+            b'"' if digits > 0 => {
+                let n = u8::try_from(n).ok().filter(|n| (2..=192).contains(n) && *n != 65)?;
+                return Some((n, at + 1));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The rest of a string (after its opening quote at `i - 1`) as text: returns where it ends and
+/// where its value is in `out`, which starts with a copy of `s`. A value without escapes is that
+/// copy's; one with escapes is decoded and appended to `out`. `None` for what serde_json refuses
+/// (control characters, bad escapes) and for surrogate escapes (left to it).
+fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<(usize, Range<usize>)> {
+    let run = special(s.get(i..)?)?;
+    if s[i + run] == b'"' {
+        return Some((i + run + 1, i..i + run));
+    }
+    let start = out.len();
+    // Each round takes at least one byte.
+    for _ in 0..s.len() {
+        let rest = s.get(i..)?;
+        let run = special(rest)?;
+        out.extend_from_slice(&rest[..run]);
+        i += run;
+        match s[i] {
+            b'"' => return Some((i + 1, start..out.len())),
+            b'\\' => {
+                let byte = match s.get(i + 1)? {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'u' => {
+                        let digits = s.get(i + 2..i + 6)?;
+                        let code = digits
+                            .iter()
+                            .try_fold(0u32, |n, d| Some(n << 4 | u32::from(nibble(*d)?)))?;
+                        // A surrogate (half of a pair, or alone) is left to serde_json.
+                        let c = char::from_u32(code)?;
+                        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        i += 6;
+                        continue;
+                    }
+                    _ => return None,
+                };
+                out.extend_from_slice(&[byte]);
+                i += 2;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The rest of a string (after its opening quote) as an even run of hex digits, decoded and
+/// appended to `out`: returns where it ends. Anything else (spaces, `0x`, escapes) is `None`.
+fn hex_string(s: &[u8], i: usize, out: &mut BytesMut) -> Option<usize> {
+    let rest = s.get(i..)?;
+    let len = rest.iter().position(|b| *b == b'"')?;
+    let digits = &rest[..len];
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    for pair in digits.chunks_exact(2) {
+        out.extend_from_slice(&[nibble(pair[0])? << 4 | nibble(pair[1])?]);
+    }
+    Some(i + len + 1)
+}
+
+/// Where the first `"`, `\\` or control character (below 0x20) of `s` is, eight bytes at a time.
+fn special(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    // The lowest byte each test marks is exact (a false mark needs a true one below it).
+    for (k, chunk) in (&mut chunks).enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let marks = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (x.wrapping_sub(ONES * 0x20) & !x);
+        let marks = marks & HIGH;
+        if marks != 0 {
+            return Some(k * 8 + (marks.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = s.len() - chunks.remainder().len();
+    let rest = chunks
+        .remainder()
+        .iter()
+        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
+    Some(done + rest)
+}
+
+/// The value of one hex digit.
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -113,26 +290,124 @@ impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_fast_path_builds_what_the_general_path_builds() {
-        let spec = Spec::builtin("iso87-ascii").unwrap();
-        for text in [
+    /// What the general path makes of `text`: the message, or its error.
+    fn general(spec: &Spec, text: &str) -> Result<Message, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+        crate::json::message_from_json(spec, &value).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Lines of every kind: the fixture of `tests/cli_encode_paths.rs`, and more.
+    fn lines() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/encode_paths/input.jsonl");
+        let mut lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        for extra in [
             r#"{"mti": "0200", "fields": {"2": "4111111111111111", "11": "000001", "52": "0123456789ABCDEF"}}"#,
             r#"{"fields": {"41": "TERM\u0030001"}, "mti": "0800"}"#,
             r#"{"mti": "0800"}"#,
+            r#"{"mti": "0200", "fields": {"4": 1000}}"#,
+            r#"{"mti": "0200", "extra": 1}"#,
+            r#"{"mti": "0200", "fields": {"41": "TERM\u00e9\"1\""}}"#,
+            r#"{"mti": "0200", "fields": {"41": "\u0000\u001f\u007f\uFFFF"}}"#,
+            r#"{"mti": "0200", "fields": {"41": "TERM\u"}}"#,
+            r#"{"mti": "0200", "fields": {"41": "TERM\uZZZZ"}}"#,
+            r#"{"mti": "0200", "fields": {"41": "TERM0001\"#,
+            r#"{"mti": "0200", "fields": {"41": "TERM0001"#,
+            r#"{"mti": "0200", "fields": {"41""#,
+            r#"{"mti": "0200", "fields": {"41":"#,
+            r#"{"mti": "0200", "fields": {"#,
+            r#"{"mti": "0200", "fields""#,
+            r#"{"mti": "0200","#,
+            r#"{"mti""#,
+            r#"{"#,
+            r#"{"mti": "0200", "fields": {"52": "0123456789ABCDE"}}"#,
+            r#"{"mti": "0200", "fields": {"52": "0123456789ABCDEF"#,
+            r#"{"mti": "0200", "fields": {"2": "4111111111111111", "2": "411111******1111"}}"#,
+            r#"{"mti": "0200", "fields": {"2": "411111******1111", "2": "4111111111111111"}}"#,
+            r#"{"mti": "0200", "fields": {"11": "000001"} }   "#,
+            "{\"mti\":\"0200\",\n\"fields\":{\"11\":\"000001\"}\r\n}",
+            "{\"mti\":\"0200\",\u{a0}\"fields\":{}}",
+            r#"{"mti": "0200", "fields": {"255": "x"}}"#,
+            r#"{"mti": "0200", "fields": {"256": "x"}}"#,
+            r#"{"mti": "0200", "fields": {"999": "x"}}"#,
+            r#"{"mti": "0200", "fields": {"11": "00000１"}}"#,
         ] {
-            let value: serde_json::Value = serde_json::from_str(text).unwrap();
-            let general = crate::json::message_from_json(&spec, &value).unwrap();
-            assert_eq!(message(&spec, text), Some(general), "{text}");
+            lines.push(extra.to_owned());
+        }
+        lines
+    }
+
+    #[test]
+    fn the_fast_path_builds_what_the_general_path_builds_or_leaves_the_line_to_it() {
+        for name in ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd"] {
+            let spec = Spec::builtin(name).unwrap();
+            // One reader for all lines, as in a batch: what a line leaves behind must not show.
+            let mut reader = Reader::new();
+            let mut taken = 0;
+            for text in lines() {
+                let want = general(&spec, &text);
+                let Some(got) = reader.read(&spec, &text) else {
+                    continue;
+                };
+                taken += 1;
+                let want = want
+                    .unwrap_or_else(|e| panic!("{name}: {text}: fast path took a line the general path refuses: {e}"));
+                assert_eq!(got, &want, "{name}: {text}");
+                assert!(got.masks() == want.masks(), "{name}: {text}");
+                let encoded = |m: &Message| spec.encode(m).map_err(|e| e.to_string());
+                assert_eq!(encoded(got), encoded(&want), "{name}: {text}");
+            }
+            assert!(taken >= 40, "{name}: the fast path took only {taken} lines");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_shapes() {
+        let spec = Spec::builtin("iso87-ascii").unwrap();
+        let mut reader = Reader::new();
+        for text in [
+            r#"{"mti":"0200","fields":{"2":"4761739001010119","3":"000000","4":"000000001000","11":"000001","35":"4761739001010119=28122011143857589","41":"TERM0001"}}"#,
+            r#" { "fields" : { "41" : "TERM\u0030001" , "43": "caf\u00e9 \"x\" \\ \/" } , "mti" : "0800" } "#,
+            r#"{"mti": "0800"}"#,
+            r#"{"mti": "0800", "fields": {}}"#,
+            r#"{"mti": "0200", "fields": {"52": "0123456789abcdef", "2": "4111111111111111", "011": "000001"}}"#,
+        ] {
+            assert!(reader.read(&spec, text).is_some(), "{text}");
         }
         for text in [
             r#"{"mti": "0200", "fields": {"2": "411111******1111"}}"#,
             r#"{"mti": "0200", "fields": {"4": 1000}}"#,
+            r#"{"mti": "0200", "fields": {"55": {"9F26": "0102030405060708"}}}"#,
+            r#"{"mti": "0200", "fields": null}"#,
             r#"{"mti": "0200", "extra": 1}"#,
             r#"{"mti": "02x0"}"#,
             r#"{"mti": "0200", "fields": {"1": "x"}}"#,
+            r#"{"mti": "0200", "fields": {"41": "\ud83d\ude00"}}"#,
+            r#"{"mti": "0200"} x"#,
         ] {
-            assert_eq!(message(&spec, text), None, "{text}");
+            assert!(reader.read(&spec, text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn special_finds_what_a_byte_by_byte_search_finds() {
+        let naive = |s: &[u8]| s.iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
+        let alphabet: &[u8] = &[b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'0'];
+        // Every string of up to 3 bytes from the alphabet, placed at every position of a run of
+        // plain bytes long enough to span several words.
+        let n = alphabet.len();
+        for code in 0..n * n * n {
+            let probe = [alphabet[code % n], alphabet[code / n % n], alphabet[code / n / n]];
+            for at in 0..20 {
+                let mut s = [b'x'; 24];
+                s[at..at + 3].copy_from_slice(&probe);
+                for len in [at + 1, at + 3, 24] {
+                    assert_eq!(special(&s[..len]), naive(&s[..len]), "{:?}", &s[..len]);
+                }
+            }
         }
     }
 }
