@@ -210,6 +210,21 @@ impl Message {
         }
     }
 
+    /// Sets a data element to a copy of `value`: no allocation when it is short (up to 22 bytes),
+    /// no shared buffer kept alive. For values read from a buffer that is about to be reused.
+    ///
+    /// ```
+    /// use iso8583_client::Message;
+    /// let line = String::from("000000001000");
+    /// let mut msg = Message::new("0200".parse().unwrap());
+    /// msg.set_slice(4, line.as_bytes());
+    /// drop(line);
+    /// assert_eq!(msg.amount(), Some(1000));
+    /// ```
+    pub fn set_slice(&mut self, field: u8, value: &[u8]) -> &mut Self {
+        self.set_short(field, value)
+    }
+
     /// Sets a value the library made, copied inline when it fits (no allocation).
     pub(crate) fn set_short(&mut self, field: u8, value: &[u8]) -> &mut Self {
         match Value::inline(value) {
@@ -219,6 +234,11 @@ impl Message {
     }
 
     fn put(&mut self, field: u8, value: Value) -> &mut Self {
+        // Messages are mostly built in field order: past the last field, no search.
+        if self.fields.last().is_none_or(|(last, _)| *last < field) {
+            self.fields.push((field, value));
+            return self;
+        }
         match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
             Ok(i) => {
                 if let Value::Owned(slot) = self.fields[i].1 {
@@ -336,6 +356,21 @@ impl Message {
         }
     }
 
+    /// Removes every data element, keeping the MTI, the masking rules and the room the fields
+    /// took: a message reused for one value after another allocates nothing once warmed up.
+    ///
+    /// ```
+    /// use iso8583_client::Message;
+    /// let mut msg = Message::new("0800".parse().unwrap()).with(70, "301");
+    /// msg.clear();
+    /// assert!(msg.is_empty());
+    /// ```
+    pub fn clear(&mut self) -> &mut Self {
+        self.fields.clear();
+        self.owned.clear();
+        self
+    }
+
     /// Whether a field is present.
     pub fn contains(&self, field: u8) -> bool {
         self.fields.binary_search_by_key(&field, |(n, _)| *n).is_ok()
@@ -363,7 +398,9 @@ impl Message {
 
     /// Replaces the masking rules (a decoded message carries its spec's).
     pub fn set_masks(&mut self, masks: MaskSet) -> &mut Self {
-        self.masks = masks.interned();
+        if *self.masks != masks {
+            self.masks = masks.interned();
+        }
         self
     }
 

@@ -19,17 +19,11 @@ pub struct Reader {
     /// The last message read (its fields are cleared before the next is read).
     msg: Option<Message>,
     /// The values of a message: a copy of its line (a value without escapes is a slice of it),
-    /// then the values that had to be decoded (escapes, hex), one after the other. Two
-    /// buffers in turn: while one holds the last message's values, the next message is read into
-    /// the other, which the message before released (its values were replaced or removed), so
-    /// that the buffer is used again rather than allocated anew.
-    values: [BytesMut; 2],
-    /// Which of `values` the message being read goes to.
-    turn: usize,
+    /// then the values that had to be decoded (escapes, hex), one after the other. The message
+    /// takes copies (short ones inline), so the buffer is reused line after line.
+    values: BytesMut,
     /// Where each field's value lies in its buffer: (number, start, end).
     ranges: Vec<(u8, usize, usize)>,
-    /// The field numbers of the last message that the new one does not have (to remove them).
-    stale: Vec<u8>,
 }
 
 impl Reader {
@@ -41,31 +35,21 @@ impl Reader {
     /// The message of one JSON document, or `None` when the general path must read it.
     #[inline(never)]
     pub fn read(&mut self, spec: &Spec, text: &str) -> Option<&Message> {
-        self.turn ^= 1;
         self.ranges.clear();
-        let values = &mut self.values[self.turn];
+        let values = &mut self.values;
         values.clear();
         // Decoded values are never longer than the text they are read from.
         values.reserve(2 * text.len());
         values.extend_from_slice(text.as_bytes());
         let mti = self.parse(spec, text.as_bytes())?;
-        let values = self.values[self.turn].split().freeze();
+        let values = &self.values;
         let msg = self.msg.get_or_insert_with(|| Message::new(mti));
         msg.set_mti(mti);
         msg.set_masks(spec.masks());
-        // The fields of the last message that this one lacks go; the others are replaced.
-        let mut present = [false; 256];
-        for (number, _, _) in &self.ranges {
-            present[usize::from(*number)] = true;
-        }
-        self.stale.clear();
-        self.stale
-            .extend(msg.fields().map(|(n, _)| n).filter(|n| !present[usize::from(*n)]));
-        for n in &self.stale {
-            msg.remove(*n);
-        }
+        // The last message's fields go (their room stays); this one's are copied in.
+        msg.clear();
         for (number, start, end) in &self.ranges {
-            msg.set(*number, values.slice(*start..*end));
+            msg.set_slice(*number, &values[*start..*end]);
         }
         Some(msg)
     }
@@ -119,7 +103,7 @@ impl Reader {
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
             // Strings only: numbers and objects are the general path's.
             i = expect(s, i, b'"')?;
-            let values = &mut self.values[self.turn];
+            let values = &mut self.values;
             let (end, value) = if field.is_binary() {
                 let start = values.len();
                 let end = hex_string(s, i, values)?;
