@@ -5,7 +5,8 @@
 #   benches/batch.sh [N]          (default N = 50000; needs python3 with `pip install pyiso8583`)
 #
 # Prints, per spec: seconds for `iso8583 encode` and `iso8583 decode --json` (best of RUNS runs,
-# default 5), pyiso8583's seconds for the same messages, and how many times faster the tool is. pyiso8583 runs as its own process
+# default 5), pyiso8583's seconds for the same messages (best of PY_RUNS, default 3), and how many
+# times faster the tool is. pyiso8583 runs as its own process
 # (benches/batch_pyiso8583.py); its code is no part of the crate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +53,7 @@ for pair in iso87-ascii:default_ascii iso87-ascii-binary-bitmap:default iso87-bc
     spec="${pair%%:*}"; flavour="${pair##*:}"
     enc=$(times sh -c "exec $BIN encode --spec $spec --file $WORK/in.jsonl > $WORK/out.hex")
     dec=$(times sh -c "exec $BIN decode --spec $spec --json --reveal --file $WORK/out.hex > /dev/null")
-    py=$(python3 benches/batch_pyiso8583.py "$flavour" "$WORK/in.jsonl" "$WORK/out.hex")
+    py=$(python3 benches/batch_pyiso8583.py "$flavour" "$WORK/in.jsonl" "$WORK/out.hex" "${PY_RUNS:-3}")
     python3 - "$spec" "$enc" "$dec" "$py" <<'PY'
 import json, sys
 spec, enc, dec, py = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), json.loads(sys.argv[4])

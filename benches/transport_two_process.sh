@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 SECS="${1:-2}"
 PORT="${2:-47000}"
 BIN=$(cargo bench --bench transport --no-run --message-format=json 2>/dev/null |
-    grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+    grep '"name":"transport"' | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
 [ -x "$BIN" ] || { echo "error: the transport benchmark did not build" >&2; exit 1; }
 ISO8583_BENCH_SERVE="$PORT" "$BIN" --bench > /dev/null &
 HOSTS=$!

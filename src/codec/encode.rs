@@ -57,7 +57,11 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
         0
     };
     let left = pad && matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
-    // The nibbles in order: the value's, after (left) or before (right) the pad nibble if `pad`.
+    if text::write_bcd_digits(out, fs.class, value, pad.then_some(pad_nibble), left) {
+        return Ok(());
+    }
+    // Other characters (class `z`'s `D`, or an error to name): nibble by nibble. The nibbles in
+    // order: the value's, after (left) or before (right) the pad nibble if `pad`.
     let lead = usize::from(left);
     let nibble = |k: usize| -> Result<u8, ErrorKind> {
         match value.get(k.wrapping_sub(lead)) {
@@ -71,20 +75,7 @@ fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Res
     };
     let total = value.len() + usize::from(pad);
     out.reserve(total / 2);
-    let mut done = 0;
-    if !pad {
-        // The common case: pairs of decimal digits, packed as they come.
-        for pair in value.chunks_exact(2) {
-            let (hi, lo) = (pair[0].wrapping_sub(b'0'), pair[1].wrapping_sub(b'0'));
-            if hi >= 10 || lo >= 10 {
-                break;
-            }
-            out.put_u8(hi << 4 | lo);
-            done += 2;
-        }
-    }
-    // The rest (from the first pair that is not two digits), nibble by nibble.
-    for k in (done..total / 2 * 2).step_by(2) {
+    for k in (0..total / 2 * 2).step_by(2) {
         out.put_u8(nibble(k)? << 4 | nibble(k + 1)?);
     }
     if total % 2 == 1 {

@@ -189,6 +189,48 @@ fn all_in_range(value: &[u8], lo: u8, hi: u8) -> bool {
     word_in_range(x, lo, hi)
 }
 
+/// Writes `value` as packed BCD when every character is a digit (or, for class `z`, a character
+/// of `0x30..=0x3F`, whose nibble is its low half): the value's nibbles after (`left`) or before
+/// the pad nibble `pad`, if given; an odd last character without a pad is not written. Returns
+/// false, having written nothing, for any other value (the caller's general path checks it).
+#[inline]
+pub(crate) fn write_bcd_digits(
+    out: &mut bytes::BytesMut,
+    class: ContentClass,
+    value: &[u8],
+    pad: Option<u8>,
+    left: bool,
+) -> bool {
+    let hi = if class == ContentClass::Z { 0x3F } else { b'9' };
+    if !all_in_range(value, b'0', hi) {
+        return false;
+    }
+    use bytes::BufMut;
+    const LANE: u64 = 0x000F_000F_000F_000F;
+    let mut value = value;
+    out.reserve(value.len() / 2 + 1);
+    if let (Some(p), true, Some((&first, rest))) = (pad, left, value.split_first()) {
+        out.put_u8(p << 4 | first & 0xF);
+        value = rest;
+    }
+    let mut eights = value.chunks_exact(8);
+    for s in &mut eights {
+        let x = load_u64(s, 0);
+        // Each 16-bit lane holds one output byte in its low half, then the lanes close up.
+        let y = (x & LANE) << 4 | (x >> 8) & LANE;
+        let z = (y | y >> 8) & 0x0000_FFFF_0000_FFFF;
+        out.put_u32_le((z | z >> 16) as u32);
+    }
+    let mut pairs = eights.remainder().chunks_exact(2);
+    for s in &mut pairs {
+        out.put_u8((s[0] & 0xF) << 4 | s[1] & 0xF);
+    }
+    if let (Some(p), false, Some(&c)) = (pad, left, pairs.remainder().first()) {
+        out.put_u8((c & 0xF) << 4 | p);
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +253,16 @@ mod tests {
             }
         }
         assert!(all_in_range(b"", b'0', b'9'));
+    }
+
+    #[test]
+    fn swar_nibble_packing_matches_pairwise_packing_at_every_length() {
+        for len in 0..=140usize {
+            let src: Vec<u8> = (0..len).map(|i| 0x30 + (i * 7 % 16) as u8).collect();
+            let mut dst = bytes::BytesMut::new();
+            assert!(write_bcd_digits(&mut dst, ContentClass::Z, &src, None, false));
+            let want: Vec<u8> = src.chunks_exact(2).map(|p| (p[0] & 0xF) << 4 | p[1] & 0xF).collect();
+            assert_eq!(&dst[..], &want[..], "{len}");
+        }
     }
 }
