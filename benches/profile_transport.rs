@@ -8,6 +8,10 @@
 //! benchmark's bare echo instead, for the floor; `codec` the codec-equipped echo, the ceiling;
 //! `host` the transport against the codec host, which does the echo's decoding and encoding and
 //! answers with the response MTI). Plain `cargo bench` runs it once, 20,000 round trips.
+//!
+//! `ISO8583_PROFILE_REMOTE=PORT` profiles the client side alone: the hosts run in another
+//! process (`ISO8583_BENCH_SERVE=PORT cargo bench --bench transport`: the codec echo on PORT+2,
+//! the codec host on PORT+3, the simulator on PORT), and this one only connects to them.
 
 mod support;
 use support::{bare_echo_server, bare_frame, bare_link, codec_echo_server, codec_link, request, BareLink, Reply};
@@ -42,10 +46,11 @@ fn main() {
     rt.block_on(async {
         let spec = Spec::builtin("iso87-ascii-binary-bitmap").expect("spec");
         let sim = Sim::start(spec.clone(), SimConfig::default()).await.expect("sim");
-        let addr = if against_codec_host {
-            codec_echo_server(0, spec.clone(), Reply::Respond).await
-        } else {
-            sim.addr().to_string()
+        let addr = match (remote(), against_codec_host) {
+            (Some(port), true) => format!("127.0.0.1:{}", port + 3),
+            (Some(port), false) => format!("127.0.0.1:{port}"),
+            (None, true) => codec_echo_server(0, spec.clone(), Reply::Respond).await,
+            (None, false) => sim.addr().to_string(),
         };
         let link = Arc::new(
             Connection::connect(&addr, spec, Arc::new(ConnectionConfig::default()))
@@ -74,6 +79,11 @@ fn main() {
     });
 }
 
+/// The port of `ISO8583_PROFILE_REMOTE`: the hosts run in another process.
+fn remote() -> Option<u16> {
+    std::env::var("ISO8583_PROFILE_REMOTE").ok()?.parse().ok()
+}
+
 /// The benchmark's bare echo (same layout: writer and reader task, one oneshot per request).
 async fn bare(total: usize, in_flight: usize) {
     let addr = bare_echo_server(0).await;
@@ -88,7 +98,10 @@ async fn bare(total: usize, in_flight: usize) {
 /// The codec echo: the bare echo plus encoding and decoding the 0200 on both sides.
 async fn codec(total: usize, in_flight: usize) {
     let spec = Spec::builtin("iso87-ascii-binary-bitmap").expect("spec");
-    let addr = codec_echo_server(0, spec.clone(), Reply::Echo).await;
+    let addr = match remote() {
+        Some(port) => format!("127.0.0.1:{}", port + 2),
+        None => codec_echo_server(0, spec.clone(), Reply::Echo).await,
+    };
     drive(codec_link(&addr, spec).await, total, in_flight).await;
 }
 
