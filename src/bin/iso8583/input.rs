@@ -185,7 +185,29 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<
     buf.clear();
     // A line of exactly MAX_LINE bytes plus `\r\n` fits.
     let limit = MAX_LINE + 2;
-    let n = Read::take(&mut *reader, limit as u64).read_until(b'\n', buf)?;
+    // As `read_until` on at most `limit` bytes, with the newline found by `memchr` (vectorised).
+    let mut n = 0;
+    while n < limit {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let window = &available[..available.len().min(limit - n)];
+        if window.is_empty() {
+            break;
+        }
+        let (taken, done) = match memchr::memchr(b'\n', window) {
+            Some(at) => (at + 1, true),
+            None => (window.len(), false),
+        };
+        buf.extend_from_slice(&window[..taken]);
+        reader.consume(taken);
+        n += taken;
+        if done {
+            break;
+        }
+    }
     if n == 0 {
         return Ok(None);
     }
@@ -212,5 +234,33 @@ mod tests {
         assert!(got[0].1.as_ref().unwrap_err().contains("longer than 1 MiB"));
         assert_eq!(got[1], (2, Ok("ok".to_owned())));
         assert_eq!(got[2].1.as_ref().map(String::len), Ok(MAX_LINE));
+    }
+
+    #[test]
+    fn lines_read_through_a_small_buffer_match_splitting_the_text() {
+        // Lines that span many fills of the buffer, empty lines, CR LF, the cap exactly (with
+        // and without CR LF), one byte over it, and a last line without a newline.
+        let cap = "C".repeat(MAX_LINE);
+        let over = "D".repeat(MAX_LINE + 1);
+        let text = format!("abc\n\n{cap}\r\n{over}\nxy\r\n{cap}\nlast");
+        for capacity in [3, 7, 64, 8192] {
+            let reader = io::BufReader::with_capacity(capacity, io::Cursor::new(text.clone().into_bytes()));
+            let got: Vec<Line> = lines(reader).map(Result::unwrap).collect();
+            let lens: Vec<Result<usize, String>> = got
+                .iter()
+                .map(|(_, l)| l.as_ref().map(String::len).map_err(Clone::clone))
+                .collect();
+            assert_eq!(got.len(), 7, "{capacity}");
+            assert_eq!(got[0].1, Ok("abc".to_owned()));
+            assert_eq!(got[1].1, Ok(String::new()));
+            assert_eq!(lens[2], Ok(MAX_LINE), "{capacity}");
+            assert!(
+                got[3].1.as_ref().is_err_and(|e| e.contains("longer than 1 MiB")),
+                "{capacity}"
+            );
+            assert_eq!(got[4].1, Ok("xy".to_owned()), "{capacity}");
+            assert_eq!(lens[5], Ok(MAX_LINE), "{capacity}");
+            assert_eq!(got[6], (7, Ok("last".to_owned())), "{capacity}");
+        }
     }
 }
