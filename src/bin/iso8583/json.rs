@@ -226,12 +226,17 @@ pub fn message_from_json(spec: &Spec, value: &Value) -> anyhow::Result<Message> 
     let fields = fields
         .as_object()
         .ok_or_else(|| anyhow!("\"fields\" must be an object such as {{\"11\": \"000001\"}}"))?;
+    // The key that named each field: "11" and "011" name the same one, which is ambiguous.
+    let mut named: [Option<&str>; 193] = [None; 193];
     for (key, v) in fields {
         let number: u8 = key
             .parse()
             .ok()
             .filter(|n| (2..=192).contains(n) && *n != 65)
             .ok_or_else(|| anyhow!("field {key:?}: not a data element number (2-192, not 65)"))?;
+        if let Some(first) = named[usize::from(number)].replace(key) {
+            bail!("field {number}: given twice (as {first:?} and {key:?})");
+        }
         let field = spec
             .field(number)
             .ok_or_else(|| anyhow!("field {number}: not defined in spec {}", spec.name()))?;

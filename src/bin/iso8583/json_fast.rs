@@ -96,9 +96,17 @@ impl Reader {
         if s.get(i) == Some(&b'}') {
             return Some(i + 1);
         }
+        // Field numbers seen: two keys naming one field ("11" and "011", or "11" twice) are the
+        // general path's to refuse or settle.
+        let mut seen = [0u64; 4];
         // Each field takes at least one byte.
         for _ in 0..s.len() {
             let (number, after) = field_key(s, i)?;
+            let (word, bit) = (usize::from(number / 64), 1u64 << (number % 64));
+            if seen[word] & bit != 0 {
+                return None;
+            }
+            seen[word] |= bit;
             let field = spec.field(number)?;
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
             // Strings only: numbers and objects are the general path's.
