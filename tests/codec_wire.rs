@@ -477,3 +477,72 @@ fn zero_padding_of_bcd_counted_in_bytes_fills_whole_bytes() {
     assert_eq!(hex(&spec.encode(&msg("0200").with(4, "1000")).unwrap()), hex(&wire));
     both_ways(&spec, &msg("0200").with(4, "000000001000"), &wire);
 }
+
+/// Packed BCD against a reference packer written out nibble by nibble: every pad rule, classes `n`
+/// and `z` (track characters `0x3A..=0x3F` and `D`), lengths 0 to 70 (the eight-at-a-time path
+/// and its tail), and characters that have no nibble (refused, naming the first one's position).
+#[test]
+fn packed_bcd_matches_a_nibble_by_nibble_reference() {
+    let mut rng = fastrand::Rng::with_seed(11);
+    for pad in ["left-0", "left-f", "right-0", "right-f"] {
+        let spec = spec(
+            "ascii",
+            "hex",
+            &format!(
+                r#"
+                {{ number = 32, name = "N", length = "LLL", max = 99, class = "n", encoding = "bcd", prefix = "ascii", odd_pad = "{pad}" }},
+                {{ number = 35, name = "Z", length = "LLL", max = 99, class = "z", encoding = "bcd", prefix = "ascii", odd_pad = "{pad}" }},
+                "#
+            ),
+        );
+        let pad_nibble = if pad.ends_with('f') { 0xF } else { 0 };
+        for _ in 0..3000 {
+            let (field, alphabet): (u8, &[u8]) = if rng.bool() {
+                (32, b"0123456789")
+            } else {
+                (35, b"0123456789:;<=>?D")
+            };
+            let len = rng.usize(0..71);
+            let mut value: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(0..alphabet.len())]).collect();
+            let bad = len > 0 && rng.u8(0..8) == 0;
+            if bad {
+                let at = rng.usize(0..len);
+                value[at] = [b'a', b' ', b'D', b'=', 0xff, b'/'][rng.usize(0..6)];
+            }
+            let nibble = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                0x3A..=0x3F if field == 35 => Some(c - 0x30),
+                b'D' if field == 35 => Some(0xD),
+                _ => None,
+            };
+            let first_bad = value.iter().position(|c| nibble(*c).is_none());
+            let m = msg("0200").with(field, value.clone());
+            match (spec.encode(&m), first_bad) {
+                (Ok(wire), None) => {
+                    let mut nibbles: Vec<u8> = value.iter().map(|c| nibble(*c).unwrap()).collect();
+                    if len % 2 == 1 {
+                        if pad.starts_with("left") {
+                            nibbles.insert(0, pad_nibble);
+                        } else {
+                            nibbles.push(pad_nibble);
+                        }
+                    }
+                    let packed: Vec<u8> = nibbles.chunks(2).map(|p| p[0] << 4 | p[1]).collect();
+                    let mut want = format!("{len:03}").into_bytes();
+                    want.extend_from_slice(&packed);
+                    // MTI (4) and primary bitmap (16 hex characters) come first.
+                    assert_eq!(hex(&wire[20..]), hex(&want), "{pad} field {field} {value:?}");
+                }
+                (Err(e), Some(at)) => match e.kind() {
+                    ErrorKind::BadContent { position, found, .. } => {
+                        assert_eq!((*position, *found), (at, value[at]), "{pad} {value:?}")
+                    }
+                    other => panic!("{pad} {value:?}: {other:?}"),
+                },
+                (got, want) => {
+                    panic!("{pad} field {field} {value:?}: encode gave {got:?}, first bad character {want:?}")
+                }
+            }
+        }
+    }
+}

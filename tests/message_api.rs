@@ -371,8 +371,9 @@ fn a_spec_that_says_nothing_masks_card_data_by_the_iso_defaults() {
     }
 }
 
-/// Random sets (short values kept inline, long ones apart), replacements, removals and copies
-/// agree with a plain map after every step: no value is lost, mixed up or kept after removal.
+/// Random sets (short values kept inline, long ones apart; owned, shared or copied from a slice),
+/// replacements, removals, copies and clears agree with a plain map after every step: no value is
+/// lost, mixed up or kept after removal.
 #[test]
 fn values_of_any_length_survive_any_sequence_of_sets_removals_and_copies() {
     use std::collections::BTreeMap;
@@ -382,7 +383,27 @@ fn values_of_any_length_survive_any_sequence_of_sets_removals_and_copies() {
         let mut model: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
         for step in 0..200 {
             let field = rng.u8(2..20);
-            match rng.u8(0..10) {
+            match rng.u8(0..13) {
+                10..=11 => {
+                    // Copied in from a slice (the batch reader's way), around the inline limit.
+                    let len = [0, 1, 21, 22, 23, 40, 300][rng.usize(0..7)];
+                    let value: Vec<u8> = (0..len).map(|_| rng.alphanumeric() as u8).collect();
+                    msg.set_slice(field, &value);
+                    model.insert(field, value);
+                }
+                12 if rng.u8(0..4) == 0 => {
+                    // Emptied for reuse: nothing of the old fields shows afterwards.
+                    msg.clear();
+                    model.clear();
+                }
+                12 => {
+                    let got = msg.get(field).map(<[u8]>::to_vec);
+                    assert_eq!(
+                        got.as_ref(),
+                        model.get(&field),
+                        "round {round} step {step}: get {field}"
+                    );
+                }
                 0..=5 => {
                     // Lengths around the inline limit, and far past it.
                     let len = [0, 1, 21, 22, 23, 40, 300][rng.usize(0..7)];

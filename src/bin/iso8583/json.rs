@@ -317,6 +317,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn write_line_writes_what_to_line_writes_for_any_bytes_in_any_field() {
+        // Values of any bytes (quotes, backslashes, controls, DEL, non-UTF-8, multi-byte text),
+        // in fields of every kind (text, binary, sensitive, undefined in the spec).
+        let mut rng = fastrand::Rng::with_seed(7);
+        let pieces: &[&[u8]] = &[
+            b"A",
+            b"0",
+            b" ",
+            b"\"",
+            b"\\",
+            b"\x00",
+            b"\x1f",
+            b"\x7f",
+            b"\x80",
+            b"\xff",
+            "é".as_bytes(),
+            "€".as_bytes(),
+            b"=",
+            b"^",
+            b"*",
+        ];
+        for spec in ["iso87-ascii", "iso87-ascii-binary-bitmap", "iso87-bcd", "iso93-ascii"] {
+            let spec = Spec::builtin(spec).unwrap();
+            for _ in 0..2000 {
+                let mut msg = Message::new("0200".parse().unwrap());
+                for _ in 0..rng.usize(0..6) {
+                    let field = [2, 11, 14, 35, 41, 43, 45, 52, 55, 64, 100, 128, 130, 192][rng.usize(0..14)];
+                    let value: Vec<u8> = (0..rng.usize(0..6))
+                        .flat_map(|_| pieces[rng.usize(0..pieces.len())].to_vec())
+                        .collect();
+                    msg.set(field, value);
+                }
+                for reveal in [false, true] {
+                    let mut out = Vec::new();
+                    write_line(&spec, &msg, reveal, &mut out);
+                    let want = JsonMessage::new(&spec, &msg, reveal).to_line() + "\n";
+                    assert_eq!(String::from_utf8(out).unwrap(), want, "{msg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn write_line_writes_what_to_line_writes() {
         for (file, spec) in [
             ("default_ascii.jsonl", "iso87-ascii"),
