@@ -51,7 +51,7 @@ pub struct Message {
     /// Sorted by field number, no duplicates.
     fields: Vec<(u8, Value)>,
     /// The values too long to keep inline, set by the user (`Value::Owned` indexes them).
-    owned: Vec<Bytes>,
+    owned: LongValues,
     /// The received message the `Wire` values point into.
     wire: Bytes,
     /// Converted (BCD, EBCDIC, hex) values of a decoded message, one buffer for all.
@@ -59,6 +59,56 @@ pub struct Message {
     masks: &'static MaskSet,
     /// The sub-structures of composite fields (`None`: DE 55 as EMV BER-TLV).
     layout: Option<Arc<Layout>>,
+}
+
+/// The list of long values behind one pointer (none until the first): a message stays within
+/// the 128 bytes the compiler moves without a call to `memcpy`, and most messages (decoded ones,
+/// and those whose values all fit inline) never allocate it.
+#[derive(Default)]
+struct LongValues(Option<Box<Longs>>);
+
+/// The long values themselves (a struct, so the list sits behind the one pointer).
+#[derive(Default, Clone)]
+struct Longs {
+    values: Vec<Bytes>,
+}
+
+/// A copy allocates only when there are long values to share.
+impl Clone for LongValues {
+    fn clone(&self) -> LongValues {
+        LongValues(self.0.as_ref().filter(|l| !l.values.is_empty()).cloned())
+    }
+}
+
+impl LongValues {
+    fn get(&self, i: usize) -> Option<&Bytes> {
+        self.0.as_ref()?.values.get(i)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Bytes> {
+        self.0.as_mut()?.values.get_mut(i)
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |l| l.values.len())
+    }
+
+    fn push(&mut self, value: Bytes) {
+        self.0.get_or_insert_with(Default::default).values.push(value);
+    }
+
+    fn swap_remove(&mut self, i: usize) {
+        if let Some(l) = self.0.as_mut().filter(|l| i < l.values.len()) {
+            l.values.swap_remove(i);
+        }
+    }
+
+    /// Empties the list, keeping its room.
+    fn clear(&mut self) {
+        if let Some(l) = self.0.as_mut() {
+            l.values.clear();
+        }
+    }
 }
 
 /// Where a value lives: ranges into the decoded buffers, inside the field list itself (short
@@ -130,7 +180,7 @@ impl Message {
         Message {
             mti,
             fields: Vec::new(),
-            owned: Vec::new(),
+            owned: LongValues::default(),
             wire: Bytes::new(),
             scratch: Bytes::new(),
             masks: MaskSet::iso_default(),
@@ -150,7 +200,7 @@ impl Message {
         Message {
             mti,
             fields,
-            owned: Vec::new(),
+            owned: LongValues::default(),
             wire,
             scratch,
             masks,

@@ -96,17 +96,16 @@ impl Reader {
         if s.get(i) == Some(&b'}') {
             return Some(i + 1);
         }
-        // Field numbers seen: two keys naming one field ("11" and "011", or "11" twice) are the
-        // general path's to refuse or settle.
-        let mut seen = [0u64; 4];
+        // Two keys naming one field ("11" and "011", or "11" twice) are the general path's to
+        // refuse or settle. Fields in increasing order (the common case) cannot repeat; any other
+        // order is checked once at the end.
+        let mut last = 0u8;
+        let mut increasing = true;
         // Each field takes at least one byte.
         for _ in 0..s.len() {
             let (number, after) = field_key(s, i)?;
-            let (word, bit) = (usize::from(number / 64), 1u64 << (number % 64));
-            if seen[word] & bit != 0 {
-                return None;
-            }
-            seen[word] |= bit;
+            increasing &= number > last;
+            last = number;
             let field = spec.field(number)?;
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
             // Strings only: numbers and objects are the general path's.
@@ -129,11 +128,22 @@ impl Reader {
             i = skip_ws(s, i);
             match s.get(i)? {
                 b',' => i = skip_ws(s, i + 1),
-                b'}' => return Some(i + 1),
+                b'}' => return (increasing || !self.repeats_a_field()).then_some(i + 1),
                 _ => return None,
             }
         }
         None
+    }
+
+    /// True if two of the fields read name the same data element.
+    fn repeats_a_field(&self) -> bool {
+        let mut seen = [0u64; 4];
+        self.ranges.iter().any(|(number, _, _)| {
+            let (word, bit) = (usize::from(number / 64), 1u64 << (number % 64));
+            let repeated = seen[word] & bit != 0;
+            seen[word] |= bit;
+            repeated
+        })
     }
 }
 
