@@ -97,8 +97,9 @@ impl LongValues {
         self.0.get_or_insert_with(Default::default).values.push(value);
     }
 
+    /// Removes value `i` (which [`Message::release`] has checked is held), the last taking its place.
     fn swap_remove(&mut self, i: usize) {
-        if let Some(l) = self.0.as_mut().filter(|l| i < l.values.len()) {
+        if let Some(l) = self.0.as_mut() {
             l.values.swap_remove(i);
         }
     }
@@ -319,10 +320,9 @@ impl Message {
     /// Frees the long value in `slot`, which no field refers to any more: the last one moves
     /// into its place (so the list holds exactly the long values in use).
     fn release(&mut self, slot: u32) {
-        let last = self.owned.len().saturating_sub(1);
-        if (slot as usize) > last {
+        let Some(last) = self.owned.len().checked_sub(1).filter(|last| slot as usize <= *last) else {
             return;
-        }
+        };
         self.owned.swap_remove(slot as usize);
         if slot as usize != last {
             for (_, value) in &mut self.fields {
