@@ -186,14 +186,19 @@ fn main() {
             bare_echo_server(serve + 1).await;
             codec_echo_server(serve + 2, Spec::builtin(SPEC).expect("spec"), Reply::Echo).await;
             codec_echo_server(serve + 3, Spec::builtin(SPEC).expect("spec"), Reply::Respond).await;
+            // `ISO8583_BENCH_SERVE_SECS`: how long to serve (60 s unless given), e.g. for slow profiled clients.
+            let serve_secs = std::env::var("ISO8583_BENCH_SERVE_SECS")
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(60);
             println!(
-                "simulator on {}, bare echo on port {}, codec echo on port {}, codec host on port {}; serving for 60 s",
+                "simulator on {}, bare echo on port {}, codec echo on port {}, codec host on port {}; serving for {serve_secs} s",
                 sim.addr(),
                 serve + 1,
                 serve + 2,
                 serve + 3
             );
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_secs(serve_secs)).await;
             return;
         }
         let (sim, sim_addr, echo_addr, codec_addr, host_addr) = match port("ISO8583_BENCH_REMOTE") {

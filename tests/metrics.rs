@@ -82,4 +82,41 @@ async fn counters_and_histograms_by_endpoint_and_mti_class() {
     assert_eq!((counters.sent, counters.answered, counters.timed_out), (9, 7, 2));
     client.close().await;
     sim.shutdown().await;
+
+    // A caller that gives up on a written request: the link resolves it (outcome unknown) and the
+    // metrics record that outcome, so every request sent is answered, not sent or unknown.
+    let slow = Sim::start(
+        Spec::builtin("iso87-ascii").unwrap(),
+        SimConfig {
+            delay: Duration::from_secs(10),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let slow_addr = slow.addr().to_string();
+    let client = Client::builder(Spec::builtin("iso87-ascii").unwrap())
+        .endpoint(slow_addr.clone())
+        .pool_size(1)
+        .build()
+        .unwrap();
+    let mut auth = Message::new("0100".parse().unwrap());
+    auth.set(3, "000000").set(4, "000000001000");
+    let patient = SendOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..once
+    };
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), client.send_with(auth, patient)).await;
+    assert!(gave_up.is_err(), "the caller gave up first");
+    let text = handle.render();
+    let auth = [("endpoint", slow_addr.as_str()), ("mti_class", "authorization")];
+    assert_eq!(sample(&text, "iso8583_requests_sent_total", &auth), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "iso8583_requests_outcome_unknown_total", &auth),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "iso8583_requests_in_flight", &auth), Some(0.0));
+    client.close().await;
+    slow.shutdown().await;
 }

@@ -26,7 +26,12 @@ use crate::{CodecError, Message, Spec};
 
 /// What a waiting caller receives.
 pub(crate) type Reply = Result<Message, SendError>;
-type Waiter = oneshot::Sender<Reply>;
+/// Who waits for a request: its caller's channel, and its metrics record, finished with the
+/// outcome the core decided when it is handed out.
+pub(crate) struct Waiter {
+    tx: oneshot::Sender<Reply>,
+    tracked: Tracked,
+}
 
 /// Size of the reader's buffer; one read takes whatever the stream has, up to this.
 const READ_BUFFER: usize = 64 * 1024;
@@ -111,14 +116,16 @@ impl Shared {
         self.broken.load(Relaxed)
     }
 
-    /// Hands out resolutions (after the lock was released).
-    fn deliver(&self, out: &mut Vec<Resolution<Waiter>>) {
+    /// Hands out resolutions decided at `now` (after the lock was released).
+    fn deliver(&self, out: &mut Vec<Resolution<Waiter>>, now: Instant) {
         if out.is_empty() {
             return;
         }
         self.stats.in_flight.fetch_sub(out.len() as i64, Relaxed);
-        for (waiter, outcome) in out.drain(..) {
-            let _ = waiter.send(outcome);
+        let now = now.into_std();
+        for (mut waiter, outcome) in out.drain(..) {
+            waiter.tracked.finish(&outcome, now);
+            let _ = waiter.tx.send(outcome);
         }
         if self.room_waiters.load(Relaxed) > 0 {
             self.room.notify_waiters();
@@ -170,9 +177,13 @@ impl Shared {
     ) -> Result<PendingResponse, SendError> {
         let (tx, rx) = oneshot::channel();
         let now = Instant::now();
+        let waiter = Waiter {
+            tx,
+            tracked: self.stats.tracker(msg.mti(), now.into_std()),
+        };
         let (earliest, accepted) = {
             let mut core = self.lock();
-            let accepted = core.submit(now, msg, deadline, internal, retry_of, tx)?;
+            let accepted = core.submit(now, msg, deadline, internal, retry_of, waiter)?;
             (core.next_deadline() == Some(deadline), accepted)
         };
         self.wake_writer.notify_one();
@@ -181,9 +192,9 @@ impl Shared {
         }
         EndpointStats::bump(&self.stats.sent);
         self.stats.in_flight.fetch_add(1, Relaxed);
+        self.stats.queued(msg.mti());
         debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
         Ok(PendingResponse {
-            tracked: self.stats.track(msg.mti(), now.into_std()),
             rx,
             key: accepted.key,
             id: accepted.id,
@@ -195,10 +206,11 @@ impl Shared {
     /// Takes the link down once: every request resolves, the tasks stop.
     pub(crate) fn go_down(&self, reason: String, broken: bool) {
         let mut out = Vec::new();
+        let now = Instant::now();
         let (changed, in_flight) = {
             let mut core = self.lock();
             let in_flight = core.in_flight();
-            (core.go_down(Instant::now(), reason.clone(), &mut out), in_flight)
+            (core.go_down(now, reason.clone(), &mut out), in_flight)
         };
         if changed {
             self.down_effects(broken);
@@ -208,7 +220,7 @@ impl Shared {
                 debug!(peer = %self.peer, reason = %reason, "link down");
             }
         }
-        self.deliver(&mut out);
+        self.deliver(&mut out, now);
     }
 
     fn down_effects(&self, broken: bool) {
@@ -225,7 +237,8 @@ impl Shared {
     /// Time to look at deadlines.
     fn on_time(&self) {
         let mut out = Vec::new();
-        let expired = self.lock().on_time(Instant::now(), &mut out);
+        let now = Instant::now();
+        let expired = self.lock().on_time(now, &mut out);
         let ended = expired.unknown + expired.not_sent;
         if ended > 0 {
             self.stats.timed_out.fetch_add(ended as u64, Relaxed);
@@ -235,7 +248,7 @@ impl Shared {
             self.down_effects(true);
             warn!(peer = %self.peer, reason = %reason, "link down");
         }
-        self.deliver(&mut out);
+        self.deliver(&mut out, now);
     }
 
     /// How long the host has sent no complete frame.
@@ -339,14 +352,14 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
             }
         }
         if !frames.is_empty() {
+            let now = Instant::now();
             {
                 let mut core = shared.lock();
-                let now = Instant::now();
                 for (header, frame) in frames.drain(..) {
                     notes.push((header, core.on_frame(now, frame, &mut out)));
                 }
             }
-            shared.deliver(&mut out);
+            shared.deliver(&mut out, now);
             for (header, note) in notes.drain(..) {
                 if !on_note(&shared, header, note, &mut log) {
                     return;
@@ -552,7 +565,6 @@ pub struct PendingResponse {
     id: u64,
     shared: Arc<Shared>,
     armed: bool,
-    tracked: Tracked,
 }
 
 impl std::fmt::Debug for PendingResponse {
@@ -580,12 +592,10 @@ impl PendingResponse {
     pub async fn response(mut self) -> Result<Message, SendError> {
         let reply = (&mut self.rx).await;
         self.armed = false;
-        let outcome = match reply {
+        match reply {
             Ok(reply) => reply,
             Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
-        };
-        self.tracked.finish(&outcome);
-        outcome
+        }
     }
 }
 
@@ -595,8 +605,9 @@ impl Drop for PendingResponse {
             return;
         }
         let mut out = Vec::new();
-        self.shared.lock().cancel(Instant::now(), &self.key, self.id, &mut out);
-        self.shared.deliver(&mut out);
+        let now = Instant::now();
+        self.shared.lock().cancel(now, &self.key, self.id, &mut out);
+        self.shared.deliver(&mut out, now);
     }
 }
 

@@ -529,7 +529,12 @@ impl Decoder for Framing {
             return Ok(None);
         }
         self.pending_len = None;
-        let header = src.split_to(self.header.len()).freeze();
+        // No header (the common case): no split, so no reference count taken and dropped per frame.
+        let header = if self.header.is_empty() {
+            Bytes::new()
+        } else {
+            src.split_to(self.header.len()).freeze()
+        };
         let message = src.split_to(len).freeze();
         Ok(Some(Frame { header, message }))
     }

@@ -145,18 +145,16 @@ impl EndpointStats {
         }
     }
 
-    /// A request was queued on a link of this endpoint: counts it sent and in flight (feature
-    /// `metrics`); the returned record ends it when the request resolves or is dropped. `now`:
-    /// when it was queued (the caller's clock reading, not a second one).
-    pub(crate) fn track(&self, mti: Mti, now: std::time::Instant) -> Tracked {
+    /// The record of a request about to be queued at `now` (the caller's clock reading, not a
+    /// second one). It counts nothing yet: [`EndpointStats::queued`] does once the link took it,
+    /// and [`Tracked::finish`] when the link resolves it.
+    pub(crate) fn tracker(&self, mti: Mti, now: std::time::Instant) -> Tracked {
         #[cfg(feature = "metrics")]
         {
-            let class = self.class_metrics(mti);
-            if let Some(m) = &class {
-                m.sent.increment(1);
-                m.in_flight.increment(1.0);
+            Tracked {
+                class: self.class_metrics(mti),
+                started: now,
             }
-            Tracked { class, started: now }
         }
         #[cfg(not(feature = "metrics"))]
         {
@@ -165,15 +163,29 @@ impl EndpointStats {
         }
     }
 
+    /// A request of type `mti` was queued on a link of this endpoint: counts it sent and in
+    /// flight (feature `metrics`).
+    pub(crate) fn queued(&self, mti: Mti) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.class_metrics_ref(mti) {
+            m.sent.increment(1);
+            m.in_flight.increment(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = mti;
+    }
+
     #[cfg(feature = "metrics")]
-    fn class_metrics(&self, mti: Mti) -> Option<Arc<ClassMetrics>> {
+    fn class_metrics_ref(&self, mti: Mti) -> Option<&Arc<ClassMetrics>> {
         let endpoint = self.endpoint.get()?;
         let digit = usize::from(mti.as_bytes()[1].wrapping_sub(b'0'));
         let slot = self.classes.get(digit)?;
-        Some(
-            slot.get_or_init(|| Arc::new(ClassMetrics::new(endpoint, class_name(mti))))
-                .clone(),
-        )
+        Some(slot.get_or_init(|| Arc::new(ClassMetrics::new(endpoint, class_name(mti)))))
+    }
+
+    #[cfg(feature = "metrics")]
+    fn class_metrics(&self, mti: Mti) -> Option<Arc<ClassMetrics>> {
+        self.class_metrics_ref(mti).cloned()
     }
 }
 
@@ -246,7 +258,9 @@ impl ClassMetrics {
 }
 
 /// One request between its queueing and its outcome (feature `metrics`: its class's handles and
-/// when it was queued). Dropping it without an outcome only ends its in-flight count.
+/// when it was queued). It travels with the request's waiter inside the link, so the outcome the
+/// link decides is the one recorded, timed with the clock reading the link took for it (no
+/// clock read of its own).
 #[derive(Debug)]
 pub(crate) struct Tracked {
     #[cfg(feature = "metrics")]
@@ -258,15 +272,17 @@ pub(crate) struct Tracked {
 }
 
 impl Tracked {
-    /// Records the request's outcome: its round trip when answered, else how it failed.
-    pub(crate) fn finish(&mut self, outcome: &Result<Message, SendError>) {
+    /// Records the request's outcome, decided at `now`: its round trip when answered, else how
+    /// it failed; it leaves the in-flight gauge.
+    pub(crate) fn finish(&mut self, outcome: &Result<Message, SendError>, now: std::time::Instant) {
         #[cfg(feature = "metrics")]
         if let Some(m) = self.class.take() {
             m.in_flight.decrement(1.0);
             match outcome {
                 Ok(_) => {
                     m.answered.increment(1);
-                    m.round_trip.record(self.started.elapsed().as_secs_f64());
+                    m.round_trip
+                        .record(now.saturating_duration_since(self.started).as_secs_f64());
                 }
                 Err(e) => {
                     if e.is_timeout() {
@@ -281,15 +297,6 @@ impl Tracked {
             }
         }
         #[cfg(not(feature = "metrics"))]
-        let _ = outcome;
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        #[cfg(feature = "metrics")]
-        if let Some(m) = self.class.take() {
-            m.in_flight.decrement(1.0);
-        }
+        let _ = (outcome, now);
     }
 }

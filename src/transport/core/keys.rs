@@ -6,6 +6,7 @@
 //! with an unknown outcome and whose late window has not passed, is refused.
 //! It is a leaf: the link core calls it under its own lock, it calls nothing.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -256,74 +257,89 @@ impl<T: Moment> KeyRegistry<T> {
         let table = &mut *guard;
         table.purge(now);
         let token = table.next_token;
-        let mut shadow = None;
-        let key = match msg.get(11) {
+        let held = table.map.len();
+        let (key, took_over) = match msg.get(11) {
             Some(raw) => {
                 let shown = || String::from_utf8_lossy(raw).into_owned();
                 let Some(stan) = parse_stan(raw) else {
                     return Err(Cause::BadStan(shown()));
                 };
-                let key = MatchKey::with_stan(stan, msg, extra);
-                match table.map.get(&key) {
-                    None => {
-                        if table.map.len() >= self.capacity {
+                // One look-up: the entry found decides, and takes the reservation.
+                match table.map.entry(MatchKey::with_stan(stan, msg, extra)) {
+                    Entry::Vacant(v) => {
+                        if held >= self.capacity {
                             return Err(Cause::NoStanFree);
                         }
+                        let key = v.key().clone();
+                        v.insert(Reservation::InFlight { token, shadow: None });
+                        (key, false)
                     }
-                    Some(Reservation::InFlight { .. }) => return Err(Cause::StanInUse { stan: shown() }),
-                    Some(Reservation::Unresolved {
-                        until,
-                        mti,
-                        token: held,
-                        outstanding,
-                    }) => {
-                        let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
-                        let own_retry = retry_of == Some(*held);
-                        if *until > now {
-                            if !own_repeat && !own_retry {
-                                return Err(Cause::StanUnresolved { stan: shown() });
+                    Entry::Occupied(o) => {
+                        let shadow = match *o.get() {
+                            Reservation::InFlight { .. } => return Err(Cause::StanInUse { stan: shown() }),
+                            Reservation::Unresolved {
+                                until,
+                                mti,
+                                token: held,
+                                outstanding,
+                            } => {
+                                let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
+                                let own_retry = retry_of == Some(held);
+                                if until > now && !own_repeat && !own_retry {
+                                    return Err(Cause::StanUnresolved { stan: shown() });
+                                }
+                                (until > now).then_some(Shadow {
+                                    until,
+                                    mti,
+                                    token: held,
+                                    outstanding,
+                                })
                             }
-                            shadow = Some(Shadow {
-                                until: *until,
-                                mti: *mti,
-                                token: *held,
-                                outstanding: *outstanding,
-                            });
-                        }
+                        };
+                        let key = o.key().clone();
+                        let took_over = shadow.is_some();
+                        *o.into_mut() = Reservation::InFlight { token, shadow };
+                        (key, took_over)
                     }
                 }
-                key
             }
             None => {
-                if table.map.len() >= self.capacity {
+                if held >= self.capacity {
                     return Err(Cause::NoStanFree);
                 }
-                // At most `len` STANs are taken for this message's extra fields, so one of the
-                // next `len + 1` in the sequence is free: the search under the lock is bounded
+                // At most `held` STANs are taken for this message's extra fields, so one of the
+                // next `held + 1` in the sequence is free: the search under the lock is bounded
                 // by the keys held (`max_keys`), not by the STAN space.
-                let probes =
-                    u32::try_from(table.map.len()).map_or(STAN_SPACE, |held| held.saturating_add(1).min(STAN_SPACE));
+                let probes = u32::try_from(held).map_or(STAN_SPACE, |held| held.saturating_add(1).min(STAN_SPACE));
                 let mut found = None;
                 for _ in 0..probes {
-                    let key = MatchKey::with_stan(self.stans.next(), msg, extra);
-                    let free = match table.map.get(&key) {
-                        None => true,
-                        Some(Reservation::Unresolved { until, .. }) => *until <= now,
-                        Some(Reservation::InFlight { .. }) => false,
+                    let entry = table.map.entry(MatchKey::with_stan(self.stans.next(), msg, extra));
+                    let free = match &entry {
+                        Entry::Vacant(_) => true,
+                        Entry::Occupied(o) => matches!(o.get(), Reservation::Unresolved { until, .. } if *until <= now),
                     };
                     if free {
-                        found = Some(key);
+                        let reservation = Reservation::InFlight { token, shadow: None };
+                        found = Some(match entry {
+                            Entry::Vacant(v) => {
+                                let key = v.key().clone();
+                                v.insert(reservation);
+                                key
+                            }
+                            Entry::Occupied(mut o) => {
+                                o.insert(reservation);
+                                o.key().clone()
+                            }
+                        });
                         break;
                     }
                 }
                 let key = found.ok_or(Cause::NoStanFree)?;
                 msg.set_stan(key.stan);
-                key
+                (key, false)
             }
         };
         table.next_token += 1;
-        let took_over = shadow.is_some();
-        table.map.insert(key.clone(), Reservation::InFlight { token, shadow });
         Ok((key, token, took_over))
     }
 
@@ -332,28 +348,27 @@ impl<T: Moment> KeyRegistry<T> {
     /// window: the original's late answer may still come.
     pub(crate) fn release(&self, now: T, key: &MatchKey, token: u64) {
         let mut table = self.lock();
-        match table.map.get(key) {
-            Some(Reservation::InFlight {
+        // Mostly the key is ours, in flight, and simply leaves: one look-up.
+        let Some((key, held)) = table.map.remove_entry(key) else {
+            return;
+        };
+        let back = match held {
+            Reservation::InFlight {
                 token: t,
                 shadow: Some(shadow),
-            }) if *t == token && shadow.until > now => {
-                let shadow = *shadow;
-                table.map.insert(
-                    key.clone(),
-                    Reservation::Unresolved {
-                        token: shadow.token,
-                        until: shadow.until,
-                        mti: shadow.mti,
-                        outstanding: shadow.outstanding,
-                    },
-                );
+            } if t == token && shadow.until > now => {
                 // The original's window entry is still queued (it ends after now): no second one.
+                Reservation::Unresolved {
+                    token: shadow.token,
+                    until: shadow.until,
+                    mti: shadow.mti,
+                    outstanding: shadow.outstanding,
+                }
             }
-            Some(Reservation::InFlight { token: t, .. }) if *t == token => {
-                table.map.remove(key);
-            }
-            _ => {}
-        }
+            Reservation::InFlight { token: t, .. } if t == token => return,
+            other => other, // not ours: it stays as it was
+        };
+        table.map.insert(key, back);
     }
 
     /// A late answer came for `key` (the request `token` ended with an unknown
@@ -434,38 +449,83 @@ impl<T: Moment> Table<T> {
     }
 }
 
-/// Keys of requests answered recently, to tell a duplicate answer from one
-/// nobody ever waited for. Two generations of at most `cap / 2` keys each:
-/// when the newer one fills up it becomes the older one, and the older one is
-/// forgotten — no per-key clone or queue on the hot path, memory bounded.
+/// Keys of the last `cap` requests a link answered, to tell a duplicate answer from one nobody
+/// ever waited for. The hot path (an answer) writes one 64-bit fingerprint into a ring: no
+/// hashing table, no key clone. Only a frame that matches nothing in flight or late looks here,
+/// scanning the ring (a few thousand words, about the cost of decoding that frame). Two keys
+/// sharing a fingerprint (one chance in 2^64 per pair) would only make an unknown answer count as
+/// a duplicate: both are dropped.
 pub(crate) struct AnsweredKeys {
-    newer: KeyMap<()>,
-    older: KeyMap<()>,
-    half: usize,
+    ring: Vec<u64>,
+    /// Where the next fingerprint goes once the ring is full.
+    next: usize,
+    cap: usize,
 }
 
 impl AnsweredKeys {
     pub(crate) fn new(cap: usize) -> Self {
         AnsweredKeys {
-            newer: KeyMap::default(),
-            older: KeyMap::default(),
-            half: cap / 2,
+            ring: Vec::new(),
+            next: 0,
+            cap,
         }
     }
 
-    pub(crate) fn insert(&mut self, key: MatchKey) {
-        if self.half == 0 {
-            return;
+    /// A STAN alone is its own fingerprint (below 2^20); a key with extra fields is hashed, with
+    /// the top bit set so the two kinds never meet.
+    fn fingerprint(key: &MatchKey) -> u64 {
+        use std::hash::BuildHasher;
+        match key.extra {
+            None => u64::from(key.stan),
+            Some(_) => BuildHasherDefault::<KeyHasher>::default().hash_one(key) | 1 << 63,
         }
-        if self.newer.len() >= self.half {
-            std::mem::swap(&mut self.newer, &mut self.older);
-            self.newer.clear(); // keeps its capacity
-        }
-        self.newer.insert(key, ());
     }
 
-    /// True if `key` was answered recently.
+    pub(crate) fn insert(&mut self, key: &MatchKey) {
+        let fp = Self::fingerprint(key);
+        if self.ring.len() < self.cap {
+            self.ring.push(fp);
+        } else if let Some(slot) = self.ring.get_mut(self.next) {
+            *slot = fp;
+            self.next = if self.next + 1 >= self.cap { 0 } else { self.next + 1 };
+        }
+    }
+
+    /// True if `key` was among the last `cap` answered.
     pub(crate) fn contains(&self, key: &MatchKey) -> bool {
-        self.newer.contains_key(key) || self.older.contains_key(key)
+        let fp = Self::fingerprint(key);
+        self.ring.contains(&fp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stan: u32, tid: Option<&str>) -> MatchKey {
+        let mut msg = Message::new("0200".parse().expect("mti")).with(11, format!("{stan:06}"));
+        if let Some(tid) = tid {
+            msg.set(41, tid.to_owned());
+        }
+        MatchKey::of(&msg, if tid.is_some() { &[41] } else { &[] }).expect("key")
+    }
+
+    /// Exactly the last `cap` answered keys are remembered, extra fields included.
+    #[test]
+    fn the_last_cap_answered_keys_are_remembered_and_no_more() {
+        let mut answered = AnsweredKeys::new(3);
+        for stan in 1..=5 {
+            answered.insert(&key(stan, None));
+        }
+        let held: Vec<u32> = (1..=6).filter(|s| answered.contains(&key(*s, None))).collect();
+        assert_eq!(held, [3, 4, 5]);
+        answered.insert(&key(9, Some("TERM0001")));
+        assert!(answered.contains(&key(9, Some("TERM0001"))));
+        assert!(!answered.contains(&key(9, Some("TERM0002"))), "another terminal's key");
+        assert!(!answered.contains(&key(9, None)));
+        assert!(!answered.contains(&key(3, None)), "pushed out by the newest");
+        let mut none = AnsweredKeys::new(0);
+        none.insert(&key(1, None));
+        assert!(!none.contains(&key(1, None)));
     }
 }

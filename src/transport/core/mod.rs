@@ -446,7 +446,7 @@ impl<W, T: Moment> LinkCore<W, T> {
                     self.outbox.cut(slot.seq);
                 }
                 self.keys.release(now, &key, slot.id);
-                self.answered.insert(key);
+                self.answered.insert(&key);
                 self.consecutive_timeouts = 0;
                 out.push((slot.waiter, Ok(msg)));
                 return FrameNote::Answered;
@@ -459,7 +459,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             }
             self.late.map.remove(&key);
             self.keys.late_answer(&key, token);
-            self.answered.insert(key);
+            self.answered.insert(&key);
             FrameNote::Late(msg)
         } else if self.answered.contains(&key) {
             FrameNote::Duplicate(msg)
