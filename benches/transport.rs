@@ -224,6 +224,47 @@ fn main() {
         let _ = bare_case(&echo_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = codec_case(&codec_addr, 1, 16, Duration::from_millis(300)).await;
         let _ = iso_case(&host_addr, 1, 16, Duration::from_millis(300)).await;
+        // `ISO8583_BENCH_PAIRS=N`: the goal's measurement alone, robust to a noisy machine. For
+        // 1 link x 128 and 4 links x 32, N rounds of (transport vs codec host, codec echo), the
+        // order swapped every round, each case `ISO8583_BENCH_SECS` long; per round the ratio
+        // host/codec, then the median ratio and the ratio of the summed round trips.
+        if let Some(pairs) = std::env::var("ISO8583_BENCH_PAIRS").ok().and_then(|n| n.parse::<usize>().ok()) {
+            for (links, per_link, name) in [(1, 128, "1 link x 128"), (4, 32, "4 links x 32")] {
+                let mut ratios = Vec::new();
+                let (mut host_sum, mut codec_sum) = (0.0, 0.0);
+                for round in 0..pairs {
+                    let (host, codec) = if round % 2 == 0 {
+                        let host = iso_case(&host_addr, links, per_link, run).await;
+                        (host, codec_case(&codec_addr, links, per_link, run).await)
+                    } else {
+                        let codec = codec_case(&codec_addr, links, per_link, run).await;
+                        (iso_case(&host_addr, links, per_link, run).await, codec)
+                    };
+                    host_sum += host.rate();
+                    codec_sum += codec.rate();
+                    ratios.push(host.rate() / codec.rate());
+                    println!(
+                        "{name:<14} round {round:>2}: host {:>9.0} rt/s, codec {:>9.0} rt/s, host/codec {:>4.0}%",
+                        host.rate(),
+                        codec.rate(),
+                        100.0 * host.rate() / codec.rate()
+                    );
+                }
+                ratios.sort_by(f64::total_cmp);
+                let median = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+                println!(
+                    "{name:<14} {pairs} rounds: median host/codec {:>4.0}%, summed {:>4.0}%, host {:>9.0} rt/s, codec {:>9.0} rt/s (means)",
+                    100.0 * median,
+                    100.0 * host_sum / codec_sum,
+                    host_sum / pairs.max(1) as f64,
+                    codec_sum / pairs.max(1) as f64
+                );
+            }
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            return;
+        }
         println!("iso: the transport against the simulator; host: the transport against the codec host");
         println!(
             "{:<16} {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>10} {:>6} {:>6} | {:>9} {:>10} {:>11}",

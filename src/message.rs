@@ -124,6 +124,17 @@ pub(crate) enum Value {
     Inline(u8, [u8; INLINE]),
 }
 
+/// A STAN as the 6 digits of DE 11 (modulo 1,000,000).
+fn stan_digits(stan: u32) -> [u8; 6] {
+    let mut digits = [b'0'; 6];
+    let mut n = stan % 1_000_000;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    digits
+}
+
 /// The longest value kept inline (a PAN, an amount, a date, a code: most fields).
 const INLINE: usize = 22;
 
@@ -479,13 +490,34 @@ impl Message {
     }
     /// Sets DE 11 from a number, zero-padded to six digits (`42` → `"000042"`); values wrap modulo 1,000,000.
     pub fn set_stan(&mut self, stan: u32) -> &mut Self {
-        let mut digits = [b'0'; 6];
-        let mut n = stan % 1_000_000;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
+        self.set_short(11, &stan_digits(stan))
+    }
+
+    /// Where `field` is in the field list: `Ok(i)` when present, `Err(i)` where it would go
+    /// (for a look-up followed by an insertion without a second search).
+    pub(crate) fn position(&self, field: u8) -> Result<usize, usize> {
+        self.fields.binary_search_by_key(&field, |(n, _)| *n)
+    }
+
+    /// The value at position `i` of the field list (see [`Message::position`]).
+    pub(crate) fn value_at(&self, i: usize) -> Option<&[u8]> {
+        self.fields.get(i).map(|(_, v)| self.value(v))
+    }
+
+    /// Sets DE 11 to `stan` (6 digits) where [`Message::position`] said it goes (`Err(at)`);
+    /// any other `at` falls back to the search.
+    pub(crate) fn insert_stan_at(&mut self, at: usize, stan: u32) {
+        let digits = stan_digits(stan);
+        let before = at.checked_sub(1).and_then(|i| self.fields.get(i));
+        let fits = before.is_none_or(|(n, _)| *n < 11)
+            && at <= self.fields.len()
+            && self.fields.get(at).is_none_or(|(n, _)| *n > 11);
+        match Value::inline(&digits) {
+            Some(value) if fits => self.fields.insert(at, (11, value)),
+            _ => {
+                self.set_short(11, &digits);
+            }
         }
-        self.set_short(11, &digits)
     }
     /// DE 2, primary account number, masked unless revealed: `msg.pan().unwrap().reveal()`.
     pub fn pan(&self) -> Option<Masked<'_>> {

@@ -212,8 +212,13 @@ impl Connection {
 
     /// Sends `msg` and waits up to `timeout` (saturating) for its response.
     pub async fn send(&self, mut msg: Message, timeout: Duration) -> Result<Message, SendError> {
-        let deadline = Instant::now().after(timeout);
-        self.dispatch(&mut msg, deadline).await?.response().await
+        let now = Instant::now();
+        let deadline = now.after(timeout);
+        self.shared
+            .submit_from(now, &mut msg, deadline, false, None)
+            .await?
+            .response()
+            .await
     }
 
     /// Queues `msg` for writing and registers it as in flight; the returned

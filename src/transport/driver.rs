@@ -141,8 +141,22 @@ impl Shared {
         internal: bool,
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
+        self.submit_from(Instant::now(), msg, deadline, internal, retry_of).await
+    }
+
+    /// As [`Shared::submit`], for a caller that read the clock (`now`) just before, with no
+    /// wait since: the first attempt takes that reading instead of a second one.
+    pub(crate) async fn submit_from(
+        self: &Arc<Self>,
+        now: Instant,
+        msg: &mut Message,
+        deadline: Instant,
+        internal: bool,
+        retry_of: Option<u64>,
+    ) -> Result<PendingResponse, SendError> {
+        let mut now = Some(now);
         loop {
-            let max = match self.try_submit(msg, deadline, internal, retry_of) {
+            let max = match self.try_submit(now.take(), msg, deadline, internal, retry_of) {
                 Err(SendError::NotSent(Cause::TooManyInFlight { max })) => max,
                 other => return other,
             };
@@ -151,7 +165,7 @@ impl Shared {
             tokio::pin!(room);
             room.as_mut().enable();
             self.room_waiters.fetch_add(1, Relaxed);
-            let again = self.try_submit(msg, deadline, internal, retry_of);
+            let again = self.try_submit(None, msg, deadline, internal, retry_of);
             let outcome = match again {
                 Err(SendError::NotSent(Cause::TooManyInFlight { .. })) => {
                     tokio::time::timeout_at(deadline, room).await.map_err(|_| ())
@@ -168,15 +182,17 @@ impl Shared {
         }
     }
 
+    /// One attempt at `now` (read here when `None`).
     fn try_submit(
         self: &Arc<Self>,
+        now: Option<Instant>,
         msg: &mut Message,
         deadline: Instant,
         internal: bool,
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
         let (tx, rx) = oneshot::channel();
-        let now = Instant::now();
+        let now = now.unwrap_or_else(Instant::now);
         let waiter = Waiter {
             tx,
             tracked: self.stats.tracker(msg.mti(), now.into_std()),
@@ -321,8 +337,11 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
     };
     let mut framing = shared.config.framing.clone();
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    let mut frames: Vec<(Bytes, Result<Message, CodecError>)> = Vec::new();
-    let mut notes: Vec<(Bytes, FrameNote)> = Vec::new();
+    // Headers apart from the frames and notes: a decoded message or a note moves inline (up to
+    // 128 bytes), a pair with its header would need a call to `memcpy` at every move.
+    let mut headers: Vec<Bytes> = Vec::new();
+    let mut frames: Vec<Result<Message, CodecError>> = Vec::new();
+    let mut notes: Vec<FrameNote> = Vec::new();
     let mut out = Vec::new();
     let mut log = DropLog::new();
     loop {
@@ -343,7 +362,10 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
         let mut unreadable = None;
         loop {
             match framing.decode(&mut buf) {
-                Ok(Some(frame)) => frames.push((frame.header, shared.spec.decode_bytes(frame.message))),
+                Ok(Some(frame)) => {
+                    headers.push(frame.header);
+                    frames.push(shared.spec.decode_bytes(frame.message));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     unreadable = Some(format!("unreadable frame: {e}"));
@@ -355,12 +377,12 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
             let now = Instant::now();
             {
                 let mut core = shared.lock();
-                for (header, frame) in frames.drain(..) {
-                    notes.push((header, core.on_frame(now, frame, &mut out)));
+                for frame in frames.drain(..) {
+                    notes.push(core.on_frame(now, frame, &mut out));
                 }
             }
             shared.deliver(&mut out, now);
-            for (header, note) in notes.drain(..) {
+            for (header, note) in headers.drain(..).zip(notes.drain(..)) {
                 if !on_note(&shared, header, note, &mut log) {
                     return;
                 }

@@ -440,7 +440,9 @@ impl Framing {
     pub(crate) fn begin_frame(&self, dst: &mut BytesMut) -> usize {
         let start = dst.len();
         dst.put_bytes(0, self.prefix.len());
-        dst.extend_from_slice(&self.header);
+        if !self.header.is_empty() {
+            dst.extend_from_slice(&self.header);
+        }
         start
     }
 

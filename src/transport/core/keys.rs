@@ -258,8 +258,9 @@ impl<T: Moment> KeyRegistry<T> {
         table.purge(now);
         let token = table.next_token;
         let held = table.map.len();
-        let (key, took_over) = match msg.get(11) {
-            Some(raw) => {
+        let (key, took_over) = match msg.position(11) {
+            Ok(i) => {
+                let raw = msg.value_at(i).unwrap_or_default();
                 let shown = || String::from_utf8_lossy(raw).into_owned();
                 let Some(stan) = parse_stan(raw) else {
                     return Err(Cause::BadStan(shown()));
@@ -303,7 +304,7 @@ impl<T: Moment> KeyRegistry<T> {
                     }
                 }
             }
-            None => {
+            Err(at) => {
                 if held >= self.capacity {
                     return Err(Cause::NoStanFree);
                 }
@@ -335,7 +336,7 @@ impl<T: Moment> KeyRegistry<T> {
                     }
                 }
                 let key = found.ok_or(Cause::NoStanFree)?;
-                msg.set_stan(key.stan);
+                msg.insert_stan_at(at, key.stan);
                 (key, false)
             }
         };
