@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use super::config::ConnectionConfig;
 use super::core::keys::{KeyRegistry, MatchKey};
-use super::core::{FrameNote, Limits, LinkCore, Moment, Resolution};
+use super::core::{FrameNote, Limits, LinkCore, Moment, Preparer, Resolution};
 use super::error::{Cause, SendError};
 use super::framing::swap_tpdu;
 use super::stats::{EndpointStats, Tracked};
@@ -41,6 +41,11 @@ const MAX_REPLY_BACKLOG: usize = 1 << 20;
 const LOG_BURST: u32 = 10;
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+thread_local! {
+    /// The frame a sender encodes before taking its link's lock, reused by every send of a thread.
+    static FRAME: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::with_capacity(1024));
+}
+
 /// The client-wide key registry on tokio's clock.
 pub(crate) type Keys = KeyRegistry<Instant>;
 
@@ -60,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) peer: String,
     pub(crate) config: Arc<ConnectionConfig>,
     spec: Arc<Spec>,
+    /// Prepares a sender's request outside the lock (see [`LinkCore::commit`]).
+    preparer: Preparer<Instant>,
 }
 
 impl Shared {
@@ -86,7 +93,9 @@ impl Shared {
             Instant::now(),
         );
         stats.label(&peer);
+        let preparer = core.preparer();
         Shared {
+            preparer,
             core: Mutex::new(core),
             wake_writer: Notify::new(),
             wake_timer: Notify::new(),
@@ -141,7 +150,8 @@ impl Shared {
         internal: bool,
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
-        self.submit_from(Instant::now(), msg, deadline, internal, retry_of).await
+        self.submit_from(Instant::now(), msg, deadline, internal, retry_of)
+            .await
     }
 
     /// As [`Shared::submit`], for a caller that read the clock (`now`) just before, with no
@@ -191,17 +201,23 @@ impl Shared {
         internal: bool,
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
-        let (tx, rx) = oneshot::channel();
         let now = now.unwrap_or_else(Instant::now);
-        let waiter = Waiter {
-            tx,
-            tracked: self.stats.tracker(msg.mti(), now.into_std()),
-        };
-        let (earliest, accepted) = {
+        let (earliest, accepted) = FRAME.with(|frame| {
+            // Reserving the key and encoding the frame need no link state: outside the link's
+            // lock, so the senders and the reader of a busy link do not wait for each other's
+            // encoding. The core decides under its lock (commit) whatever happened meanwhile.
+            let mut frame = frame.borrow_mut();
+            let prepared = self.preparer.prepare(now, msg, deadline, retry_of, &mut frame)?;
+            let (tx, rx) = oneshot::channel();
+            let waiter = Waiter {
+                tx,
+                tracked: self.stats.tracker(msg.mti(), now.into_std()),
+            };
             let mut core = self.lock();
-            let accepted = core.submit(now, msg, deadline, internal, retry_of, waiter)?;
-            (core.next_deadline() == Some(deadline), accepted)
-        };
+            let accepted = core.commit(now, prepared, msg, &frame, deadline, internal, waiter)?;
+            Ok::<_, SendError>((core.next_deadline() == Some(deadline), (accepted, rx)))
+        })?;
+        let (accepted, rx) = accepted;
         self.wake_writer.notify_one();
         if earliest {
             self.wake_timer.notify_one();

@@ -243,7 +243,8 @@ impl<T: Moment> KeyRegistry<T> {
     }
 
     /// Reserves the key of `msg` for a request going out now, assigning a free
-    /// STAN when DE 11 is absent. Returns the key and the reservation's token.
+    /// STAN when DE 11 is absent. Returns the key, the reservation's token, whether it took over
+    /// an unresolved key, and whether it filled DE 11.
     /// An unresolved key is let through only for the client's own retry of the
     /// request that holds it (`retry_of`, its token) or a repeat of it (0400 → 0401).
     pub(crate) fn reserve(
@@ -252,13 +253,13 @@ impl<T: Moment> KeyRegistry<T> {
         msg: &mut Message,
         extra: &[u8],
         retry_of: Option<u64>,
-    ) -> Result<(MatchKey, u64, bool), Cause> {
+    ) -> Result<(MatchKey, u64, bool, bool), Cause> {
         let mut guard = self.lock();
         let table = &mut *guard;
         table.purge(now);
         let token = table.next_token;
         let held = table.map.len();
-        let (key, took_over) = match msg.position(11) {
+        let (key, took_over, assigned) = match msg.position(11) {
             Ok(i) => {
                 let raw = msg.value_at(i).unwrap_or_default();
                 let shown = || String::from_utf8_lossy(raw).into_owned();
@@ -273,7 +274,7 @@ impl<T: Moment> KeyRegistry<T> {
                         }
                         let key = v.key().clone();
                         v.insert(Reservation::InFlight { token, shadow: None });
-                        (key, false)
+                        (key, false, false)
                     }
                     Entry::Occupied(o) => {
                         let shadow = match *o.get() {
@@ -300,7 +301,7 @@ impl<T: Moment> KeyRegistry<T> {
                         let key = o.key().clone();
                         let took_over = shadow.is_some();
                         *o.into_mut() = Reservation::InFlight { token, shadow };
-                        (key, took_over)
+                        (key, took_over, false)
                     }
                 }
             }
@@ -337,11 +338,11 @@ impl<T: Moment> KeyRegistry<T> {
                 }
                 let key = found.ok_or(Cause::NoStanFree)?;
                 msg.insert_stan_at(at, key.stan);
-                (key, false)
+                (key, false, true)
             }
         };
         table.next_token += 1;
-        Ok((key, token, took_over))
+        Ok((key, token, took_over, assigned))
     }
 
     /// Frees `key` if `token` still holds it in flight (answered, not sent). A

@@ -181,6 +181,80 @@ impl<T: Moment> LateKeys<T> {
     }
 }
 
+/// A request the client-wide registry admitted and whose frame is encoded, not yet on a link:
+/// [`LinkCore::commit`] queues it or refuses it (giving its key back).
+#[derive(Debug)]
+#[must_use = "a prepared request holds its key until committed"]
+pub(crate) struct Prepared {
+    key: MatchKey,
+    id: u64,
+    took_over: bool,
+    mti: Mti,
+    expect: Mti,
+    /// The registry filled DE 11 (removed again if the link refuses).
+    assigned_stan: bool,
+}
+
+/// Step one of a submit, with no link state, run outside the link's lock: what a link shares
+/// with it (the client-wide registry, the spec, the framing, the match fields).
+#[derive(Clone)]
+pub(crate) struct Preparer<T> {
+    keys: Arc<KeyRegistry<T>>,
+    spec: Arc<Spec>,
+    framing: Framing,
+    match_fields: Vec<u8>,
+}
+
+impl<T: Moment> Preparer<T> {
+    /// Refuses a deadline already passed or a message that is not a request; reserves the
+    /// message's key in the client-wide registry (filling DE 11 with a free STAN when absent)
+    /// and encodes its frame into `frame` (emptied first). On any refusal nothing stays
+    /// reserved.
+    pub(crate) fn prepare(
+        &self,
+        now: T,
+        msg: &mut Message,
+        deadline: T,
+        retry_of: Option<u64>,
+        frame: &mut BytesMut,
+    ) -> Result<Prepared, SendError> {
+        let refuse = |cause| Err(SendError::NotSent(cause));
+        if deadline <= now {
+            return refuse(Cause::Timeout);
+        }
+        let mti = msg.mti();
+        let Some(expect) = mti.response() else {
+            return refuse(Cause::NotARequest(mti));
+        };
+        let (key, id, took_over, assigned_stan) = self
+            .keys
+            .reserve(now, msg, &self.match_fields, retry_of)
+            .map_err(SendError::NotSent)?;
+        frame.clear();
+        let start = self.framing.begin_frame(frame);
+        let encoded = self
+            .spec
+            .encode_into(msg, frame)
+            .map_err(Cause::Encode)
+            .and_then(|()| self.framing.finish_frame(frame, start).map_err(Cause::from));
+        if let Err(cause) = encoded {
+            self.keys.release(now, &key, id);
+            if assigned_stan {
+                msg.remove(11);
+            }
+            return refuse(cause);
+        }
+        Ok(Prepared {
+            key,
+            id,
+            took_over,
+            mti,
+            expect,
+            assigned_stan,
+        })
+    }
+}
+
 /// One link's state: requests in flight, late and answered keys, the outbox,
 /// the deadline index and the link's state. `W` is the waiter handed back in
 /// resolutions, `T` the clock.
@@ -278,12 +352,15 @@ impl<W, T: Moment> LinkCore<W, T> {
 
     // ---- mutators ------------------------------------------------------
 
-    /// Takes a request: refuses it (not sent, with the reason) or reserves its
-    /// key, encodes its frame into the outbox and registers `waiter`. A
-    /// missing DE 11 is filled with a free STAN. `internal`: the link's own
-    /// request (sign-on, echo, sign-off), taken while closing and beyond
-    /// `max_in_flight`. `retry_of`: the id of the earlier attempt this one
-    /// retries (its key may be unresolved).
+    /// Takes a request in one step: refuses it (not sent, with the reason) or
+    /// reserves its key, encodes its frame into the outbox and registers
+    /// `waiter`. A missing DE 11 is filled with a free STAN. `internal`: the
+    /// link's own request (sign-on, echo, sign-off), taken while closing and
+    /// beyond `max_in_flight`. `retry_of`: the id of the earlier attempt this
+    /// one retries (its key may be unresolved). The driver takes the same two
+    /// steps with the encoding outside the link's lock: [`LinkCore::prepare`],
+    /// then [`LinkCore::commit`].
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn submit(
         &mut self,
@@ -294,39 +371,99 @@ impl<W, T: Moment> LinkCore<W, T> {
         retry_of: Option<u64>,
         waiter: W,
     ) -> Result<Accepted, SendError> {
-        let refuse = |cause| Err(SendError::NotSent(cause));
-        match &self.state {
-            LinkState::Down(reason) => return refuse(Cause::LinkDown(reason.clone())),
-            LinkState::Closing if !internal => return refuse(Cause::Closing),
-            _ => {}
-        }
+        // The link's own refusals first (in the order a caller is told: down, closing, a
+        // deadline passed, not a request, full): a request the link cannot take takes no key.
+        self.admits_state(internal)?;
         if deadline <= now {
-            return refuse(Cause::Timeout);
+            return Err(SendError::NotSent(Cause::Timeout));
         }
-        let mti = msg.mti();
-        let Some(expect) = mti.response() else {
-            return refuse(Cause::NotARequest(mti));
-        };
+        if msg.mti().response().is_none() {
+            return Err(SendError::NotSent(Cause::NotARequest(msg.mti())));
+        }
+        self.admits_room(internal)?;
+        let mut frame = BytesMut::new();
+        let prepared = self.preparer().prepare(now, msg, deadline, retry_of, &mut frame)?;
+        self.commit(now, prepared, msg, &frame, deadline, internal, waiter)
+    }
+
+    /// What [`Preparer::prepare`] needs of this link, to run without its lock.
+    pub(crate) fn preparer(&self) -> Preparer<T> {
+        Preparer {
+            keys: self.keys.clone(),
+            spec: self.spec.clone(),
+            framing: self.framing.clone(),
+            match_fields: self.match_fields.clone(),
+        }
+    }
+
+    /// Refuses a request when the link is down, or closing (a caller's request).
+    fn admits_state(&self, internal: bool) -> Result<(), SendError> {
+        match &self.state {
+            LinkState::Down(reason) => Err(SendError::NotSent(Cause::LinkDown(reason.clone()))),
+            LinkState::Closing if !internal => Err(SendError::NotSent(Cause::Closing)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a caller's request when the link has `max_in_flight` in flight.
+    fn admits_room(&self, internal: bool) -> Result<(), SendError> {
         if !internal && self.is_full() {
-            return refuse(Cause::TooManyInFlight {
+            return Err(SendError::NotSent(Cause::TooManyInFlight {
                 max: self.limits.max_in_flight,
-            });
+            }));
         }
-        let (key, id, took_over) = self
-            .keys
-            .reserve(now, msg, &self.match_fields, retry_of)
-            .map_err(SendError::NotSent)?;
+        Ok(())
+    }
+
+    /// Step two of a submit, under the link's lock: refuses a request the link cannot take now
+    /// (down, closing, its deadline passed, full), giving its key back and, if the registry filled DE 11, removing it
+    /// from `msg` again (the message is as it was given); otherwise queues `frame` (encoded by
+    /// [`Preparer::prepare`]) and registers `waiter`. Whatever happened between the two steps
+    /// (answers, deadlines, the writer taking frames, the link dropping) is decided here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn commit(
+        &mut self,
+        now: T,
+        prepared: Prepared,
+        msg: &mut Message,
+        frame: &[u8],
+        deadline: T,
+        internal: bool,
+        waiter: W,
+    ) -> Result<Accepted, SendError> {
+        let in_time = |()| {
+            if deadline <= now {
+                Err(SendError::NotSent(Cause::Timeout))
+            } else {
+                Ok(())
+            }
+        };
+        let admitted = self
+            .admits_state(internal)
+            .and_then(in_time)
+            .and_then(|()| self.admits_room(internal));
+        if let Err(refused) = admitted {
+            self.keys.release(now, &prepared.key, prepared.id);
+            if prepared.assigned_stan {
+                msg.remove(11);
+            }
+            return Err(refused);
+        }
+        let Prepared {
+            key,
+            id,
+            took_over,
+            mti,
+            expect,
+            ..
+        } = prepared;
         let seq = self.queued_seq + 1;
-        let (spec, framing) = (&self.spec, &self.framing);
-        let encoded = self.outbox.push(seq, |out| {
-            let start = framing.begin_frame(out);
-            spec.encode_into(msg, out).map_err(Cause::Encode)?;
-            framing.finish_frame(out, start).map_err(Cause::from)
-        });
-        if let Err(cause) = encoded {
-            self.keys.release(now, &key, id);
-            return refuse(cause);
-        }
+        self.outbox
+            .push(seq, |out| {
+                out.extend_from_slice(frame);
+                Ok::<(), ()>(())
+            })
+            .ok();
         self.queued_seq = seq;
         self.deadlines.insert(deadline, id, key.clone());
         if internal {

@@ -2,7 +2,8 @@
 //! checked against a model after every step.
 //!
 //! Events: submit (assigned STAN, reused STAN, the client's own repeat, a
-//! deadline already passed), the writer taking frames, the host answering a
+//! deadline already passed), the driver's two-step submit (prepare: key reserved and frame
+//! encoded outside the link; commit: taken or refused, any events in between), the writer taking frames, the host answering a
 //! request (in flight or late), answering twice, with the wrong MTI or
 //! undecodably, time passing, a caller cancelling, the link dropping (a new
 //! link then shares the registry) and close beginning.
@@ -68,7 +69,22 @@ struct World {
     next_amount: u64,
     timeouts_in_a_row: u32,
     last_answer: Option<Message>,
+    /// Requests prepared (key reserved, frame encoded) and not yet committed to the link: the
+    /// driver's two steps, with other events in between.
+    staged: Vec<Staged>,
     trace: Vec<String>,
+}
+
+/// A request between [`super::Preparer::prepare`] and [`super::LinkCore::commit`].
+struct Staged {
+    prepared: super::Prepared,
+    msg: Message,
+    frame: BytesMut,
+    id_hint: u64,
+    deadline: u64,
+    stan: u32,
+    /// DE 11 was absent (the registry filled it).
+    assigned: bool,
 }
 
 fn original(mti: [u8; 4]) -> [u8; 4] {
@@ -95,6 +111,7 @@ impl World {
             next_amount: 1,
             timeouts_in_a_row: 0,
             last_answer: None,
+            staged: Vec::new(),
             trace: Vec::new(),
         }
     }
@@ -210,7 +227,9 @@ impl World {
         }
     }
 
-    fn submit(&mut self) {
+    /// A new request: a repeat of one whose outcome is unknown, or a 0100/0200/0400 with an
+    /// assigned or reused STAN, and its deadline (sometimes already passed).
+    fn new_request(&mut self) -> (Message, Option<u32>, u64, u64) {
         let amount = self.next_amount;
         self.next_amount += 1;
         let roll = self.rng.u8(0..10);
@@ -233,7 +252,7 @@ impl World {
         } else {
             None
         };
-        let (mut msg, stan) = match repeat_of {
+        let (msg, stan) = match repeat_of {
             Some(orig) => {
                 let mut m = orig.clone();
                 m.set_mti(orig.mti().repeat().expect("has a repeat"));
@@ -252,8 +271,144 @@ impl World {
             self.now + self.rng.u64(1..60)
         };
         let id_hint = 1_000_000 + amount;
-        // What the model expects.
-        let expected: Result<(), &str> = if self.core.is_down() {
+        (msg, stan, deadline, id_hint)
+    }
+
+    /// The key refusal the model expects for `msg` (STAN `stan`) now, if any.
+    fn key_refusal(&mut self, msg: &Message, stan: Option<u32>) -> Result<(), &'static str> {
+        match stan.map(|s| (s, self.key_now(s))) {
+            Some((_, Some(Key::InFlight { .. }))) => Err("in use"),
+            Some((_, Some(Key::Unresolved { mti, .. }))) => {
+                let m = *msg.mti().as_bytes();
+                if msg.mti().is_repeat() && original(m) == original(mti) {
+                    Ok(())
+                } else {
+                    Err("unresolved")
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The shadow an accepted request takes over for `stan` (the model's key state).
+    fn take_key(&mut self, stan: u32, id: u64) {
+        let shadow = match self.key_now(stan) {
+            Some(Key::Unresolved {
+                until,
+                mti,
+                id,
+                outstanding,
+            }) => Some((until, mti, id, outstanding)),
+            None => None,
+            Some(k) => self.fail(&format!("accepted over a key in flight {k:?}")),
+        };
+        self.key_state.insert(stan, Key::InFlight { id, shadow });
+    }
+
+    /// The model's side of a key given back by a request that was refused after its key was
+    /// reserved: the shadow it took over comes back, or the key is free.
+    fn give_back_key(&mut self, stan: u32, id: u64) {
+        let now = self.now;
+        match self.key_state.get(&stan).copied() {
+            Some(Key::InFlight { id: holder, shadow }) if holder == id => match shadow {
+                Some((until, mti, original, outstanding)) if until > now => {
+                    self.key_state.insert(
+                        stan,
+                        Key::Unresolved {
+                            id: original,
+                            until,
+                            mti,
+                            outstanding,
+                        },
+                    );
+                }
+                _ => {
+                    self.key_state.remove(&stan);
+                }
+            },
+            _ => self.fail(&format!("request {id} gave back key {stan}, which it did not hold")),
+        }
+    }
+
+    /// Checks a refusal's cause against the model's reason.
+    fn check_refusal(&self, why: &str, err: &SendError) {
+        if !err.is_not_sent() {
+            self.fail("a refusal must be not sent");
+        }
+        let matches = match why {
+            "down" => matches!(err.cause(), Cause::LinkDown(_)),
+            "closing" => matches!(err.cause(), Cause::Closing),
+            "timeout" => matches!(err.cause(), Cause::Timeout),
+            "full" => matches!(err.cause(), Cause::TooManyInFlight { .. }),
+            "in use" => matches!(err.cause(), Cause::StanInUse { .. }),
+            "unresolved" => matches!(err.cause(), Cause::StanUnresolved { .. }),
+            _ => false,
+        };
+        if !matches {
+            self.fail(&format!("expected refusal {why}, got {err}"));
+        }
+    }
+
+    /// Step one of the driver's submit: reserve and encode, outside the link.
+    fn prepare(&mut self) {
+        let (mut msg, stan, deadline, id_hint) = self.new_request();
+        let expected = if deadline <= self.now {
+            Err("timeout")
+        } else {
+            self.key_refusal(&msg, stan)
+        };
+        let mut frame = BytesMut::new();
+        let result = self
+            .core
+            .preparer()
+            .prepare(self.now, &mut msg, deadline, None, &mut frame);
+        self.trace.push(format!(
+            "t={} prepare {} stan={:?} amount={} deadline={} -> {:?}",
+            self.now,
+            msg.mti(),
+            stan,
+            amount(&msg),
+            deadline,
+            result.as_ref().map(|_| id_hint).map_err(|e| e.to_string())
+        ));
+        match (expected, result) {
+            (Ok(()), Ok(prepared)) => {
+                let Some(got) = msg.stan().and_then(|s| s.parse::<u32>().ok()) else {
+                    self.fail("a prepared request has no STAN");
+                };
+                self.take_key(got, id_hint);
+                self.staged.push(Staged {
+                    prepared,
+                    msg,
+                    frame,
+                    id_hint,
+                    deadline,
+                    stan: got,
+                    assigned: stan.is_none(),
+                });
+            }
+            (Err(why), Err(err)) => self.check_refusal(why, &err),
+            (Ok(()), Err(err)) => self.fail(&format!("expected a prepared request, got {err}")),
+            (Err(why), Ok(_)) => self.fail(&format!("expected refusal ({why}), got a prepared request")),
+        }
+    }
+
+    /// Step two: the link takes a prepared request, or refuses it and gives its key back.
+    fn commit(&mut self, pick: usize) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let staged = self.staged.swap_remove(pick % self.staged.len());
+        let Staged {
+            prepared,
+            mut msg,
+            frame,
+            id_hint,
+            deadline,
+            stan,
+            assigned,
+        } = staged;
+        let expected = if self.core.is_down() {
             Err("down")
         } else if self.closing {
             Err("closing")
@@ -262,44 +417,18 @@ impl World {
         } else if self.pending_callers() >= MAX_IN_FLIGHT {
             Err("full")
         } else {
-            match stan.map(|s| (s, self.key_now(s))) {
-                Some((_, Some(Key::InFlight { .. }))) => Err("in use"),
-                Some((_, Some(Key::Unresolved { mti, .. }))) => {
-                    let m = *msg.mti().as_bytes();
-                    if msg.mti().is_repeat() && original(m) == original(mti) {
-                        Ok(())
-                    } else {
-                        Err("unresolved")
-                    }
-                }
-                _ => Ok(()),
-            }
+            Ok(())
         };
-        let result = self.core.submit(self.now, &mut msg, deadline, false, None, id_hint);
+        let result = self
+            .core
+            .commit(self.now, prepared, &mut msg, &frame, deadline, false, id_hint);
         self.trace.push(format!(
-            "t={} submit {} stan={:?} amount={} deadline={} -> {:?}",
+            "t={} commit {id_hint} stan={stan} -> {:?}",
             self.now,
-            msg.mti(),
-            stan,
-            amount,
-            deadline,
             result.as_ref().map(|a| a.id).map_err(|e| e.to_string())
         ));
         match (expected, result) {
-            (Ok(()), Ok(accepted)) => {
-                let stan = accepted.key.stan();
-                let shadow = match self.key_now(stan) {
-                    Some(Key::Unresolved {
-                        until,
-                        mti,
-                        id,
-                        outstanding,
-                    }) => Some((until, mti, id, outstanding)),
-                    None => None,
-                    Some(k) => self.fail(&format!("accepted over a key in flight {k:?}")),
-                };
-                // The model's ids are the waiter values; remember the core's id too.
-                self.key_state.insert(stan, Key::InFlight { id: id_hint, shadow });
+            (Ok(()), Ok(_)) => {
                 self.reqs.insert(
                     id_hint,
                     Req {
@@ -315,22 +444,62 @@ impl World {
                 );
             }
             (Err(why), Err(err)) => {
-                if !err.is_not_sent() {
-                    self.fail("a refusal must be not sent");
-                }
-                let matches = match why {
-                    "down" => matches!(err.cause(), Cause::LinkDown(_)),
-                    "closing" => matches!(err.cause(), Cause::Closing),
-                    "timeout" => matches!(err.cause(), Cause::Timeout),
-                    "full" => matches!(err.cause(), Cause::TooManyInFlight { .. }),
-                    "in use" => matches!(err.cause(), Cause::StanInUse { .. }),
-                    "unresolved" => matches!(err.cause(), Cause::StanUnresolved { .. }),
-                    _ => false,
-                };
-                if !matches {
-                    self.fail(&format!("expected refusal {why}, got {err}"));
+                self.check_refusal(why, &err);
+                self.give_back_key(stan, id_hint);
+                if assigned && msg.get(11).is_some() {
+                    self.fail("a refused request keeps the STAN the registry filled in");
                 }
             }
+            (Ok(()), Err(err)) => self.fail(&format!("expected acceptance, got {err}")),
+            (Err(why), Ok(_)) => self.fail(&format!("expected refusal ({why}), got acceptance")),
+        }
+    }
+
+    fn submit(&mut self) {
+        let (mut msg, stan, deadline, id_hint) = self.new_request();
+        let amount = amount(&msg);
+        // What the model expects.
+        let expected: Result<(), &str> = if self.core.is_down() {
+            Err("down")
+        } else if self.closing {
+            Err("closing")
+        } else if deadline <= self.now {
+            Err("timeout")
+        } else if self.pending_callers() >= MAX_IN_FLIGHT {
+            Err("full")
+        } else {
+            self.key_refusal(&msg, stan)
+        };
+        let result = self.core.submit(self.now, &mut msg, deadline, false, None, id_hint);
+        self.trace.push(format!(
+            "t={} submit {} stan={:?} amount={} deadline={} -> {:?}",
+            self.now,
+            msg.mti(),
+            stan,
+            amount,
+            deadline,
+            result.as_ref().map(|a| a.id).map_err(|e| e.to_string())
+        ));
+        match (expected, result) {
+            (Ok(()), Ok(accepted)) => {
+                let stan = accepted.key.stan();
+                // The model's ids are the waiter values; remember the core's id too.
+                self.take_key(stan, id_hint);
+                self.reqs.insert(
+                    id_hint,
+                    Req {
+                        msg,
+                        stan,
+                        gen: self.gen,
+                        taken: false,
+                        pending: true,
+                        unknown_at: None,
+                        host_answered: false,
+                        deadline,
+                    },
+                );
+            }
+            (Err(why), Err(err)) => self.check_refusal(why, &err),
             (Ok(()), Err(err)) => self.fail(&format!("expected acceptance, got {err}")),
             (Err(why), Ok(_)) => self.fail(&format!("expected refusal ({why}), got acceptance")),
         }
@@ -541,6 +710,10 @@ impl World {
     }
 
     fn relink(&mut self) {
+        // Requests prepared for the link that went down reach it only now: refused (down).
+        while !self.staged.is_empty() {
+            self.commit(0);
+        }
         self.gen += 1;
         self.closing = false;
         self.timeouts_in_a_row = 0;
@@ -578,14 +751,19 @@ impl World {
 
     fn step(&mut self) {
         match self.rng.u8(0..100) {
-            0..=29 => self.submit(),
+            0..=21 => self.submit(),
+            22..=29 => self.prepare(),
             30..=44 => self.take(),
             45..=64 => {
                 let how = self.rng.u8(0..10);
                 self.host_answers(how)
             }
             65..=69 => self.duplicate(),
-            70..=86 => self.advance(),
+            70..=80 => self.advance(),
+            81..=86 => {
+                let pick = self.rng.usize(..);
+                self.commit(pick)
+            }
             87..=92 => self.cancel(),
             93..=95 => self.link_down(),
             96..=97 => {
