@@ -124,6 +124,9 @@ pub(crate) enum Value {
     Inline(u8, [u8; INLINE]),
 }
 
+/// Up to this many fields a message's field list is scanned, not bisected.
+const SCAN_FIELDS: usize = 24;
+
 /// A STAN as the 6 digits of DE 11 (modulo 1,000,000).
 fn stan_digits(stan: u32) -> [u8; 6] {
     let mut digits = [b'0'; 6];
@@ -301,7 +304,7 @@ impl Message {
             self.fields.push((field, value));
             return self;
         }
-        match self.fields.binary_search_by_key(&field, |(n, _)| *n) {
+        match self.position(field) {
             Ok(i) => {
                 if let Value::Owned(slot) = self.fields[i].1 {
                     self.release(slot);
@@ -363,7 +366,7 @@ impl Message {
     }
 
     fn index(&self, field: u8) -> Option<usize> {
-        self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()
+        self.position(field).ok()
     }
 
     /// A field's value as text, if present and valid UTF-8.
@@ -373,7 +376,7 @@ impl Message {
 
     /// Removes a field, returning its value.
     pub fn remove(&mut self, field: u8) -> Option<Bytes> {
-        let i = self.fields.binary_search_by_key(&field, |(n, _)| *n).ok()?;
+        let i = self.position(field).ok()?;
         let value = self.value_bytes(&self.fields[i].1);
         let (_, removed) = self.fields.remove(i);
         if let Value::Owned(slot) = removed {
@@ -434,7 +437,7 @@ impl Message {
 
     /// Whether a field is present.
     pub fn contains(&self, field: u8) -> bool {
-        self.fields.binary_search_by_key(&field, |(n, _)| *n).is_ok()
+        self.position(field).is_ok()
     }
 
     /// Present fields in number order, with their values (unmasked: this is data access, not output).
@@ -496,6 +499,16 @@ impl Message {
     /// Where `field` is in the field list: `Ok(i)` when present, `Err(i)` where it would go
     /// (for a look-up followed by an insertion without a second search).
     pub(crate) fn position(&self, field: u8) -> Result<usize, usize> {
+        // Most messages hold a few dozen fields at most: a forward scan that stops at the first
+        // number not below `field` beats the branches of a binary search there.
+        if self.fields.len() <= SCAN_FIELDS {
+            for (i, (n, _)) in self.fields.iter().enumerate() {
+                if *n >= field {
+                    return if *n == field { Ok(i) } else { Err(i) };
+                }
+            }
+            return Err(self.fields.len());
+        }
         self.fields.binary_search_by_key(&field, |(n, _)| *n)
     }
 
