@@ -133,7 +133,7 @@ impl Shared {
         self.stats.in_flight.fetch_sub(out.len() as i64, Relaxed);
         let now = now.into_std();
         for (mut waiter, outcome) in out.drain(..) {
-            waiter.tracked.finish(&outcome, now);
+            waiter.tracked.finish(&self.stats, &outcome, now);
             let _ = waiter.tx.send(outcome);
         }
         if self.room_waiters.load(Relaxed) > 0 {

@@ -152,7 +152,7 @@ impl EndpointStats {
         #[cfg(feature = "metrics")]
         {
             Tracked {
-                class: self.class_metrics(mti),
+                class: self.class_metrics_ref(mti).map(|_| class_digit(mti)),
                 started: now,
             }
         }
@@ -178,15 +178,15 @@ impl EndpointStats {
     #[cfg(feature = "metrics")]
     fn class_metrics_ref(&self, mti: Mti) -> Option<&Arc<ClassMetrics>> {
         let endpoint = self.endpoint.get()?;
-        let digit = usize::from(mti.as_bytes()[1].wrapping_sub(b'0'));
-        let slot = self.classes.get(digit)?;
+        let slot = self.classes.get(usize::from(class_digit(mti)))?;
         Some(slot.get_or_init(|| Arc::new(ClassMetrics::new(endpoint, class_name(mti)))))
     }
+}
 
-    #[cfg(feature = "metrics")]
-    fn class_metrics(&self, mti: Mti) -> Option<Arc<ClassMetrics>> {
-        self.class_metrics_ref(mti).cloned()
-    }
+/// The MTI's class digit (its second), the index of its handles.
+#[cfg(feature = "metrics")]
+fn class_digit(mti: Mti) -> u8 {
+    mti.as_bytes()[1].wrapping_sub(b'0')
 }
 
 /// The metric names (feature `metrics`); the README's "Metrics" table documents them.
@@ -263,8 +263,10 @@ impl ClassMetrics {
 /// clock read of its own).
 #[derive(Debug)]
 pub(crate) struct Tracked {
+    /// The class digit whose handles its endpoint holds (no reference count taken per request:
+    /// one shared count, bumped by every sender on every core, would bounce between them).
     #[cfg(feature = "metrics")]
-    class: Option<Arc<ClassMetrics>>,
+    class: Option<u8>,
     #[cfg(feature = "metrics")]
     started: std::time::Instant,
     #[cfg(not(feature = "metrics"))]
@@ -274,9 +276,19 @@ pub(crate) struct Tracked {
 impl Tracked {
     /// Records the request's outcome, decided at `now`: its round trip when answered, else how
     /// it failed; it leaves the in-flight gauge.
-    pub(crate) fn finish(&mut self, outcome: &Result<Message, SendError>, now: std::time::Instant) {
+    pub(crate) fn finish(
+        &mut self,
+        stats: &EndpointStats,
+        outcome: &Result<Message, SendError>,
+        now: std::time::Instant,
+    ) {
         #[cfg(feature = "metrics")]
-        if let Some(m) = self.class.take() {
+        if let Some(m) = self
+            .class
+            .take()
+            .and_then(|digit| stats.classes.get(usize::from(digit)))
+            .and_then(OnceLock::get)
+        {
             m.in_flight.decrement(1.0);
             match outcome {
                 Ok(_) => {
@@ -297,6 +309,6 @@ impl Tracked {
             }
         }
         #[cfg(not(feature = "metrics"))]
-        let _ = (outcome, now);
+        let _ = (stats, outcome, now);
     }
 }

@@ -2,7 +2,9 @@
 //! link's state and of every decision about it.
 //!
 //! Like quinn-proto's connection, it has three kinds of methods:
-//! - mutators for what a caller asks: [`LinkCore::submit`], [`LinkCore::cancel`],
+//! - mutators for what a caller asks: [`LinkCore::commit`] (a request that
+//!   [`Preparer::prepare`] admitted in the client-wide registry and encoded,
+//!   with no link state and outside the driver's lock), [`LinkCore::cancel`],
 //!   [`LinkCore::begin_close`], [`LinkCore::queue_reply`];
 //! - handlers for what arrives: [`LinkCore::on_frame`], [`LinkCore::on_time`],
 //!   [`LinkCore::go_down`];
