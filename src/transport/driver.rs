@@ -82,6 +82,7 @@ impl Shared {
             late_memory: config.late_memory,
             max_consecutive_timeouts: config.max_consecutive_timeouts,
             max_reply_backlog: MAX_REPLY_BACKLOG,
+            deadline_slack: Duration::from_millis(1),
         };
         let core = LinkCore::new(
             spec.clone(),

@@ -78,6 +78,9 @@ pub(crate) struct Limits {
     pub(crate) max_consecutive_timeouts: u32,
     /// Bytes of replies to the host that may wait in the outbox.
     pub(crate) max_reply_backlog: usize,
+    /// How much later than its deadline a request may time out (the driver: the timer's
+    /// resolution, one millisecond; the tests: zero, exactly on time).
+    pub(crate) deadline_slack: Duration,
 }
 
 /// Where a link is in its life.
@@ -304,7 +307,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             keys,
             late_window,
             pending: KeyMap::default(),
-            deadlines: Deadlines::new(),
+            deadlines: Deadlines::new(limits.deadline_slack),
             late: LateKeys {
                 map: KeyMap::default(),
                 order: VecDeque::new(),

@@ -32,6 +32,7 @@ pub(super) fn core_with(keys: Arc<KeyRegistry<u64>>, max_in_flight: usize, max_t
         late_memory: 4096,
         max_consecutive_timeouts: max_timeouts,
         max_reply_backlog: 1 << 20,
+        deadline_slack: Duration::ZERO,
     };
     LinkCore::new(
         spec(),
