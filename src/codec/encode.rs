@@ -9,7 +9,7 @@ use crate::spec::{
     BitmapEncoding, ContentClass, Encoding, FieldSpec, FixedPad, LengthKind, LengthUnit, MtiEncoding, OddPad,
     PrefixEncoding, Spec, MAX_FIELD,
 };
-use crate::Message;
+use crate::{Message, Mti};
 
 /// Upper bound of the encoded size, to reserve once.
 pub(crate) fn size_hint(msg: &Message) -> usize {
@@ -200,17 +200,45 @@ fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, valu
 
 /// Appends the encoded message (no length prefix) to `out`. On error `out` is left as it was.
 pub(crate) fn encode_into(spec: &Spec, msg: &Message, out: &mut BytesMut) -> Result<(), CodecError> {
+    encode_with(spec, msg.mti(), || msg.fields(), out)
+}
+
+/// Appends the message of `mti` and `fields` (number, canonical value; in increasing number
+/// order, each once), as [`encode_into`] does for a [`Message`] holding them. On error `out` is
+/// left as it was.
+pub(crate) fn encode_fields_into<'v, I>(spec: &Spec, mti: Mti, fields: I, out: &mut BytesMut) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])> + Clone,
+{
+    encode_with(spec, mti, || fields.clone(), out)
+}
+
+/// The encoder over any source of fields: `fields` gives them afresh, in order, for each pass.
+#[inline]
+fn encode_with<'v, I>(spec: &Spec, mti: Mti, fields: impl Fn() -> I, out: &mut BytesMut) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])>,
+{
     let start = out.len();
-    let result = encode_inner(spec, msg, out, start);
+    let result = encode_inner(spec, mti, fields, out, start);
     if result.is_err() {
         out.truncate(start);
     }
     result
 }
 
-fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) -> Result<(), CodecError> {
-    out.reserve(size_hint(msg));
-    let mti = msg.mti();
+#[inline]
+fn encode_inner<'v, I>(
+    spec: &Spec,
+    mti: Mti,
+    fields: impl Fn() -> I,
+    out: &mut BytesMut,
+    start: usize,
+) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])>,
+{
+    out.reserve(4 + 48 + fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>());
     let d = mti.as_bytes();
     match spec.mti {
         MtiEncoding::Ascii => out.put_slice(d),
@@ -218,8 +246,10 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
     let mut bits = Bitmap::default();
-    for (n, _) in msg.fields() {
-        if !(2..=MAX_FIELD).contains(&n) || n == 65 {
+    // The highest field so far: fields come in increasing order (a message keeps them so).
+    let mut highest = 0u8;
+    for (n, _) in fields() {
+        if !(2..=MAX_FIELD).contains(&n) || n == 65 || n <= highest {
             let part = Part::Field {
                 number: n,
                 name: "".into(),
@@ -227,8 +257,8 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
             return Err(CodecError::new(part, out.len() - start, ErrorKind::BadFieldNumber));
         }
         bits.set(n as usize - 1);
+        highest = n;
     }
-    let highest = msg.highest_field();
     let maps = if highest > 128 {
         3
     } else if highest > 64 {
@@ -251,7 +281,7 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
                 .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
         }
     }
-    for (n, value) in msg.fields() {
+    for (n, value) in fields() {
         let at = out.len() - start;
         let Some(fs) = spec.field(n) else {
             return Err(CodecError::new(

@@ -10,19 +10,22 @@ use std::ops::Range;
 
 use bytes::BytesMut;
 use iso8583_client::spec::Sensitivity;
-use iso8583_client::{Message, Mti, Spec};
+#[cfg(test)]
+use iso8583_client::Message;
+use iso8583_client::{CodecError, Mti, Spec};
 
-/// Reads messages one after the other into the same [`Message`] and value buffer: once the
-/// buffers have grown to the largest message seen, reading allocates nothing.
+/// Reads messages one after the other into the same buffers: once they have grown to the largest
+/// message seen, reading and encoding allocate nothing.
 #[derive(Default)]
 pub struct Reader {
-    /// The last message read (its fields are cleared before the next is read).
+    /// The last message read (tests: the message the general path must also build).
+    #[cfg(test)]
     msg: Option<Message>,
     /// The values of a message: a copy of its line (a value without escapes is a slice of it),
-    /// then the values that had to be decoded (escapes, hex), one after the other. The message
-    /// takes copies (short ones inline), so the buffer is reused line after line.
+    /// then the values that had to be decoded (escapes, hex), one after the other.
     values: BytesMut,
-    /// Where each field's value lies in its buffer: (number, start, end).
+    /// Where each field's value lies in its buffer: (number, start, end), in number order once
+    /// the line is read.
     ranges: Vec<(u8, usize, usize)>,
 }
 
@@ -32,16 +35,25 @@ impl Reader {
         Reader::default()
     }
 
-    /// The message of one JSON document, or `None` when the general path must read it.
+    /// Appends the encoding of the message of one JSON document to `out` (unchanged on error),
+    /// or says `None` (having written nothing) when the general path must read it. The bytes and
+    /// the errors are those of encoding the message the general path builds: the fields go to
+    /// the encoder in number order, as a message holds them, without building one.
     #[inline(never)]
+    pub fn encode(&mut self, spec: &Spec, text: &str, out: &mut BytesMut) -> Option<Result<(), CodecError>> {
+        let mti = self.read_fields(spec, text)?;
+        let values = &self.values;
+        let fields = self
+            .ranges
+            .iter()
+            .map(|&(number, start, end)| (number, &values[start..end]));
+        Some(spec.encode_fields_into(mti, fields, out))
+    }
+
+    /// The message of one JSON document, or `None` when the general path must read it.
+    #[cfg(test)]
     pub fn read(&mut self, spec: &Spec, text: &str) -> Option<&Message> {
-        self.ranges.clear();
-        let values = &mut self.values;
-        values.clear();
-        // Decoded values are never longer than the text they are read from.
-        values.reserve(2 * text.len());
-        values.extend_from_slice(text.as_bytes());
-        let mti = self.parse(spec, text.as_bytes())?;
+        let mti = self.read_fields(spec, text)?;
         let values = &self.values;
         let msg = self.msg.get_or_insert_with(|| Message::new(mti));
         msg.set_mti(mti);
@@ -52,6 +64,18 @@ impl Reader {
             msg.set_slice(*number, &values[*start..*end]);
         }
         Some(msg)
+    }
+
+    /// Reads one JSON document into `values` and `ranges` (in number order): its MTI, or `None`
+    /// when the general path must read it.
+    fn read_fields(&mut self, spec: &Spec, text: &str) -> Option<Mti> {
+        self.ranges.clear();
+        let values = &mut self.values;
+        values.clear();
+        // Decoded values are never longer than the text they are read from.
+        values.reserve(2 * text.len());
+        values.extend_from_slice(text.as_bytes());
+        self.parse(spec, text.as_bytes())
     }
 
     /// `{"mti": "...", "fields": {...}}` (in either order, `fields` optional) and nothing after it
@@ -128,7 +152,16 @@ impl Reader {
             i = skip_ws(s, i);
             match s.get(i)? {
                 b',' => i = skip_ws(s, i + 1),
-                b'}' => return (increasing || !self.repeats_a_field()).then_some(i + 1),
+                b'}' => {
+                    if !increasing {
+                        if self.repeats_a_field() {
+                            return None;
+                        }
+                        // No two alike: the order of numbers is the order of the fields.
+                        self.ranges.sort_unstable_by_key(|(number, _, _)| *number);
+                    }
+                    return Some(i + 1);
+                }
                 _ => return None,
             }
         }
@@ -299,19 +332,30 @@ mod tests {
     }
 
     /// Reads `text` with `reader`: if the fast path takes it, its message must be the general
-    /// path's (fields, masks, bytes). True if the fast path took it.
+    /// path's (fields, masks, bytes), and its direct encoding (no message built) must give the
+    /// bytes or the error of encoding the general path's message. True if the fast path took it.
     fn fast_agrees_with_general(reader: &mut Reader, spec: &Spec, text: &str) -> bool {
         let name = spec.name();
         let want = general(spec, text);
+        // After bytes already in the buffer, as a frame being built.
+        let mut direct = BytesMut::from(&b"before"[..]);
+        let encoded = reader.encode(spec, text, &mut direct);
         let Some(got) = reader.read(spec, text) else {
+            assert!(encoded.is_none(), "{name}: {text:?}: encode takes a line read leaves");
+            assert_eq!(&direct[..], b"before", "{name}: {text:?}");
             return false;
         };
+        let encoded = encoded.unwrap_or_else(|| panic!("{name}: {text:?}: read takes a line encode leaves"));
         let want =
             want.unwrap_or_else(|e| panic!("{name}: {text:?}: fast path took a line the general path refuses: {e}"));
         assert_eq!(got, &want, "{name}: {text:?}");
         assert!(got.masks() == want.masks(), "{name}: {text:?}");
-        let encoded = |m: &Message| spec.encode(m).map_err(|e| e.to_string());
-        assert_eq!(encoded(got), encoded(&want), "{name}: {text:?}");
+        let encoded_msg = |m: &Message| spec.encode(m).map_err(|e| e.to_string());
+        assert_eq!(encoded_msg(got), encoded_msg(&want), "{name}: {text:?}");
+        let mut via_message = BytesMut::from(&b"before"[..]);
+        let want_encoded = spec.encode_into(&want, &mut via_message).map_err(|e| e.to_string());
+        assert_eq!(encoded.map_err(|e| e.to_string()), want_encoded, "{name}: {text:?}");
+        assert_eq!(direct, via_message, "{name}: {text:?}");
         true
     }
 
