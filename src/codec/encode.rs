@@ -108,7 +108,12 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
                     b'0' + (len / 10 % 10) as u8,
                     b'0' + (len % 10) as u8,
                 ];
-                out.extend_from_slice(&digits[4 - d as usize..]);
+                // The common widths as fixed-size copies (no call to copy a few bytes).
+                match d {
+                    2 => out.put_slice(&[digits[2], digits[3]]),
+                    3 => out.put_slice(&[digits[1], digits[2], digits[3]]),
+                    _ => out.extend_from_slice(&digits[4 - d as usize..]),
+                }
                 out.extend_from_slice(value);
                 return Ok(());
             }
@@ -238,26 +243,31 @@ fn encode_inner<'v, I>(
 where
     I: Iterator<Item = (u8, &'v [u8])>,
 {
-    out.reserve(4 + 48 + fields().map(|(_, v)| 2 * v.len() + 4).sum::<usize>());
-    let d = mti.as_bytes();
-    match spec.mti {
-        MtiEncoding::Ascii => out.put_slice(d),
-        MtiEncoding::Ebcdic => out.extend(d.iter().map(|c| c - b'0' + 0xF0)),
-        MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
-    }
+    // One pass over the fields for the bitmap and the room to reserve, one to write them.
     let mut bits = Bitmap::default();
     // The highest field so far: fields come in increasing order (a message keeps them so).
     let mut highest = 0u8;
-    for (n, _) in fields() {
+    let mut size = 4 + 48;
+    for (n, value) in fields() {
         if !(2..=MAX_FIELD).contains(&n) || n == 65 || n <= highest {
             let part = Part::Field {
                 number: n,
                 name: "".into(),
             };
-            return Err(CodecError::new(part, out.len() - start, ErrorKind::BadFieldNumber));
+            // Where the bitmap would start: after the MTI.
+            let at = if spec.mti == MtiEncoding::Bcd { 2 } else { 4 };
+            return Err(CodecError::new(part, at, ErrorKind::BadFieldNumber));
         }
         bits.set(n as usize - 1);
         highest = n;
+        size += 2 * value.len() + 4;
+    }
+    out.reserve(size);
+    let d = mti.as_bytes();
+    match spec.mti {
+        MtiEncoding::Ascii => out.put_slice(d),
+        MtiEncoding::Ebcdic => out.extend(d.iter().map(|c| c - b'0' + 0xF0)),
+        MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
     let maps = if highest > 128 {
         3
@@ -276,9 +286,13 @@ where
         let chunk = bits.bytes(n);
         match spec.bitmap {
             BitmapEncoding::Binary => out.put_slice(&chunk),
-            BitmapEncoding::Hex => chunk
-                .iter()
-                .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
+            BitmapEncoding::Hex => {
+                let mut digits = [0u8; 16];
+                for (pair, &b) in digits.chunks_exact_mut(2).zip(&chunk) {
+                    pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b)]);
+                }
+                out.put_slice(&digits);
+            }
         }
     }
     for (n, value) in fields() {
