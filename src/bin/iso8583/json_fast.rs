@@ -151,15 +151,13 @@ impl Reader {
                 let end = hex_string(s, i, decoded)?;
                 (end, (true, start..decoded.len()))
             } else {
-                let (end, at) = text_string(s, i, decoded)?;
-                // A value that may be masked is left to the general path, which refuses it.
-                if field.sensitivity() != Sensitivity::None {
-                    let value = if at.0 { &decoded[at.1.clone()] } else { &s[at.1.clone()] };
-                    if memchr::memchr(b'*', value).is_some() {
-                        return None;
-                    }
+                // A value that may be masked (it has a `*`) is left to the general path, which
+                // refuses it.
+                if field.sensitivity() == Sensitivity::None {
+                    text_string::<false>(s, i, decoded)?
+                } else {
+                    text_string::<true>(s, i, decoded)?
                 }
-                (end, at)
             };
             let (decoded, range) = at;
             self.fields.push(FieldAt {
@@ -219,7 +217,7 @@ fn expect(s: &[u8], i: usize, byte: u8) -> Option<usize> {
 #[inline]
 fn plain_string(s: &[u8], i: usize) -> Option<(Range<usize>, usize)> {
     let start = expect(s, i, b'"')?;
-    let len = special(s.get(start..)?)?;
+    let len = special::<false>(s.get(start..)?)?;
     (s[start + len] == b'"').then_some((start..start + len, start + len + 1))
 }
 
@@ -253,11 +251,11 @@ fn field_key(s: &[u8], i: usize) -> Option<(u8, usize)> {
 
 /// The rest of a string (after its opening quote at `i - 1`) as text: returns where it ends, and
 /// where its value is: in `s` (`false`) when it has no escapes, else decoded and appended to
-/// `out` (`true`). `None` for what serde_json refuses (control characters, bad escapes) and for
-/// surrogate escapes (left to it).
+/// `out` (`true`). `None` for what serde_json refuses (control characters, bad escapes), for
+/// surrogate escapes (left to it), and if `STAR` for a value with a `*` (written or escaped).
 #[inline]
-fn text_string(s: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<(usize, (bool, Range<usize>))> {
-    let run = special(s.get(i..)?)?;
+fn text_string<const STAR: bool>(s: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<(usize, (bool, Range<usize>))> {
+    let run = special::<STAR>(s.get(i..)?)?;
     if s[i + run] == b'"' {
         return Some((i + run + 1, (false, i..i + run)));
     }
@@ -265,7 +263,7 @@ fn text_string(s: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<(usize, (boo
     // Each round takes at least one byte.
     for _ in 0..s.len() {
         let rest = s.get(i..)?;
-        let run = special(rest)?;
+        let run = special::<STAR>(rest)?;
         out.extend_from_slice(&rest[..run]);
         i += run;
         match s[i] {
@@ -286,7 +284,7 @@ fn text_string(s: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<(usize, (boo
                             .iter()
                             .try_fold(0u32, |n, d| Some(n << 4 | u32::from(nibble(*d)?)))?;
                         // A surrogate (half of a pair, or alone) is left to serde_json.
-                        let c = char::from_u32(code)?;
+                        let c = char::from_u32(code).filter(|c| !(STAR && *c == '*'))?;
                         out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                         i += 6;
                         continue;
@@ -317,9 +315,10 @@ fn hex_string(s: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
     Some(i + len + 1)
 }
 
-/// Where the first `"`, `\\` or control character (below 0x20) of `s` is, eight bytes at a time.
+/// Where the first `"`, `\\` or control character (below 0x20) of `s` is (or, if `STAR`, the
+/// first of those or `*`), eight bytes at a time.
 #[inline]
-fn special(s: &[u8]) -> Option<usize> {
+fn special<const STAR: bool>(s: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = s.chunks_exact(8);
@@ -329,9 +328,13 @@ fn special(s: &[u8]) -> Option<usize> {
         let x = u64::from_le_bytes(chunk.try_into().ok()?);
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
-        let marks = (quote.wrapping_sub(ONES) & !quote)
+        let mut marks = (quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
             | (x.wrapping_sub(ONES * 0x20) & !x);
+        if STAR {
+            let star = x ^ (ONES * u64::from(b'*'));
+            marks |= star.wrapping_sub(ONES) & !star;
+        }
         let marks = marks & HIGH;
         if marks != 0 {
             return Some(done + (marks.trailing_zeros() / 8) as usize);
@@ -341,7 +344,7 @@ fn special(s: &[u8]) -> Option<usize> {
     let rest = chunks
         .remainder()
         .iter()
-        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
+        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20 || (STAR && *b == b'*'))?;
     Some(done + rest)
 }
 
@@ -424,6 +427,8 @@ mod tests {
             r#"{"mti": "0200", "fields": {"52": "0123456789ABCDEF"#,
             r#"{"mti": "0200", "fields": {"2": "4111111111111111", "2": "411111******1111"}}"#,
             r#"{"mti": "0200", "fields": {"2": "411111******1111", "2": "4111111111111111"}}"#,
+            r#"{"mti": "0200", "fields": {"2": "411111\u002a\u002A****1111"}}"#,
+            r#"{"mti": "0200", "fields": {"35": "4111*=2812", "41": "TERM*001", "43": "\u002a"}}"#,
             r#"{"mti": "0200", "fields": {"11": "000001"} }   "#,
             "{\"mti\":\"0200\",\n\"fields\":{\"11\":\"000001\"}\r\n}",
             "{\"mti\":\"0200\",\u{a0}\"fields\":{}}",
@@ -487,6 +492,7 @@ mod tests {
         "€",
         "\\u",
         "\\u0041",
+        "\\u002a",
         "\\ud83d",
         "\\n",
         "\\\"",
@@ -582,8 +588,13 @@ mod tests {
 
     #[test]
     fn special_finds_what_a_byte_by_byte_search_finds() {
-        let naive = |s: &[u8]| s.iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
-        let alphabet: &[u8] = &[b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'0'];
+        let naive = |s: &[u8], star: bool| {
+            s.iter()
+                .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20 || (star && *b == b'*'))
+        };
+        let alphabet: &[u8] = &[
+            b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'0', b'*', b'+', b')',
+        ];
         // Every string of up to 3 bytes from the alphabet, placed at every position of a run of
         // plain bytes long enough to span several words.
         let n = alphabet.len();
@@ -593,7 +604,9 @@ mod tests {
                 let mut s = [b'x'; 24];
                 s[at..at + 3].copy_from_slice(&probe);
                 for len in [at + 1, at + 3, 24] {
-                    assert_eq!(special(&s[..len]), naive(&s[..len]), "{:?}", &s[..len]);
+                    let s = &s[..len];
+                    assert_eq!(special::<false>(s), naive(s, false), "{s:?}");
+                    assert_eq!(special::<true>(s), naive(s, true), "{s:?}");
                 }
             }
         }
