@@ -50,14 +50,15 @@ fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
     }
 }
 
-fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Result<(), ErrorKind> {
+/// `digits`: the caller has checked that `value` is all digits (class `n`).
+fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool, digits: bool) -> Result<(), ErrorKind> {
     let pad_nibble = if matches!(fs.odd_pad, OddPad::LeftF | OddPad::RightF) {
         0xF
     } else {
         0
     };
     let left = pad && matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
-    if text::write_bcd_digits(out, fs.class, value, pad.then_some(pad_nibble), left) {
+    if text::write_bcd_digits(out, fs.class, value, pad.then_some(pad_nibble), left, digits) {
         return Ok(());
     }
     // Other characters (class `z`'s `D`, or an error to name): nibble by nibble. The nibbles in
@@ -118,6 +119,22 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
                 return Ok(());
             }
             _ => {}
+        }
+    } else if fs.encoding == Encoding::Bcd && fs.class == ContentClass::N && fs.unit == LengthUnit::Digits {
+        // Digits packed in BCD, their count the length: of the right length, fixed or behind
+        // a prefix that does not count itself (what the general path does for them, in order).
+        let (len, max) = (value.len(), fs.max_len as usize);
+        let prefix = match fs.length {
+            LengthKind::Fixed if len == max => Some(None),
+            LengthKind::Variable(d) if len <= max && !fs.prefix_counts_itself => Some(Some(d)),
+            _ => None,
+        };
+        if let Some(prefix) = prefix {
+            if let Some(d) = prefix {
+                write_prefix(out, d, fs.prefix, len);
+            }
+            text::check_class(ContentClass::N, value)?;
+            return write_bcd(out, fs, value, len % 2 == 1, true);
         }
     }
     write_field_general::<false>(out, fs, value)
@@ -194,10 +211,12 @@ fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, valu
             }
         }
         Encoding::Bcd => {
-            if fs.class == ContentClass::N {
+            // Class `n` is checked here (its errors name the character), and so not again.
+            let digits = fs.class == ContentClass::N;
+            if digits {
                 text::check_class(fs.class, value)?;
             }
-            write_bcd(out, fs, value, value.len() % 2 == 1)?;
+            write_bcd(out, fs, value, value.len() % 2 == 1, digits)?;
         }
     }
     Ok(())
