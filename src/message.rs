@@ -25,7 +25,7 @@ pub use parts::{Part, PartValue, PathError, PathErrorKind};
 
 pub(crate) use parts::{check_field, parts_of};
 
-use crate::spec::{Layout, MaskSet, MAX_FIELD};
+use crate::spec::{Layout, MaskSet};
 
 /// An ISO 8583 message: an MTI and its data elements, by number (2-192).
 ///
@@ -477,11 +477,6 @@ impl Message {
     /// A view whose `Debug` and `Display` show every value in clear. Use it on purpose only.
     pub fn reveal(&self) -> Revealed<'_> {
         Revealed(self)
-    }
-
-    /// Largest field number present (0 if none).
-    pub(crate) fn highest_field(&self) -> u8 {
-        self.fields.last().map_or(0, |(n, _)| *n).min(MAX_FIELD)
     }
 }
 

@@ -402,3 +402,69 @@ proptest! {
         );
     }
 }
+
+/// A change to the field list of a valid message, before it is encoded from the list.
+#[derive(Debug, Clone)]
+enum ListEdit {
+    /// A value replaced by any bytes (an error the encoder must name, most often).
+    Value(Index, Vec<u8>),
+    /// A field of any number (0-255) inserted anywhere: out of range, undefined, or out of order.
+    Insert(Index, u8, Vec<u8>),
+    /// Two fields swapped.
+    Swap(Index, Index),
+}
+
+fn list_edit() -> impl Strategy<Value = ListEdit> {
+    let bytes = || proptest::collection::vec(any::<u8>(), 0..40);
+    prop_oneof![
+        (any::<Index>(), bytes()).prop_map(|(i, v)| ListEdit::Value(i, v)),
+        (any::<Index>(), any::<u8>(), bytes()).prop_map(|(i, n, v)| ListEdit::Insert(i, n, v)),
+        (any::<Index>(), any::<Index>()).prop_map(|(a, b)| ListEdit::Swap(a, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6_000))]
+
+    /// Encoding from a list of fields gives what encoding a message of them gives (the bytes, or
+    /// the same error), after bytes already in the buffer; a list out of order (or naming a
+    /// field twice) is refused as a bad field number, leaving the buffer as it was.
+    #[test]
+    fn encoding_a_field_list_is_encoding_its_message(
+        (s, msg) in select(&SPECS[..]).prop_flat_map(|s| (Just(s), message(&spec(s), 0.15))),
+        edits in proptest::collection::vec(list_edit(), 0..3),
+    ) {
+        let spec = spec(s);
+        let mut list: Vec<(u8, Vec<u8>)> = msg.fields().map(|(n, v)| (n, v.to_vec())).collect();
+        for edit in edits {
+            match edit {
+                ListEdit::Value(i, v) if !list.is_empty() => {
+                    let at = i.index(list.len());
+                    list[at].1 = v;
+                }
+                ListEdit::Insert(i, n, v) => list.insert(i.index(list.len() + 1), (n, v)),
+                ListEdit::Swap(a, b) if !list.is_empty() => {
+                    let (a, b) = (a.index(list.len()), b.index(list.len()));
+                    list.swap(a, b);
+                }
+                _ => {}
+            }
+        }
+        let mut direct = bytes::BytesMut::from(&b"before"[..]);
+        let got = spec.encode_fields_into(msg.mti(), list.iter().map(|(n, v)| (*n, &v[..])), &mut direct);
+        if list.windows(2).all(|w| w[0].0 < w[1].0) {
+            let mut want_msg = Message::new(msg.mti());
+            for (n, v) in &list {
+                want_msg.set(*n, v.clone());
+            }
+            let mut via_message = bytes::BytesMut::from(&b"before"[..]);
+            let want = spec.encode_into(&want_msg, &mut via_message);
+            prop_assert_eq!(got.map_err(|e| e.to_string()), want.map_err(|e| e.to_string()));
+            prop_assert_eq!(direct, via_message);
+        } else {
+            let e = got.unwrap_err();
+            prop_assert_eq!(e.kind(), &ErrorKind::BadFieldNumber);
+            prop_assert_eq!(&direct[..], b"before");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::spec::{
     BitmapEncoding, ContentClass, Encoding, FieldSpec, FixedPad, LengthKind, LengthUnit, MtiEncoding, OddPad,
     PrefixEncoding, Spec, MAX_FIELD,
 };
-use crate::Message;
+use crate::{Message, Mti};
 
 /// Upper bound of the encoded size, to reserve once.
 pub(crate) fn size_hint(msg: &Message) -> usize {
@@ -50,14 +50,15 @@ fn write_prefix(out: &mut BytesMut, digits: u8, enc: PrefixEncoding, n: usize) {
     }
 }
 
-fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool) -> Result<(), ErrorKind> {
+/// `digits`: the caller has checked that `value` is all digits (class `n`).
+fn write_bcd(out: &mut BytesMut, fs: &FieldSpec, value: &[u8], pad: bool, digits: bool) -> Result<(), ErrorKind> {
     let pad_nibble = if matches!(fs.odd_pad, OddPad::LeftF | OddPad::RightF) {
         0xF
     } else {
         0
     };
     let left = pad && matches!(fs.odd_pad, OddPad::LeftZero | OddPad::LeftF);
-    if text::write_bcd_digits(out, fs.class, value, pad.then_some(pad_nibble), left) {
+    if text::write_bcd_digits(out, fs.class, value, pad.then_some(pad_nibble), left, digits) {
         return Ok(());
     }
     // Other characters (class `z`'s `D`, or an error to name): nibble by nibble. The nibbles in
@@ -108,11 +109,32 @@ fn write_field(out: &mut BytesMut, fs: &FieldSpec, value: &[u8]) -> Result<(), E
                     b'0' + (len / 10 % 10) as u8,
                     b'0' + (len % 10) as u8,
                 ];
-                out.extend_from_slice(&digits[4 - d as usize..]);
+                // The common widths as fixed-size copies (no call to copy a few bytes).
+                match d {
+                    2 => out.put_slice(&[digits[2], digits[3]]),
+                    3 => out.put_slice(&[digits[1], digits[2], digits[3]]),
+                    _ => out.extend_from_slice(&digits[4 - d as usize..]),
+                }
                 out.extend_from_slice(value);
                 return Ok(());
             }
             _ => {}
+        }
+    } else if fs.encoding == Encoding::Bcd && fs.class == ContentClass::N && fs.unit == LengthUnit::Digits {
+        // Digits packed in BCD, their count the length: of the right length, fixed or behind
+        // a prefix that does not count itself (what the general path does for them, in order).
+        let (len, max) = (value.len(), fs.max_len as usize);
+        let prefix = match fs.length {
+            LengthKind::Fixed if len == max => Some(None),
+            LengthKind::Variable(d) if len <= max && !fs.prefix_counts_itself => Some(Some(d)),
+            _ => None,
+        };
+        if let Some(prefix) = prefix {
+            if let Some(d) = prefix {
+                write_prefix(out, d, fs.prefix, len);
+            }
+            text::check_class(ContentClass::N, value)?;
+            return write_bcd(out, fs, value, len % 2 == 1, true);
         }
     }
     write_field_general::<false>(out, fs, value)
@@ -189,10 +211,12 @@ fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, valu
             }
         }
         Encoding::Bcd => {
-            if fs.class == ContentClass::N {
+            // Class `n` is checked here (its errors name the character), and so not again.
+            let digits = fs.class == ContentClass::N;
+            if digits {
                 text::check_class(fs.class, value)?;
             }
-            write_bcd(out, fs, value, value.len() % 2 == 1)?;
+            write_bcd(out, fs, value, value.len() % 2 == 1, digits)?;
         }
     }
     Ok(())
@@ -200,35 +224,70 @@ fn write_field_general<const SUB: bool>(out: &mut BytesMut, fs: &FieldSpec, valu
 
 /// Appends the encoded message (no length prefix) to `out`. On error `out` is left as it was.
 pub(crate) fn encode_into(spec: &Spec, msg: &Message, out: &mut BytesMut) -> Result<(), CodecError> {
+    encode_with(spec, msg.mti(), || msg.fields(), out)
+}
+
+/// Appends the message of `mti` and `fields` (number, canonical value; in increasing number
+/// order, each once), as [`encode_into`] does for a [`Message`] holding them. On error `out` is
+/// left as it was.
+pub(crate) fn encode_fields_into<'v, I>(spec: &Spec, mti: Mti, fields: I, out: &mut BytesMut) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])> + Clone,
+{
+    encode_with(spec, mti, || fields.clone(), out)
+}
+
+/// The encoder over any source of fields: `fields` gives them afresh, in order, for each pass.
+#[inline]
+fn encode_with<'v, I>(spec: &Spec, mti: Mti, fields: impl Fn() -> I, out: &mut BytesMut) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])>,
+{
     let start = out.len();
-    let result = encode_inner(spec, msg, out, start);
+    let result = encode_inner(spec, mti, fields, out, start);
     if result.is_err() {
         out.truncate(start);
     }
     result
 }
 
-fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) -> Result<(), CodecError> {
-    out.reserve(size_hint(msg));
-    let mti = msg.mti();
+#[inline]
+fn encode_inner<'v, I>(
+    spec: &Spec,
+    mti: Mti,
+    fields: impl Fn() -> I,
+    out: &mut BytesMut,
+    start: usize,
+) -> Result<(), CodecError>
+where
+    I: Iterator<Item = (u8, &'v [u8])>,
+{
+    // One pass over the fields for the bitmap and the room to reserve, one to write them.
+    let mut bits = Bitmap::default();
+    // The highest field so far: fields come in increasing order (a message keeps them so).
+    let mut highest = 0u8;
+    let mut size = 4 + 48;
+    for (n, value) in fields() {
+        if !(2..=MAX_FIELD).contains(&n) || n == 65 || n <= highest {
+            let part = Part::Field {
+                number: n,
+                name: "".into(),
+            };
+            // Where the bitmap would start: after the MTI.
+            let at = if spec.mti == MtiEncoding::Bcd { 2 } else { 4 };
+            return Err(CodecError::new(part, at, ErrorKind::BadFieldNumber));
+        }
+        bits.set(n as usize - 1);
+        highest = n;
+        size += 2 * value.len() + 4;
+    }
+    out.reserve(size);
     let d = mti.as_bytes();
     match spec.mti {
         MtiEncoding::Ascii => out.put_slice(d),
         MtiEncoding::Ebcdic => out.extend(d.iter().map(|c| c - b'0' + 0xF0)),
         MtiEncoding::Bcd => out.put_slice(&[(d[0] - b'0') << 4 | (d[1] - b'0'), (d[2] - b'0') << 4 | (d[3] - b'0')]),
     }
-    let mut bits = Bitmap::default();
-    for (n, _) in msg.fields() {
-        if !(2..=MAX_FIELD).contains(&n) || n == 65 {
-            let part = Part::Field {
-                number: n,
-                name: "".into(),
-            };
-            return Err(CodecError::new(part, out.len() - start, ErrorKind::BadFieldNumber));
-        }
-        bits.set(n as usize - 1);
-    }
-    let highest = msg.highest_field();
     let maps = if highest > 128 {
         3
     } else if highest > 64 {
@@ -246,12 +305,16 @@ fn encode_inner(spec: &Spec, msg: &Message, out: &mut BytesMut, start: usize) ->
         let chunk = bits.bytes(n);
         match spec.bitmap {
             BitmapEncoding::Binary => out.put_slice(&chunk),
-            BitmapEncoding::Hex => chunk
-                .iter()
-                .for_each(|&b| out.put_slice(&[hex_digit(b >> 4), hex_digit(b)])),
+            BitmapEncoding::Hex => {
+                let mut digits = [0u8; 16];
+                for (pair, &b) in digits.chunks_exact_mut(2).zip(&chunk) {
+                    pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b)]);
+                }
+                out.put_slice(&digits);
+            }
         }
     }
-    for (n, value) in msg.fields() {
+    for (n, value) in fields() {
         let at = out.len() - start;
         let Some(fs) = spec.field(n) else {
             return Err(CodecError::new(

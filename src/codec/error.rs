@@ -106,7 +106,8 @@ pub enum ErrorKind {
     OddHexLength(usize),
     /// The bitmap names a field that the spec does not define.
     UndefinedField,
-    /// A field number outside 2-192, or 65 (a bitmap bit).
+    /// A field number outside 2-192, or 65 (a bitmap bit); or, encoding a list of fields
+    /// ([`Spec::encode_fields_into`](crate::Spec::encode_fields_into)), one not above the field before it.
     BadFieldNumber,
     /// A fixed-length value of the wrong length and no padding rule.
     WrongLength {

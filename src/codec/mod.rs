@@ -29,7 +29,7 @@ pub(crate) use decode::read_subfield;
 pub(crate) use encode::{prefix_width, write_subfield};
 pub(crate) use text::check_class as check_text;
 
-use crate::{Message, Spec};
+use crate::{Message, Mti, Spec};
 
 impl Spec {
     /// Decodes one whole message (without any transport length prefix), copying it once.
@@ -53,5 +53,29 @@ impl Spec {
     /// Appends the encoded message to `out` (a frame being built, say); `out` is unchanged on error.
     pub fn encode_into(&self, msg: &Message, out: &mut BytesMut) -> Result<(), CodecError> {
         encode::encode_into(self, msg, out)
+    }
+
+    /// Appends the encoding of a message given as its MTI and its fields — (number, value in
+    /// canonical form), in increasing number order, each once — without building a [`Message`]:
+    /// the bytes and errors of [`Spec::encode_into`] for a message holding those fields. A field
+    /// number outside 2-192, 65, or not above the one before it is refused
+    /// ([`ErrorKind::BadFieldNumber`]). `out` is unchanged on error.
+    ///
+    /// ```
+    /// use iso8583_client::{Message, Spec};
+    /// let spec = Spec::builtin("iso87-ascii").unwrap();
+    /// let mti = "0800".parse().unwrap();
+    /// let fields: [(u8, &[u8]); 2] = [(11, b"000001"), (70, b"301")];
+    /// let mut out = bytes::BytesMut::new();
+    /// spec.encode_fields_into(mti, fields, &mut out).unwrap();
+    /// let msg = Message::new(mti).with(11, "000001").with(70, "301");
+    /// assert_eq!(&out[..], &spec.encode(&msg).unwrap()[..]);
+    /// ```
+    pub fn encode_fields_into<'v, I>(&self, mti: Mti, fields: I, out: &mut BytesMut) -> Result<(), CodecError>
+    where
+        I: IntoIterator<Item = (u8, &'v [u8])>,
+        I::IntoIter: Clone,
+    {
+        encode::encode_fields_into(self, mti, fields.into_iter(), out)
     }
 }

@@ -85,17 +85,15 @@ fn encode_text(
     body: &mut bytes::BytesMut,
 ) -> anyhow::Result<()> {
     body.clear();
-    let general;
-    let msg = match fast.read(spec, text) {
-        Some(msg) => msg,
+    let encoded = match fast.encode(spec, text, body) {
+        Some(encoded) => encoded,
         None => {
             let value: Value = serde_json::from_str(text).map_err(|e| anyhow!("invalid JSON: {e}"))?;
-            general = message_from_json(spec, &value)?;
-            &general
+            let msg = message_from_json(spec, &value)?;
+            spec.encode_into(&msg, body)
         }
     };
-    spec.encode_into(msg, body)
-        .with_context(|| format!("cannot encode with spec {}", spec.name()))?;
+    encoded.with_context(|| format!("cannot encode with spec {}", spec.name()))?;
     Ok(())
 }
 

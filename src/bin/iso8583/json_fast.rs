@@ -10,20 +10,40 @@ use std::ops::Range;
 
 use bytes::BytesMut;
 use iso8583_client::spec::Sensitivity;
-use iso8583_client::{Message, Mti, Spec};
+#[cfg(test)]
+use iso8583_client::Message;
+use iso8583_client::{CodecError, Mti, Spec};
 
-/// Reads messages one after the other into the same [`Message`] and value buffer: once the
-/// buffers have grown to the largest message seen, reading allocates nothing.
+/// Reads messages one after the other into the same buffers: once they have grown to the largest
+/// message seen, reading and encoding allocate nothing.
 #[derive(Default)]
 pub struct Reader {
-    /// The last message read (its fields are cleared before the next is read).
+    /// The last message read (tests: the message the general path must also build).
+    #[cfg(test)]
     msg: Option<Message>,
-    /// The values of a message: a copy of its line (a value without escapes is a slice of it),
-    /// then the values that had to be decoded (escapes, hex), one after the other. The message
-    /// takes copies (short ones inline), so the buffer is reused line after line.
-    values: BytesMut,
-    /// Where each field's value lies in its buffer: (number, start, end).
-    ranges: Vec<(u8, usize, usize)>,
+    /// The values that had to be decoded (escapes, hex), one after the other; a value without
+    /// escapes is a slice of the line itself.
+    decoded: Vec<u8>,
+    /// The fields read, in number order once the line is read.
+    fields: Vec<FieldAt>,
+}
+
+/// Where a field's value lies: in the line, or (`decoded`) in [`Reader::decoded`].
+#[derive(Clone, Copy)]
+struct FieldAt {
+    number: u8,
+    decoded: bool,
+    start: usize,
+    end: usize,
+}
+
+impl FieldAt {
+    /// The value, from the line `text` or the decoded values.
+    #[inline(always)]
+    fn value<'a>(&self, text: &'a [u8], decoded: &'a [u8]) -> &'a [u8] {
+        let buf = if self.decoded { decoded } else { text };
+        buf.get(self.start..self.end).unwrap_or_default()
+    }
 }
 
 impl Reader {
@@ -32,31 +52,45 @@ impl Reader {
         Reader::default()
     }
 
-    /// The message of one JSON document, or `None` when the general path must read it.
+    /// Appends the encoding of the message of one JSON document to `out` (unchanged on error),
+    /// or says `None` (having written nothing) when the general path must read it. The bytes and
+    /// the errors are those of encoding the message the general path builds: the fields go to
+    /// the encoder in number order, as a message holds them, without building one.
     #[inline(never)]
+    pub fn encode(&mut self, spec: &Spec, text: &str, out: &mut BytesMut) -> Option<Result<(), CodecError>> {
+        let mti = self.read_fields(spec, text)?;
+        let (line, decoded) = (text.as_bytes(), &self.decoded[..]);
+        let fields = self.fields.iter().map(|f| (f.number, f.value(line, decoded)));
+        Some(spec.encode_fields_into(mti, fields, out))
+    }
+
+    /// The message of one JSON document, or `None` when the general path must read it.
+    #[cfg(test)]
     pub fn read(&mut self, spec: &Spec, text: &str) -> Option<&Message> {
-        self.ranges.clear();
-        let values = &mut self.values;
-        values.clear();
-        // Decoded values are never longer than the text they are read from.
-        values.reserve(2 * text.len());
-        values.extend_from_slice(text.as_bytes());
-        let mti = self.parse(spec, text.as_bytes())?;
-        let values = &self.values;
+        let mti = self.read_fields(spec, text)?;
         let msg = self.msg.get_or_insert_with(|| Message::new(mti));
         msg.set_mti(mti);
         msg.set_masks(spec.masks());
         // The last message's fields go (their room stays); this one's are copied in.
         msg.clear();
-        for (number, start, end) in &self.ranges {
-            msg.set_slice(*number, &values[*start..*end]);
+        for f in &self.fields {
+            msg.set_slice(f.number, f.value(text.as_bytes(), &self.decoded));
         }
         Some(msg)
     }
 
+    /// Reads one JSON document into `decoded` and `fields` (in number order): its MTI, or `None`
+    /// when the general path must read it.
+    fn read_fields(&mut self, spec: &Spec, text: &str) -> Option<Mti> {
+        self.fields.clear();
+        self.decoded.clear();
+        self.parse(spec, text)
+    }
+
     /// `{"mti": "...", "fields": {...}}` (in either order, `fields` optional) and nothing after it
-    /// but whitespace; its values go to `values` and `ranges`.
-    fn parse(&mut self, spec: &Spec, s: &[u8]) -> Option<Mti> {
+    /// but whitespace; its values go to `decoded` and `fields`.
+    fn parse(&mut self, spec: &Spec, text: &str) -> Option<Mti> {
+        let s = text.as_bytes();
         let mut i = expect(s, skip_ws(s, 0), b'{')?;
         let mut mti = None;
         let mut fields = false;
@@ -64,10 +98,11 @@ impl Reader {
         for _ in 0..s.len() {
             let (key, after) = plain_string(s, skip_ws(s, i))?;
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
-            match key {
+            match &s[key.clone()] {
                 b"mti" if mti.is_none() => {
                     let (value, after) = plain_string(s, i)?;
-                    mti = Some(std::str::from_utf8(value).ok()?.parse::<Mti>().ok()?);
+                    // Between quotes: char boundaries of the text.
+                    mti = Some(text.get(value)?.parse::<Mti>().ok()?);
                     i = after;
                 }
                 b"fields" if !fields => {
@@ -110,25 +145,40 @@ impl Reader {
             i = skip_ws(s, expect(s, skip_ws(s, after), b':')?);
             // Strings only: numbers and objects are the general path's.
             i = expect(s, i, b'"')?;
-            let values = &mut self.values;
-            let (end, value) = if field.is_binary() {
-                let start = values.len();
-                let end = hex_string(s, i, values)?;
-                (end, start..values.len())
+            let decoded = &mut self.decoded;
+            let (end, at) = if field.is_binary() {
+                let start = decoded.len();
+                let end = hex_string(s, i, decoded)?;
+                (end, (true, start..decoded.len()))
             } else {
-                let (end, value) = text_string(s, i, values)?;
-                // A value that may be masked is left to the general path, which refuses it.
-                if field.sensitivity() != Sensitivity::None && values[value.clone()].contains(&b'*') {
-                    return None;
+                // A value that may be masked (it has a `*`) is left to the general path, which
+                // refuses it.
+                if field.sensitivity() == Sensitivity::None {
+                    text_string::<false>(s, i, decoded)?
+                } else {
+                    text_string::<true>(s, i, decoded)?
                 }
-                (end, value)
             };
-            self.ranges.push((number, value.start, value.end));
-            i = end;
-            i = skip_ws(s, i);
+            let (decoded, range) = at;
+            self.fields.push(FieldAt {
+                number,
+                decoded,
+                start: range.start,
+                end: range.end,
+            });
+            i = skip_ws(s, end);
             match s.get(i)? {
                 b',' => i = skip_ws(s, i + 1),
-                b'}' => return (increasing || !self.repeats_a_field()).then_some(i + 1),
+                b'}' => {
+                    if !increasing {
+                        if self.repeats_a_field() {
+                            return None;
+                        }
+                        // No two alike: the order of numbers is the order of the fields.
+                        self.fields.sort_unstable_by_key(|f| f.number);
+                    }
+                    return Some(i + 1);
+                }
                 _ => return None,
             }
         }
@@ -138,8 +188,8 @@ impl Reader {
     /// True if two of the fields read name the same data element.
     fn repeats_a_field(&self) -> bool {
         let mut seen = [0u64; 4];
-        self.ranges.iter().any(|(number, _, _)| {
-            let (word, bit) = (usize::from(number / 64), 1u64 << (number % 64));
+        self.fields.iter().any(|f| {
+            let (word, bit) = (usize::from(f.number / 64), 1u64 << (f.number % 64));
             let repeated = seen[word] & bit != 0;
             seen[word] |= bit;
             repeated
@@ -148,63 +198,76 @@ impl Reader {
 }
 
 /// `i` past JSON whitespace.
-fn skip_ws(s: &[u8], i: usize) -> usize {
-    let rest = s.get(i..).unwrap_or_default();
-    i + rest
-        .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .count()
+#[inline(always)]
+fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    // Most often none: one test.
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = s.get(i) {
+        i += 1;
+    }
+    i
 }
 
 /// `i + 1` if `s[i]` is `byte`.
+#[inline(always)]
 fn expect(s: &[u8], i: usize, byte: u8) -> Option<usize> {
     (s.get(i) == Some(&byte)).then_some(i + 1)
 }
 
-/// A string at `i` without escapes or control characters: its bytes, and where it ends.
-fn plain_string(s: &[u8], i: usize) -> Option<(&[u8], usize)> {
+/// A string at `i` without escapes or control characters: where its bytes are, and where it ends.
+#[inline]
+fn plain_string(s: &[u8], i: usize) -> Option<(Range<usize>, usize)> {
     let start = expect(s, i, b'"')?;
-    let len = special(s.get(start..)?)?;
-    (s[start + len] == b'"').then(|| (&s[start..start + len], start + len + 1))
+    let len = special::<false>(s.get(start..)?)?;
+    (s[start + len] == b'"').then_some((start..start + len, start + len + 1))
 }
 
 /// A key of `fields` at `i`: a data element number as the general path reads it, here only of
 /// one to three digits. Returns it and where the key ends.
+#[inline(always)]
 fn field_key(s: &[u8], i: usize) -> Option<(u8, usize)> {
     let start = expect(s, i, b'"')?;
-    let mut n = 0u16;
+    let rest = s.get(start..)?;
+    let digit = |k: usize| {
+        rest.get(k)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+            .map(u16::from)
+    };
     // Up to three digits, then the closing quote.
-    for (at, digits) in (start..start + 4).zip(0..) {
-        match s.get(at)? {
-            d @ b'0'..=b'9' if digits < 3 => n = n * 10 + u16::from(d - b'0'),
-            b'"' if digits > 0 => {
-                let n = u8::try_from(n).ok().filter(|n| (2..=192).contains(n) && *n != 65)?;
-                return Some((n, at + 1));
-            }
-            _ => return None,
-        }
+    let d0 = digit(0)?;
+    let (n, len) = match digit(1) {
+        None => (d0, 1),
+        Some(d1) => match digit(2) {
+            None => (d0 * 10 + d1, 2),
+            Some(d2) => (d0 * 100 + d1 * 10 + d2, 3),
+        },
+    };
+    if rest.get(len) != Some(&b'"') {
+        return None;
     }
-    None
+    let n = u8::try_from(n).ok().filter(|n| (2..=192).contains(n) && *n != 65)?;
+    Some((n, start + len + 1))
 }
 
-/// The rest of a string (after its opening quote at `i - 1`) as text: returns where it ends and
-/// where its value is in `out`, which starts with a copy of `s`. A value without escapes is that
-/// copy's; one with escapes is decoded and appended to `out`. `None` for what serde_json refuses
-/// (control characters, bad escapes) and for surrogate escapes (left to it).
-fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<(usize, Range<usize>)> {
-    let run = special(s.get(i..)?)?;
+/// The rest of a string (after its opening quote at `i - 1`) as text: returns where it ends, and
+/// where its value is: in `s` (`false`) when it has no escapes, else decoded and appended to
+/// `out` (`true`). `None` for what serde_json refuses (control characters, bad escapes), for
+/// surrogate escapes (left to it), and if `STAR` for a value with a `*` (written or escaped).
+#[inline]
+fn text_string<const STAR: bool>(s: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<(usize, (bool, Range<usize>))> {
+    let run = special::<STAR>(s.get(i..)?)?;
     if s[i + run] == b'"' {
-        return Some((i + run + 1, i..i + run));
+        return Some((i + run + 1, (false, i..i + run)));
     }
     let start = out.len();
     // Each round takes at least one byte.
     for _ in 0..s.len() {
         let rest = s.get(i..)?;
-        let run = special(rest)?;
+        let run = special::<STAR>(rest)?;
         out.extend_from_slice(&rest[..run]);
         i += run;
         match s[i] {
-            b'"' => return Some((i + 1, start..out.len())),
+            b'"' => return Some((i + 1, (true, start..out.len()))),
             b'\\' => {
                 let byte = match s.get(i + 1)? {
                     b'"' => b'"',
@@ -221,14 +284,14 @@ fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<(usize, Ran
                             .iter()
                             .try_fold(0u32, |n, d| Some(n << 4 | u32::from(nibble(*d)?)))?;
                         // A surrogate (half of a pair, or alone) is left to serde_json.
-                        let c = char::from_u32(code)?;
+                        let c = char::from_u32(code).filter(|c| !(STAR && *c == '*'))?;
                         out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                         i += 6;
                         continue;
                     }
                     _ => return None,
                 };
-                out.extend_from_slice(&[byte]);
+                out.push(byte);
                 i += 2;
             }
             _ => return None,
@@ -239,42 +302,49 @@ fn text_string(s: &[u8], mut i: usize, out: &mut BytesMut) -> Option<(usize, Ran
 
 /// The rest of a string (after its opening quote) as an even run of hex digits, decoded and
 /// appended to `out`: returns where it ends. Anything else (spaces, `0x`, escapes) is `None`.
-fn hex_string(s: &[u8], i: usize, out: &mut BytesMut) -> Option<usize> {
+fn hex_string(s: &[u8], i: usize, out: &mut Vec<u8>) -> Option<usize> {
     let rest = s.get(i..)?;
-    let len = rest.iter().position(|b| *b == b'"')?;
+    let len = memchr::memchr(b'"', rest)?;
     let digits = &rest[..len];
     if digits.len() % 2 != 0 {
         return None;
     }
     for pair in digits.chunks_exact(2) {
-        out.extend_from_slice(&[nibble(pair[0])? << 4 | nibble(pair[1])?]);
+        out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
     }
     Some(i + len + 1)
 }
 
-/// Where the first `"`, `\\` or control character (below 0x20) of `s` is, eight bytes at a time.
-fn special(s: &[u8]) -> Option<usize> {
+/// Where the first `"`, `\\` or control character (below 0x20) of `s` is (or, if `STAR`, the
+/// first of those or `*`), eight bytes at a time.
+#[inline]
+fn special<const STAR: bool>(s: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = s.chunks_exact(8);
+    let mut done = 0;
     // The lowest byte each test marks is exact (a false mark needs a true one below it).
-    for (k, chunk) in (&mut chunks).enumerate() {
+    for chunk in &mut chunks {
         let x = u64::from_le_bytes(chunk.try_into().ok()?);
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
-        let marks = (quote.wrapping_sub(ONES) & !quote)
+        let mut marks = (quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
             | (x.wrapping_sub(ONES * 0x20) & !x);
+        if STAR {
+            let star = x ^ (ONES * u64::from(b'*'));
+            marks |= star.wrapping_sub(ONES) & !star;
+        }
         let marks = marks & HIGH;
         if marks != 0 {
-            return Some(k * 8 + (marks.trailing_zeros() / 8) as usize);
+            return Some(done + (marks.trailing_zeros() / 8) as usize);
         }
+        done += 8;
     }
-    let done = s.len() - chunks.remainder().len();
     let rest = chunks
         .remainder()
         .iter()
-        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
+        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20 || (STAR && *b == b'*'))?;
     Some(done + rest)
 }
 
@@ -299,19 +369,30 @@ mod tests {
     }
 
     /// Reads `text` with `reader`: if the fast path takes it, its message must be the general
-    /// path's (fields, masks, bytes). True if the fast path took it.
+    /// path's (fields, masks, bytes), and its direct encoding (no message built) must give the
+    /// bytes or the error of encoding the general path's message. True if the fast path took it.
     fn fast_agrees_with_general(reader: &mut Reader, spec: &Spec, text: &str) -> bool {
         let name = spec.name();
         let want = general(spec, text);
+        // After bytes already in the buffer, as a frame being built.
+        let mut direct = BytesMut::from(&b"before"[..]);
+        let encoded = reader.encode(spec, text, &mut direct);
         let Some(got) = reader.read(spec, text) else {
+            assert!(encoded.is_none(), "{name}: {text:?}: encode takes a line read leaves");
+            assert_eq!(&direct[..], b"before", "{name}: {text:?}");
             return false;
         };
+        let encoded = encoded.unwrap_or_else(|| panic!("{name}: {text:?}: read takes a line encode leaves"));
         let want =
             want.unwrap_or_else(|e| panic!("{name}: {text:?}: fast path took a line the general path refuses: {e}"));
         assert_eq!(got, &want, "{name}: {text:?}");
         assert!(got.masks() == want.masks(), "{name}: {text:?}");
-        let encoded = |m: &Message| spec.encode(m).map_err(|e| e.to_string());
-        assert_eq!(encoded(got), encoded(&want), "{name}: {text:?}");
+        let encoded_msg = |m: &Message| spec.encode(m).map_err(|e| e.to_string());
+        assert_eq!(encoded_msg(got), encoded_msg(&want), "{name}: {text:?}");
+        let mut via_message = BytesMut::from(&b"before"[..]);
+        let want_encoded = spec.encode_into(&want, &mut via_message).map_err(|e| e.to_string());
+        assert_eq!(encoded.map_err(|e| e.to_string()), want_encoded, "{name}: {text:?}");
+        assert_eq!(direct, via_message, "{name}: {text:?}");
         true
     }
 
@@ -346,6 +427,8 @@ mod tests {
             r#"{"mti": "0200", "fields": {"52": "0123456789ABCDEF"#,
             r#"{"mti": "0200", "fields": {"2": "4111111111111111", "2": "411111******1111"}}"#,
             r#"{"mti": "0200", "fields": {"2": "411111******1111", "2": "4111111111111111"}}"#,
+            r#"{"mti": "0200", "fields": {"2": "411111\u002a\u002A****1111"}}"#,
+            r#"{"mti": "0200", "fields": {"35": "4111*=2812", "41": "TERM*001", "43": "\u002a"}}"#,
             r#"{"mti": "0200", "fields": {"11": "000001"} }   "#,
             "{\"mti\":\"0200\",\n\"fields\":{\"11\":\"000001\"}\r\n}",
             "{\"mti\":\"0200\",\u{a0}\"fields\":{}}",
@@ -409,6 +492,7 @@ mod tests {
         "€",
         "\\u",
         "\\u0041",
+        "\\u002a",
         "\\ud83d",
         "\\n",
         "\\\"",
@@ -504,8 +588,13 @@ mod tests {
 
     #[test]
     fn special_finds_what_a_byte_by_byte_search_finds() {
-        let naive = |s: &[u8]| s.iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
-        let alphabet: &[u8] = &[b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'0'];
+        let naive = |s: &[u8], star: bool| {
+            s.iter()
+                .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20 || (star && *b == b'*'))
+        };
+        let alphabet: &[u8] = &[
+            b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'0', b'*', b'+', b')',
+        ];
         // Every string of up to 3 bytes from the alphabet, placed at every position of a run of
         // plain bytes long enough to span several words.
         let n = alphabet.len();
@@ -515,7 +604,9 @@ mod tests {
                 let mut s = [b'x'; 24];
                 s[at..at + 3].copy_from_slice(&probe);
                 for len in [at + 1, at + 3, 24] {
-                    assert_eq!(special(&s[..len]), naive(&s[..len]), "{:?}", &s[..len]);
+                    let s = &s[..len];
+                    assert_eq!(special::<false>(s), naive(s, false), "{s:?}");
+                    assert_eq!(special::<true>(s), naive(s, true), "{s:?}");
                 }
             }
         }
