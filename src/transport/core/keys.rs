@@ -282,18 +282,18 @@ impl<T: Moment> KeyRegistry<T> {
                             Reservation::Unresolved {
                                 until,
                                 mti,
-                                token: held,
+                                token: holder,
                                 outstanding,
                             } => {
                                 let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
-                                let own_retry = retry_of == Some(held);
+                                let own_retry = retry_of == Some(holder);
                                 if until > now && !own_repeat && !own_retry {
                                     return Err(Cause::StanUnresolved { stan: shown() });
                                 }
                                 (until > now).then_some(Shadow {
                                     until,
                                     mti,
-                                    token: held,
+                                    token: holder,
                                     outstanding,
                                 })
                             }

@@ -274,6 +274,38 @@ impl World {
         (msg, stan, deadline, id_hint)
     }
 
+    /// The refusal the model expects from the link now (down, closing, deadline passed, full).
+    fn link_refusal(&self, deadline: u64) -> Result<(), &'static str> {
+        if self.core.is_down() {
+            Err("down")
+        } else if self.closing {
+            Err("closing")
+        } else if deadline <= self.now {
+            Err("timeout")
+        } else if self.pending_callers() >= MAX_IN_FLIGHT {
+            Err("full")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A request the link took: pending, not yet written.
+    fn track(&mut self, id: u64, msg: Message, stan: u32, deadline: u64) {
+        self.reqs.insert(
+            id,
+            Req {
+                msg,
+                stan,
+                gen: self.gen,
+                taken: false,
+                pending: true,
+                unknown_at: None,
+                host_answered: false,
+                deadline,
+            },
+        );
+    }
+
     /// The key refusal the model expects for `msg` (STAN `stan`) now, if any.
     fn key_refusal(&mut self, msg: &Message, stan: Option<u32>) -> Result<(), &'static str> {
         match stan.map(|s| (s, self.key_now(s))) {
@@ -408,17 +440,7 @@ impl World {
             stan,
             assigned,
         } = staged;
-        let expected = if self.core.is_down() {
-            Err("down")
-        } else if self.closing {
-            Err("closing")
-        } else if deadline <= self.now {
-            Err("timeout")
-        } else if self.pending_callers() >= MAX_IN_FLIGHT {
-            Err("full")
-        } else {
-            Ok(())
-        };
+        let expected = self.link_refusal(deadline);
         let result = self
             .core
             .commit(self.now, prepared, &mut msg, &frame, deadline, false, id_hint);
@@ -429,19 +451,7 @@ impl World {
         ));
         match (expected, result) {
             (Ok(()), Ok(_)) => {
-                self.reqs.insert(
-                    id_hint,
-                    Req {
-                        msg,
-                        stan,
-                        gen: self.gen,
-                        taken: false,
-                        pending: true,
-                        unknown_at: None,
-                        host_answered: false,
-                        deadline,
-                    },
-                );
+                self.track(id_hint, msg, stan, deadline);
             }
             (Err(why), Err(err)) => {
                 self.check_refusal(why, &err);
@@ -459,17 +469,7 @@ impl World {
         let (mut msg, stan, deadline, id_hint) = self.new_request();
         let amount = amount(&msg);
         // What the model expects.
-        let expected: Result<(), &str> = if self.core.is_down() {
-            Err("down")
-        } else if self.closing {
-            Err("closing")
-        } else if deadline <= self.now {
-            Err("timeout")
-        } else if self.pending_callers() >= MAX_IN_FLIGHT {
-            Err("full")
-        } else {
-            self.key_refusal(&msg, stan)
-        };
+        let expected = self.link_refusal(deadline).and_then(|()| self.key_refusal(&msg, stan));
         let result = self.core.submit(self.now, &mut msg, deadline, false, None, id_hint);
         self.trace.push(format!(
             "t={} submit {} stan={:?} amount={} deadline={} -> {:?}",
@@ -485,19 +485,7 @@ impl World {
                 let stan = accepted.key.stan();
                 // The model's ids are the waiter values; remember the core's id too.
                 self.take_key(stan, id_hint);
-                self.reqs.insert(
-                    id_hint,
-                    Req {
-                        msg,
-                        stan,
-                        gen: self.gen,
-                        taken: false,
-                        pending: true,
-                        unknown_at: None,
-                        host_answered: false,
-                        deadline,
-                    },
-                );
+                self.track(id_hint, msg, stan, deadline);
             }
             (Err(why), Err(err)) => self.check_refusal(why, &err),
             (Ok(()), Err(err)) => self.fail(&format!("expected acceptance, got {err}")),
