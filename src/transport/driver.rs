@@ -215,7 +215,9 @@ impl Shared {
                 tracked: self.stats.tracker(msg.mti(), now.into_std()),
             };
             let mut core = self.lock();
-            let accepted = core.commit(now, prepared, msg, &frame, deadline, internal, waiter)?;
+            // A fresh reading: the sender may have been held up between preparing and here, and
+            // a deadline that passed meanwhile must be refused, not queued.
+            let accepted = core.commit(Instant::now(), prepared, msg, &frame, deadline, internal, waiter)?;
             Ok::<_, SendError>((core.next_deadline() == Some(deadline), (accepted, rx)))
         })?;
         let (accepted, rx) = accepted;
