@@ -214,11 +214,8 @@ impl Connection {
     pub async fn send(&self, mut msg: Message, timeout: Duration) -> Result<Message, SendError> {
         let now = Instant::now();
         let deadline = now.after(timeout);
-        self.shared
-            .submit_from(now, &mut msg, deadline, false, None)
-            .await?
-            .response()
-            .await
+        let ticket = self.shared.submit_from(now, &mut msg, deadline, false, None).await?;
+        super::driver::Waiting::new(ticket, &self.shared).response().await
     }
 
     /// Queues `msg` for writing and registers it as in flight; the returned

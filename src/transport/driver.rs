@@ -18,6 +18,7 @@ use tracing::{debug, warn};
 
 use super::config::ConnectionConfig;
 use super::core::keys::{KeyRegistry, MatchKey};
+use super::core::padded::Padded;
 use super::core::{FrameNote, Limits, LinkCore, Moment, Preparer, Resolution};
 use super::error::{Cause, SendError};
 use super::framing::swap_tpdu;
@@ -51,8 +52,10 @@ pub(crate) type Keys = KeyRegistry<Instant>;
 
 /// What a link's tasks and its senders share: the core under a lock, and the wake-ups.
 pub(crate) struct Shared {
-    core: Mutex<LinkCore<Waiter, Instant>>,
-    wake_writer: Notify,
+    /// On lines of its own: taken by every sender and the reader, it must not share a line
+    /// with anything else they write (the `Arc`'s counts, the writer's wake-up).
+    core: Padded<Mutex<LinkCore<Waiter, Instant>>>,
+    wake_writer: Padded<Notify>,
     wake_timer: Notify,
     /// Wakes senders waiting for room under `max_in_flight`.
     room: Notify,
@@ -97,8 +100,8 @@ impl Shared {
         let preparer = core.preparer();
         Shared {
             preparer,
-            core: Mutex::new(core),
-            wake_writer: Notify::new(),
+            core: Padded(Mutex::new(core)),
+            wake_writer: Padded(Notify::new()),
             wake_timer: Notify::new(),
             room: Notify::new(),
             room_waiters: AtomicUsize::new(0),
@@ -131,7 +134,7 @@ impl Shared {
         if out.is_empty() {
             return;
         }
-        self.stats.in_flight.fetch_sub(out.len() as i64, Relaxed);
+        self.stats.resolved.fetch_add(out.len() as u64, Relaxed);
         let now = now.into_std();
         for (mut waiter, outcome) in out.drain(..) {
             waiter.tracked.finish(&self.stats, &outcome, now);
@@ -151,20 +154,26 @@ impl Shared {
         internal: bool,
         retry_of: Option<u64>,
     ) -> Result<PendingResponse, SendError> {
-        self.submit_from(Instant::now(), msg, deadline, internal, retry_of)
-            .await
+        let ticket = self
+            .submit_from(Instant::now(), msg, deadline, internal, retry_of)
+            .await?;
+        Ok(PendingResponse {
+            ticket: Some(ticket),
+            shared: self.clone(),
+        })
     }
 
     /// As [`Shared::submit`], for a caller that read the clock (`now`) just before, with no
-    /// wait since: the first attempt takes that reading instead of a second one.
+    /// wait since: the first attempt takes that reading instead of a second one. The ticket
+    /// borrows nothing: [`Waiting`] or [`PendingResponse`] waits on it.
     pub(crate) async fn submit_from(
-        self: &Arc<Self>,
+        &self,
         now: Instant,
         msg: &mut Message,
         deadline: Instant,
         internal: bool,
         retry_of: Option<u64>,
-    ) -> Result<PendingResponse, SendError> {
+    ) -> Result<Ticket, SendError> {
         let mut now = Some(now);
         loop {
             let max = match self.try_submit(now.take(), msg, deadline, internal, retry_of) {
@@ -195,13 +204,13 @@ impl Shared {
 
     /// One attempt at `now` (read here when `None`).
     fn try_submit(
-        self: &Arc<Self>,
+        &self,
         now: Option<Instant>,
         msg: &mut Message,
         deadline: Instant,
         internal: bool,
         retry_of: Option<u64>,
-    ) -> Result<PendingResponse, SendError> {
+    ) -> Result<Ticket, SendError> {
         let now = now.unwrap_or_else(Instant::now);
         let (earliest, accepted) = FRAME.with(|frame| {
             // Reserving the key and encoding the frame need no link state: outside the link's
@@ -221,20 +230,19 @@ impl Shared {
             Ok::<_, SendError>((core.next_deadline() == Some(deadline), (accepted, rx)))
         })?;
         let (accepted, rx) = accepted;
-        self.wake_writer.notify_one();
+        if accepted.wake_writer {
+            self.wake_writer.notify_one();
+        }
         if earliest {
             self.wake_timer.notify_one();
         }
         EndpointStats::bump(&self.stats.sent);
-        self.stats.in_flight.fetch_add(1, Relaxed);
         self.stats.queued(msg.mti());
         debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
-        Ok(PendingResponse {
+        Ok(Ticket {
             rx,
             key: accepted.key,
             id: accepted.id,
-            shared: self.clone(),
-            armed: true,
         })
     }
 
@@ -394,12 +402,7 @@ pub(crate) async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rea
         }
         if !frames.is_empty() {
             let now = Instant::now();
-            {
-                let mut core = shared.lock();
-                for frame in frames.drain(..) {
-                    notes.push(core.on_frame(now, frame, &mut out));
-                }
-            }
+            shared.lock().on_frames(now, frames.drain(..), &mut notes, &mut out);
             shared.deliver(&mut out, now);
             for (header, note) in headers.drain(..).zip(notes.drain(..)) {
                 if !on_note(&shared, header, note, &mut log) {
@@ -595,23 +598,69 @@ pub(crate) async fn keep_alive(shared: Arc<Shared>, idle: Duration) {
     }
 }
 
+/// An accepted request: its answer's channel, its key and id. Whoever holds it waits on it
+/// through [`Waiting`], which cancels the request if dropped before the outcome.
+pub(crate) struct Ticket {
+    rx: oneshot::Receiver<Reply>,
+    key: MatchKey,
+    id: u64,
+}
+
+/// Waits for a [`Ticket`]'s outcome on a link it borrows (no reference count taken per request:
+/// one count bumped by every sender on every core would bounce between them). Dropping it
+/// before the outcome cancels the request: if its frame was not written yet it never will be;
+/// otherwise its key stays unresolved until the late answer or the late window.
+pub(crate) struct Waiting<'a> {
+    ticket: Option<Ticket>,
+    shared: &'a Shared,
+}
+
+impl<'a> Waiting<'a> {
+    pub(crate) fn new(ticket: Ticket, shared: &'a Shared) -> Waiting<'a> {
+        Waiting {
+            ticket: Some(ticket),
+            shared,
+        }
+    }
+
+    /// Waits for the outcome: the response, or the error the link decided.
+    pub(crate) async fn response(mut self) -> Result<Message, SendError> {
+        let Some(ticket) = self.ticket.as_mut() else {
+            return Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into())));
+        };
+        let reply = (&mut ticket.rx).await;
+        self.ticket = None;
+        match reply {
+            Ok(reply) => reply,
+            Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket.take() else { return };
+        let mut out = Vec::new();
+        let now = Instant::now();
+        self.shared.lock().cancel(now, &ticket.key, ticket.id, &mut out);
+        self.shared.deliver(&mut out, now);
+    }
+}
+
 /// A request on its way; [`PendingResponse::response`] waits for the answer.
 /// Dropping it cancels the request: if its frame was not written yet it never
 /// will be; otherwise its key stays unresolved until the late answer or the
 /// late window.
 #[must_use = "dropping a PendingResponse abandons the request's answer"]
 pub struct PendingResponse {
-    rx: oneshot::Receiver<Reply>,
-    key: MatchKey,
-    id: u64,
+    ticket: Option<Ticket>,
     shared: Arc<Shared>,
-    armed: bool,
 }
 
 impl std::fmt::Debug for PendingResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingResponse")
-            .field("stan", &self.key.stan())
+            .field("stan", &self.stan())
             .field("peer", &self.shared.peer)
             .finish_non_exhaustive()
     }
@@ -620,35 +669,29 @@ impl std::fmt::Debug for PendingResponse {
 impl PendingResponse {
     /// The STAN the request went out with.
     pub fn stan(&self) -> u32 {
-        self.key.stan()
+        self.ticket.as_ref().map_or(0, |t| t.key.stan())
     }
 
     /// The request's id (unique in its client), for a retry of it.
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.ticket.as_ref().map_or(0, |t| t.id)
     }
 
     /// Waits for the outcome: the response, or the error the link decided
     /// (timeout at the deadline, link down, undecodable answer).
     pub async fn response(mut self) -> Result<Message, SendError> {
-        let reply = (&mut self.rx).await;
-        self.armed = false;
-        match reply {
-            Ok(reply) => reply,
-            Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
+        match self.ticket.take() {
+            Some(ticket) => Waiting::new(ticket, &self.shared).response().await,
+            None => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
         }
     }
 }
 
 impl Drop for PendingResponse {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
+        if let Some(ticket) = self.ticket.take() {
+            drop(Waiting::new(ticket, &self.shared));
         }
-        let mut out = Vec::new();
-        let now = Instant::now();
-        self.shared.lock().cancel(now, &self.key, self.id, &mut out);
-        self.shared.deliver(&mut out, now);
     }
 }
 

@@ -2,20 +2,25 @@
 //! events sent to the `metrics` facade, labelled by endpoint and MTI class (see the README's
 //! "Metrics" table for names and labels).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering, Ordering::Relaxed};
 #[cfg(feature = "metrics")]
 use std::sync::Arc;
 use std::sync::OnceLock;
 
+use crate::transport::core::padded::Padded;
 use crate::transport::SendError;
 use crate::{Message, Mti};
 
 /// Live counters of one endpoint, shared by its links. Read them with [`EndpointStats::snapshot`].
 #[derive(Debug, Default)]
 pub(crate) struct EndpointStats {
-    pub(crate) in_flight: AtomicI64,
-    pub(crate) sent: Tally,
-    pub(crate) answered: Tally,
+    /// Bumped by senders, on their cores.
+    pub(crate) sent: Padded<Tally>,
+    /// Bumped by the reader, on its core.
+    pub(crate) answered: Padded<Tally>,
+    /// Requests resolved (answered or not): in flight is `sent - resolved`, so that no counter
+    /// is written both by the senders and by whoever resolves (mostly the reader).
+    pub(crate) resolved: Padded<AtomicU64>,
     pub(crate) timed_out: Tally,
     pub(crate) late: Tally,
     pub(crate) unmatched: Tally,
@@ -100,7 +105,12 @@ impl EndpointStats {
     /// Reads every counter.
     pub fn snapshot(&self) -> Counters {
         Counters {
-            in_flight: self.in_flight.load(Relaxed),
+            // Saturating: a request can be resolved a moment before its sender counts it sent.
+            in_flight: {
+                let resolved = self.resolved.load(Relaxed);
+                let sent = self.sent.load(Relaxed);
+                i64::try_from(sent.saturating_sub(resolved)).unwrap_or(i64::MAX)
+            },
             sent: self.sent.load(Relaxed),
             answered: self.answered.load(Relaxed),
             timed_out: self.timed_out.load(Relaxed),

@@ -349,28 +349,19 @@ impl<T: Moment> KeyRegistry<T> {
     /// repeat that took over an unresolved key gives it back to the original's
     /// window: the original's late answer may still come.
     pub(crate) fn release(&self, now: T, key: &MatchKey, token: u64) {
-        let mut table = self.lock();
-        // Mostly the key is ours, in flight, and simply leaves: one look-up.
-        let Some((key, held)) = table.map.remove_entry(key) else {
+        self.lock().release(now, key, token);
+    }
+
+    /// [`KeyRegistry::release`] for each of `keys` (emptied), under one lock: the answers of one
+    /// read.
+    pub(crate) fn release_all(&self, now: T, keys: &mut Vec<(MatchKey, u64)>) {
+        if keys.is_empty() {
             return;
-        };
-        let back = match held {
-            Reservation::InFlight {
-                token: t,
-                shadow: Some(shadow),
-            } if t == token && shadow.until > now => {
-                // The original's window entry is still queued (it ends after now): no second one.
-                Reservation::Unresolved {
-                    token: shadow.token,
-                    until: shadow.until,
-                    mti: shadow.mti,
-                    outstanding: shadow.outstanding,
-                }
-            }
-            Reservation::InFlight { token: t, .. } if t == token => return,
-            other => other, // not ours: it stays as it was
-        };
-        table.map.insert(key, back);
+        }
+        let mut table = self.lock();
+        for (key, token) in keys.drain(..) {
+            table.release(now, &key, token);
+        }
     }
 
     /// A late answer came for `key` (the request `token` ended with an unknown
@@ -435,6 +426,31 @@ impl<T: Moment> KeyRegistry<T> {
 }
 
 impl<T: Moment> Table<T> {
+    /// See [`KeyRegistry::release`].
+    fn release(&mut self, now: T, key: &MatchKey, token: u64) {
+        // Mostly the key is ours, in flight, and simply leaves: one look-up.
+        let Some((key, held)) = self.map.remove_entry(key) else {
+            return;
+        };
+        let back = match held {
+            Reservation::InFlight {
+                token: t,
+                shadow: Some(shadow),
+            } if t == token && shadow.until > now => {
+                // The original's window entry is still queued (it ends after now): no second one.
+                Reservation::Unresolved {
+                    token: shadow.token,
+                    until: shadow.until,
+                    mti: shadow.mti,
+                    outstanding: shadow.outstanding,
+                }
+            }
+            Reservation::InFlight { token: t, .. } if t == token => return,
+            other => other, // not ours: it stays as it was
+        };
+        self.map.insert(key, back);
+    }
+
     /// Forgets unresolved keys whose window has passed.
     fn purge(&mut self, now: T) {
         while let Some((until, _, _)) = self.windows.front() {

@@ -28,6 +28,7 @@ pub(crate) mod keys;
 #[cfg(test)]
 mod model;
 mod outbox;
+pub(crate) mod padded;
 #[cfg(test)]
 mod tests;
 
@@ -104,6 +105,10 @@ pub(crate) struct Accepted {
     pub(crate) key: MatchKey,
     /// Its id, unique in the client.
     pub(crate) id: u64,
+    /// True if its frame went into an empty outbox: the writer must be woken. Into a non-empty
+    /// one, the frames before it already woke the writer, whose next take (not yet done: they
+    /// are still queued) takes this one too.
+    pub(crate) wake_writer: bool,
 }
 
 /// What became of one frame from the host (the driver counts and logs it).
@@ -275,6 +280,8 @@ pub(crate) struct LinkCore<W, T: Moment> {
     deadlines: Deadlines<T>,
     late: LateKeys<T>,
     answered: AnsweredKeys,
+    /// Keys answered in the current read, leaving the registry at its end (see `on_frames`).
+    released: Vec<(MatchKey, u64)>,
     outbox: Outbox,
     /// Sequence number of the last frame queued.
     queued_seq: u64,
@@ -314,6 +321,7 @@ impl<W, T: Moment> LinkCore<W, T> {
                 cap: limits.late_memory,
             },
             answered: AnsweredKeys::new(limits.late_memory),
+            released: Vec::new(),
             outbox: Outbox::new(),
             queued_seq: 0,
             taken_seq: 0,
@@ -463,6 +471,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             ..
         } = prepared;
         let seq = self.queued_seq + 1;
+        let wake_writer = self.outbox.is_empty();
         self.outbox
             .push(seq, |out| {
                 out.extend_from_slice(frame);
@@ -485,7 +494,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             waiter,
         };
         self.pending.insert(key.clone(), slot);
-        Ok(Accepted { key, id })
+        Ok(Accepted { key, id, wake_writer })
     }
 
     /// The caller of request `id` (key `key`) gave up: it resolves (not sent if
@@ -546,12 +555,38 @@ impl<W, T: Moment> LinkCore<W, T> {
     // ---- handlers ------------------------------------------------------
 
     /// A complete frame arrived, decoded or not.
+    #[cfg(test)]
     pub(crate) fn on_frame(
         &mut self,
         now: T,
         frame: Result<Message, CodecError>,
         out: &mut Vec<Resolution<W>>,
     ) -> FrameNote {
+        let mut notes = Vec::with_capacity(1);
+        self.on_frames(now, std::iter::once(frame), &mut notes, out);
+        notes.pop().unwrap_or(FrameNote::Answered)
+    }
+
+    /// The complete frames of one read arrived, decoded or not, in order: a note for each goes
+    /// to `notes`. The keys they free leave the client's registry together, at the end (one
+    /// lock of the registry per read, not per answer); their callers get the answers only after
+    /// (the resolutions in `out` are handed out once the core's lock is released), so none of
+    /// them can find its key still held.
+    pub(crate) fn on_frames(
+        &mut self,
+        now: T,
+        frames: impl IntoIterator<Item = Result<Message, CodecError>>,
+        notes: &mut Vec<FrameNote>,
+        out: &mut Vec<Resolution<W>>,
+    ) {
+        for frame in frames {
+            let note = self.one_frame(now, frame, out);
+            notes.push(note);
+        }
+        self.keys.release_all(now, &mut self.released);
+    }
+
+    fn one_frame(&mut self, now: T, frame: Result<Message, CodecError>, out: &mut Vec<Resolution<W>>) -> FrameNote {
         self.last_frame_at = now;
         let msg = match frame {
             Ok(msg) => msg,
@@ -587,8 +622,8 @@ impl<W, T: Moment> LinkCore<W, T> {
                 if slot.seq > taken_seq {
                     self.outbox.cut(slot.seq);
                 }
-                self.keys.release(now, &key, slot.id);
                 self.answered.insert(&key);
+                self.released.push((key, slot.id));
                 self.consecutive_timeouts = 0;
                 out.push((slot.waiter, Ok(msg)));
                 return FrameNote::Answered;
@@ -600,6 +635,9 @@ impl<W, T: Moment> LinkCore<W, T> {
                 return FrameNote::Unmatched(msg);
             }
             self.late.map.remove(&key);
+            // Keys freed earlier in this read first: a repeat answered just before gives its key
+            // back to the original's window, which this late answer may then close.
+            self.keys.release_all(now, &mut self.released);
             self.keys.late_answer(&key, token);
             self.answered.insert(&key);
             FrameNote::Late(msg)

@@ -569,24 +569,49 @@ impl World {
                 self.after_answer(&mut out, true);
             }
             _ => {
-                let reply = answer(&req_msg);
-                let note = self.core.on_frame(now, Ok(reply.clone()), &mut out);
-                self.trace.push(format!("t={now} answer for {id} -> {note:?}"));
-                self.reqs.get_mut(&id).expect("known").host_answered = true;
-                // A late answer frees the key it held (same link, same holder).
-                if matches!(note, FrameNote::Late(_)) {
-                    let stan = self.reqs[&id].stan;
-                    // One of the transaction's written requests is answered: free when none is left.
-                    if let Some(Key::Unresolved { outstanding, .. }) = self.key_state.get_mut(&stan) {
-                        if *outstanding > 1 {
-                            *outstanding -= 1;
-                        } else {
-                            self.key_state.remove(&stan);
+                // Up to four answers in one read (one call, as the reader hands them over), to
+                // the chosen request and others, in a random order.
+                let mut batch = vec![id];
+                if self.rng.bool() {
+                    let mut others: Vec<u64> = ids.iter().copied().filter(|o| *o != id).collect();
+                    self.rng.shuffle(&mut others);
+                    batch.extend(others.into_iter().take(self.rng.usize(1..=3)));
+                }
+                let replies: Vec<Message> = batch.iter().map(|b| answer(&self.reqs[b].msg)).collect();
+                let mut notes = Vec::new();
+                self.core
+                    .on_frames(now, replies.iter().cloned().map(Ok), &mut notes, &mut out);
+                if notes.len() != batch.len() {
+                    self.fail("a note per frame");
+                }
+                // The model follows the frames one by one, each answer's resolution (they come in
+                // frame order) before the next frame.
+                let mut resolutions = out.drain(..);
+                for (id, note) in batch.iter().zip(&notes) {
+                    self.trace.push(format!("t={now} answer for {id} -> {note:?}"));
+                    self.reqs.get_mut(id).expect("known").host_answered = true;
+                    // A late answer frees the key it held (same link, same holder).
+                    if matches!(note, FrameNote::Late(_)) {
+                        let stan = self.reqs[id].stan;
+                        // One of the transaction's written requests is answered: free when none is left.
+                        if let Some(Key::Unresolved { outstanding, .. }) = self.key_state.get_mut(&stan) {
+                            if *outstanding > 1 {
+                                *outstanding -= 1;
+                            } else {
+                                self.key_state.remove(&stan);
+                            }
                         }
                     }
+                    let mut one: Vec<Resolution<u64>> = Vec::new();
+                    if matches!(note, FrameNote::Answered) {
+                        one.extend(resolutions.next());
+                    }
+                    self.after_answer(&mut one, false);
                 }
-                self.last_answer = Some(reply);
-                self.after_answer(&mut out, false);
+                if resolutions.next().is_some() {
+                    self.fail("a resolution with no answer behind it");
+                }
+                self.last_answer = replies.last().cloned();
             }
         }
     }

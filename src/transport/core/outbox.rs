@@ -95,6 +95,11 @@ impl Outbox {
         self.cut = 0;
     }
 
+    /// True if no frame is queued (cut frames count as queued until taken).
+    pub(super) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
     /// Bytes queued (cut frames included until taken).
     pub(super) fn bytes(&self) -> usize {
         self.buf.len()
