@@ -9,6 +9,8 @@
 //! `host` the transport against the codec host, which does the echo's decoding and encoding and
 //! answers with the response MTI). Plain `cargo bench` runs it once, 20,000 round trips.
 //!
+//! `ISO8583_PROFILE_THREADS=N` sets the runtime's worker threads (2 unless given).
+//!
 //! `ISO8583_PROFILE_REMOTE=PORT` profiles the client side alone: the hosts run in another
 //! process (`ISO8583_BENCH_SERVE=PORT cargo bench --bench transport`: the codec echo on PORT+2,
 //! the codec host on PORT+3, the simulator on PORT), and this one only connects to them.

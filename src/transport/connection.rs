@@ -215,6 +215,9 @@ impl Connection {
         let now = Instant::now();
         let deadline = now.after(timeout);
         let ticket = self.shared.submit_from(now, &mut msg, deadline, false, None).await?;
+        // Freed here, on the thread that most likely made it, not after the wait (the task may
+        // wake on another thread, and a free of another thread's memory costs more).
+        drop(msg);
         super::driver::Waiting::new(ticket, &self.shared).response().await
     }
 

@@ -212,7 +212,7 @@ impl Shared {
         retry_of: Option<u64>,
     ) -> Result<Ticket, SendError> {
         let now = now.unwrap_or_else(Instant::now);
-        let (earliest, accepted) = FRAME.with(|frame| {
+        let (accepted, rx) = FRAME.with(|frame| {
             // Reserving the key and encoding the frame need no link state: outside the link's
             // lock, so the senders and the reader of a busy link do not wait for each other's
             // encoding. The core decides under its lock (commit) whatever happened meanwhile.
@@ -227,13 +227,12 @@ impl Shared {
             // A fresh reading: the sender may have been held up between preparing and here, and
             // a deadline that passed meanwhile must be refused, not queued.
             let accepted = core.commit(Instant::now(), prepared, msg, &frame, deadline, internal, waiter)?;
-            Ok::<_, SendError>((core.next_deadline() == Some(deadline), (accepted, rx)))
+            Ok::<_, SendError>((accepted, rx))
         })?;
-        let (accepted, rx) = accepted;
         if accepted.wake_writer {
             self.wake_writer.notify_one();
         }
-        if earliest {
+        if accepted.wake_timer {
             self.wake_timer.notify_one();
         }
         EndpointStats::bump(&self.stats.sent);

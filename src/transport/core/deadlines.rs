@@ -32,20 +32,35 @@ impl<T: Moment> Deadlines<T> {
         }
     }
 
-    /// Notes that request `id` (key `key`) ends at `at`. A deadline at most the slack before
+    /// Notes that request `id` (key `key`) ends at `at`; true if it is now the earliest (whoever
+    /// sleeps until the earliest must wake). A deadline at most the slack before
     /// the last one queued joins the queue at the last one's place (it fires at most that much
     /// late, within the timer's own resolution): senders on several threads read the clock in
     /// one order and reach the link in another, and such near-ties must not all go to the map.
-    pub(super) fn insert(&mut self, at: T, id: u64, key: MatchKey) {
+    /// Behind others in the queue it is never the earliest, and the front of the queue (last
+    /// written by whoever ended its request, often on another core) is not read.
+    pub(super) fn insert(&mut self, at: T, id: u64, key: MatchKey) -> bool {
+        let before_others =
+            |others: &BTreeMap<(T, u64), MatchKey>| others.keys().next().is_none_or(|(first, _)| at < *first);
         match self.in_order.back() {
-            None => self.in_order.push_back((at, id, key)),
-            Some((last, _, _)) if *last <= at => self.in_order.push_back((at, id, key)),
+            None => {
+                self.in_order.push_back((at, id, key));
+                before_others(&self.out_of_order)
+            }
+            Some((last, _, _)) if *last <= at => {
+                self.in_order.push_back((at, id, key));
+                false
+            }
             Some((last, _, _)) if !self.slack.is_zero() && at.after(self.slack) >= *last => {
                 let last = *last;
                 self.in_order.push_back((last, id, key));
+                false
             }
             Some(_) => {
+                let earliest =
+                    self.in_order.front().is_some_and(|(first, _, _)| at < *first) && before_others(&self.out_of_order);
                 self.out_of_order.insert((at, id), key);
+                earliest
             }
         }
     }
@@ -181,6 +196,39 @@ mod tests {
                 live.values().all(|at| *at + slack > now),
                 "a deadline due more than the slack ago was not returned"
             );
+        }
+    }
+
+    /// `insert` says "earliest" exactly when the index's next deadline moved earlier (or there
+    /// was none): the timer is woken when it must be, and only then.
+    #[test]
+    fn insert_says_when_the_next_deadline_moved_earlier() {
+        for slack_ms in [0, 1] {
+            let mut rng = fastrand::Rng::with_seed(7 + slack_ms);
+            let mut d = Deadlines::<u64>::new(Duration::from_millis(slack_ms));
+            let mut ids = Vec::new();
+            let mut now = 0u64;
+            for id in 0..20_000u64 {
+                now += rng.u64(0..3);
+                let at = now + rng.u64(0..40);
+                let before = d.next();
+                let earliest = d.insert(at, id, key(1));
+                ids.push((at, id));
+                let after = d.next();
+                assert_eq!(
+                    earliest,
+                    before.is_none_or(|b| after < Some(b)),
+                    "insert at {at}, next {before:?} -> {after:?}"
+                );
+                match rng.u8(0..4) {
+                    0 => {
+                        let (at, id) = ids.swap_remove(rng.usize(0..ids.len()));
+                        d.ended(at, id, ids.len(), |_, i| ids.iter().any(|(_, j)| *j == i));
+                    }
+                    1 => while d.pop_due(now).is_some() {},
+                    _ => {}
+                }
+            }
         }
     }
 }

@@ -109,6 +109,8 @@ pub(crate) struct Accepted {
     /// one, the frames before it already woke the writer, whose next take (not yet done: they
     /// are still queued) takes this one too.
     pub(crate) wake_writer: bool,
+    /// True if its deadline is now the link's earliest: the timer must be woken.
+    pub(crate) wake_timer: bool,
 }
 
 /// What became of one frame from the host (the driver counts and logs it).
@@ -479,7 +481,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             })
             .ok();
         self.queued_seq = seq;
-        self.deadlines.insert(deadline, id, key.clone());
+        let wake_timer = self.deadlines.insert(deadline, id, key.clone());
         if internal {
             self.internal += 1;
         }
@@ -494,7 +496,12 @@ impl<W, T: Moment> LinkCore<W, T> {
             waiter,
         };
         self.pending.insert(key.clone(), slot);
-        Ok(Accepted { key, id, wake_writer })
+        Ok(Accepted {
+            key,
+            id,
+            wake_writer,
+            wake_timer,
+        })
     }
 
     /// The caller of request `id` (key `key`) gave up: it resolves (not sent if
