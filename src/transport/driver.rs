@@ -1,6 +1,6 @@
 //! The tokio side of one link: a reader, a writer, one timer and (when an idle
 //! echo is configured) a keeper, over any stream. They move bytes and events
-//! in and out of the [`LinkCore`](super::core::LinkCore), which decides
+//! in and out of the [`LinkCore`], which decides
 //! everything; resolutions are handed out after the lock is released.
 
 use std::panic::AssertUnwindSafe;

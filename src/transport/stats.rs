@@ -104,14 +104,12 @@ pub struct Counters {
 impl EndpointStats {
     /// Reads every counter.
     pub fn snapshot(&self) -> Counters {
+        let resolved = self.resolved.load(Relaxed);
+        let sent = self.sent.load(Relaxed);
         Counters {
             // Saturating: a request can be resolved a moment before its sender counts it sent.
-            in_flight: {
-                let resolved = self.resolved.load(Relaxed);
-                let sent = self.sent.load(Relaxed);
-                i64::try_from(sent.saturating_sub(resolved)).unwrap_or(i64::MAX)
-            },
-            sent: self.sent.load(Relaxed),
+            in_flight: i64::try_from(sent.saturating_sub(resolved)).unwrap_or(i64::MAX),
+            sent,
             answered: self.answered.load(Relaxed),
             timed_out: self.timed_out.load(Relaxed),
             late: self.late.load(Relaxed),

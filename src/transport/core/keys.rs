@@ -366,19 +366,32 @@ impl<T: Moment> KeyRegistry<T> {
 
     /// A late answer came for `key` (the request `token` ended with an unknown
     /// outcome): free once every written request of its transaction is answered.
+    /// A repeat may hold the key in flight meanwhile (sent on another link): the answer then
+    /// counts in the window it took over, which comes back when the repeat ends.
     pub(crate) fn late_answer(&self, key: &MatchKey, token: u64) {
         let mut table = self.lock();
-        if let Some(Reservation::Unresolved {
-            token: t, outstanding, ..
-        }) = table.map.get_mut(key)
-        {
-            if *t == token {
+        match table.map.get_mut(key) {
+            Some(Reservation::Unresolved {
+                token: t, outstanding, ..
+            }) if *t == token => {
                 if *outstanding > 1 {
                     *outstanding -= 1;
                 } else {
                     table.map.remove(key);
                 }
             }
+            Some(Reservation::InFlight { shadow, .. }) => {
+                if let Some(taken) = shadow.as_mut().filter(|s| s.token == token) {
+                    if taken.outstanding > 1 {
+                        taken.outstanding -= 1;
+                    } else {
+                        // Nothing of the original's is left to answer: when the repeat ends,
+                        // the key is free (or unresolved for the repeat alone).
+                        *shadow = None;
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

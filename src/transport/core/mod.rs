@@ -6,7 +6,8 @@
 //!   [`Preparer::prepare`] admitted in the client-wide registry and encoded,
 //!   with no link state and outside the driver's lock), [`LinkCore::cancel`],
 //!   [`LinkCore::begin_close`], [`LinkCore::queue_reply`];
-//! - handlers for what arrives: [`LinkCore::on_frame`], [`LinkCore::on_time`],
+//! - handlers for what arrives: [`LinkCore::on_frames`] (the frames of one read),
+//!   [`LinkCore::on_time`],
 //!   [`LinkCore::go_down`];
 //! - polls for what the driver must do next: [`LinkCore::take_frames`] (bytes
 //!   to write) and [`LinkCore::next_deadline`] (when to call `on_time`).
@@ -707,6 +708,8 @@ impl<W, T: Moment> LinkCore<W, T> {
     /// request resolves, not sent if its frame was never taken, outcome
     /// unknown otherwise. False if it was down already.
     pub(crate) fn go_down(&mut self, now: T, reason: String, out: &mut Vec<Resolution<W>>) -> bool {
+        // Keys of answers whose read was cut short (a panic in the middle of `on_frames`).
+        self.keys.release_all(now, &mut self.released);
         if self.is_down() {
             return false;
         }

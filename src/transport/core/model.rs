@@ -577,12 +577,29 @@ impl World {
                     self.rng.shuffle(&mut others);
                     batch.extend(others.into_iter().take(self.rng.usize(1..=3)));
                 }
-                let replies: Vec<Message> = batch.iter().map(|b| answer(&self.reqs[b].msg)).collect();
+                let mut replies: Vec<Message> = batch.iter().map(|b| answer(&self.reqs[b].msg)).collect();
+                // Now and then a wrong-MTI copy of one of them among them: it pairs with nobody,
+                // whatever the answers around it freed.
+                let wrong_at = self.rng.bool().then(|| self.rng.usize(0..=replies.len()));
+                if let Some(at) = wrong_at {
+                    let mut wrong = replies[self.rng.usize(0..replies.len())].clone();
+                    wrong.set_mti("0830".parse().expect("mti"));
+                    replies.insert(at, wrong);
+                }
                 let mut notes = Vec::new();
                 self.core
                     .on_frames(now, replies.iter().cloned().map(Ok), &mut notes, &mut out);
-                if notes.len() != batch.len() {
+                if notes.len() != replies.len() {
                     self.fail("a note per frame");
+                }
+                if let Some(at) = wrong_at {
+                    let note = notes.remove(at);
+                    self.trace
+                        .push(format!("t={now} wrong-MTI frame in the read -> {note:?}"));
+                    if matches!(note, FrameNote::Answered) {
+                        self.fail("a wrong-MTI frame was taken as an answer");
+                    }
+                    replies.remove(at);
                 }
                 // The model follows the frames one by one, each answer's resolution (they come in
                 // frame order) before the next frame.
@@ -594,12 +611,26 @@ impl World {
                     if matches!(note, FrameNote::Late(_)) {
                         let stan = self.reqs[id].stan;
                         // One of the transaction's written requests is answered: free when none is left.
-                        if let Some(Key::Unresolved { outstanding, .. }) = self.key_state.get_mut(&stan) {
-                            if *outstanding > 1 {
-                                *outstanding -= 1;
-                            } else {
-                                self.key_state.remove(&stan);
+                        match self.key_state.get_mut(&stan) {
+                            Some(Key::Unresolved { outstanding, .. }) => {
+                                if *outstanding > 1 {
+                                    *outstanding -= 1;
+                                } else {
+                                    self.key_state.remove(&stan);
+                                }
                             }
+                            // A repeat holds the key meanwhile: the answer counts in the window
+                            // it took over (which comes back when the repeat ends).
+                            Some(Key::InFlight { shadow, .. }) => {
+                                if let Some(taken) = shadow.as_mut() {
+                                    if taken.3 > 1 {
+                                        taken.3 -= 1;
+                                    } else {
+                                        *shadow = None;
+                                    }
+                                }
+                            }
+                            None => {}
                         }
                     }
                     let mut one: Vec<Resolution<u64>> = Vec::new();

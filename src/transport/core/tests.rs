@@ -159,6 +159,87 @@ fn the_clients_own_repeat_goes_through_and_gets_the_answer() {
     assert!(matches!(err.cause(), Cause::StanUnresolved { .. }));
 }
 
+/// A reversal times out on link a; its repeat goes out on link b (taking the key over); the
+/// original's late answer reaches a while the repeat still holds the key, then b's answer comes:
+/// every written request of the transaction is answered, so the STAN is free again (it was
+/// refused for the whole late window: the late answer on a was lost while b held the key).
+#[test]
+fn a_late_answer_on_one_link_while_the_repeat_is_in_flight_on_another_counts() {
+    let keys = registry(300_000, 1_000_000);
+    let mut a = core_with(keys.clone(), 10, 0);
+    let mut b = core_with(keys, 10, 0);
+    let mut out = Vec::new();
+    let mut reversal = request("0400", Some(8), 500);
+    a.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
+    a.take_frames(&mut BytesMut::new());
+    a.on_time(10, &mut out);
+    let mut repeat = reversal.clone();
+    repeat.set_mti("0401".parse().expect("mti"));
+    b.submit(11, &mut repeat, 5_000, false, None, 2).expect("the repeat");
+    b.take_frames(&mut BytesMut::new());
+    assert!(matches!(
+        a.on_frame(12, Ok(answer(&reversal)), &mut out),
+        FrameNote::Late(_)
+    ));
+    assert!(matches!(
+        b.on_frame(13, Ok(answer(&repeat)), &mut out),
+        FrameNote::Answered
+    ));
+    a.submit(14, &mut request("0200", Some(8), 1), 5_000, false, None, 3)
+        .expect("every request of the transaction answered: the STAN is free");
+}
+
+/// A read cut short by a panic (here the frames' iterator, as a panicking decoder would) takes
+/// the link down: the keys of the answers handled before the panic leave the registry too.
+#[test]
+fn a_read_cut_short_by_a_panic_frees_the_keys_it_answered_when_the_link_goes_down() {
+    let keys = registry(300_000, 1_000_000);
+    let mut core = core_with(keys.clone(), 10, 0);
+    let mut out = Vec::new();
+    let first = request("0200", Some(21), 1);
+    core.submit(0, &mut first.clone(), 100, false, None, 1)
+        .expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    let frames = [Some(Ok(answer(&first))), None]
+        .into_iter()
+        .map(|f| f.expect("the decoder panics"));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        core.on_frames(1, frames, &mut Vec::new(), &mut out);
+    }));
+    assert!(panicked.is_err());
+    core.go_down(2, "reader task panicked".into(), &mut out);
+    assert_eq!(keys.len(), 0, "no key left held in flight");
+}
+
+/// The writer is woken by the frame that finds the outbox empty, and only by it: frames behind
+/// it (cut ones included) are taken with it by the take its wake-up leads to.
+#[test]
+fn the_writer_is_woken_by_the_first_frame_after_each_take() {
+    let mut core = core();
+    let mut out = Vec::new();
+    let wake = |core: &mut Core, now: u64, deadline: u64, id: u64| {
+        core.submit(now, &mut request("0200", None, id), deadline, false, None, id)
+            .expect("accepted")
+            .wake_writer
+    };
+    assert!(wake(&mut core, 0, 1_000, 1), "into an empty outbox");
+    assert!(!wake(&mut core, 0, 1_000, 2), "behind a frame not taken yet");
+    core.take_frames(&mut BytesMut::new());
+    assert!(wake(&mut core, 0, 5, 3), "first after a take");
+    core.on_time(5, &mut out); // cut before the writer took it
+    assert!(
+        !wake(&mut core, 6, 1_000, 4),
+        "behind a cut frame the writer was woken for"
+    );
+    let mut buf = BytesMut::new();
+    core.take_frames(&mut buf);
+    assert_eq!(amounts_written(&mut buf), [4]);
+    assert!(
+        wake(&mut core, 7, 1_000, 5),
+        "first after a take of cut and live frames"
+    );
+}
+
 #[test]
 fn duplicate_keys_are_refused_across_links_sharing_a_registry() {
     let keys = registry(300_000, 1_000_000);
