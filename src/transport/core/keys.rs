@@ -175,8 +175,10 @@ enum Reservation<T> {
     /// unless the new request is a repeat of the same original (0400 → 0401).
     /// `outstanding`: written requests of this transaction (the original and
     /// its repeats) whose answers may still come; each late answer counts one.
+    /// `txn`: the token of the transaction's original (its own token if it is one).
     Unresolved {
         token: u64,
+        txn: u64,
         until: T,
         mti: Mti,
         outstanding: u32,
@@ -189,6 +191,7 @@ struct Shadow<T> {
     until: T,
     mti: Mti,
     token: u64,
+    txn: u64,
     outstanding: u32,
 }
 
@@ -283,6 +286,7 @@ impl<T: Moment> KeyRegistry<T> {
                                 until,
                                 mti,
                                 token: holder,
+                                txn,
                                 outstanding,
                             } => {
                                 let own_repeat = msg.mti().is_repeat() && msg.mti().original() == mti.original();
@@ -294,6 +298,7 @@ impl<T: Moment> KeyRegistry<T> {
                                     until,
                                     mti,
                                     token: holder,
+                                    txn,
                                     outstanding,
                                 })
                             }
@@ -366,14 +371,21 @@ impl<T: Moment> KeyRegistry<T> {
 
     /// A late answer came for `key` (the request `token` ended with an unknown
     /// outcome): free once every written request of its transaction is answered.
-    /// A repeat may hold the key in flight meanwhile (sent on another link): the answer then
-    /// counts in the window it took over, which comes back when the repeat ends.
+    /// The answer is of the transaction if `token` is the request that holds the key, or the
+    /// transaction's original (its repeat may hold the key, sent on another link); a repeat
+    /// may hold the key in flight meanwhile: the answer then counts in the window it took over,
+    /// which comes back when the repeat ends. (Left: the answer of a repeat that timed out after
+    /// a later repeat took the key over on a third link is not recognised; the key then waits
+    /// for its window.)
     pub(crate) fn late_answer(&self, key: &MatchKey, token: u64) {
         let mut table = self.lock();
         match table.map.get_mut(key) {
             Some(Reservation::Unresolved {
-                token: t, outstanding, ..
-            }) if *t == token => {
+                token: t,
+                txn,
+                outstanding,
+                ..
+            }) if *t == token || *txn == token => {
                 if *outstanding > 1 {
                     *outstanding -= 1;
                 } else {
@@ -381,7 +393,7 @@ impl<T: Moment> KeyRegistry<T> {
                 }
             }
             Some(Reservation::InFlight { shadow, .. }) => {
-                if let Some(taken) = shadow.as_mut().filter(|s| s.token == token) {
+                if let Some(taken) = shadow.as_mut().filter(|s| s.token == token || s.txn == token) {
                     if taken.outstanding > 1 {
                         taken.outstanding -= 1;
                     } else {
@@ -399,10 +411,10 @@ impl<T: Moment> KeyRegistry<T> {
     /// may have reached the host and its answer may still come).
     pub(crate) fn unresolved(&self, now: T, key: &MatchKey, token: u64, mti: Mti) {
         let mut table = self.lock();
-        let earlier = match table.map.get(key) {
-            Some(Reservation::InFlight { token: t, shadow }) if *t == token => {
-                shadow.filter(|s| s.until > now).map_or(0, |s| s.outstanding)
-            }
+        let (earlier, txn) = match table.map.get(key) {
+            Some(Reservation::InFlight { token: t, shadow }) if *t == token => shadow
+                .filter(|s| s.until > now)
+                .map_or((0, token), |s| (s.outstanding, s.txn)),
             _ => return,
         };
         if self.late_window.is_zero() {
@@ -415,6 +427,7 @@ impl<T: Moment> KeyRegistry<T> {
             key.clone(),
             Reservation::Unresolved {
                 token,
+                txn,
                 until,
                 mti,
                 outstanding,
@@ -453,6 +466,7 @@ impl<T: Moment> Table<T> {
                 // The original's window entry is still queued (it ends after now): no second one.
                 Reservation::Unresolved {
                     token: shadow.token,
+                    txn: shadow.txn,
                     until: shadow.until,
                     mti: shadow.mti,
                     outstanding: shadow.outstanding,

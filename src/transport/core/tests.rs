@@ -189,6 +189,39 @@ fn a_late_answer_on_one_link_while_the_repeat_is_in_flight_on_another_counts() {
         .expect("every request of the transaction answered: the STAN is free");
 }
 
+/// As above, but the repeat on link b times out too before any answer: the original's late
+/// answer on a and the repeat's on b are both of the transaction, and together they free the STAN.
+#[test]
+fn late_answers_on_two_links_to_an_original_and_its_timed_out_repeat_free_the_key() {
+    let keys = registry(300_000, 1_000_000);
+    let mut a = core_with(keys.clone(), 10, 0);
+    let mut b = core_with(keys, 10, 0);
+    let mut out = Vec::new();
+    let mut reversal = request("0400", Some(9), 500);
+    a.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
+    a.take_frames(&mut BytesMut::new());
+    a.on_time(10, &mut out);
+    let mut repeat = reversal.clone();
+    repeat.set_mti("0401".parse().expect("mti"));
+    b.submit(11, &mut repeat, 20, false, None, 2).expect("the repeat");
+    b.take_frames(&mut BytesMut::new());
+    b.on_time(20, &mut out);
+    assert!(matches!(
+        a.on_frame(21, Ok(answer(&reversal)), &mut out),
+        FrameNote::Late(_)
+    ));
+    let err = a
+        .submit(22, &mut request("0200", Some(9), 1), 5_000, false, None, 3)
+        .expect_err("the repeat's answer may still come");
+    assert!(matches!(err.cause(), Cause::StanUnresolved { .. }), "{err}");
+    assert!(matches!(
+        b.on_frame(23, Ok(answer(&repeat)), &mut out),
+        FrameNote::Late(_)
+    ));
+    a.submit(24, &mut request("0200", Some(9), 1), 5_000, false, None, 4)
+        .expect("every request of the transaction answered: the STAN is free");
+}
+
 /// A read cut short by a panic (here the frames' iterator, as a panicking decoder would) takes
 /// the link down: the keys of the answers handled before the panic leave the registry too.
 #[test]
