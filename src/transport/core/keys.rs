@@ -9,7 +9,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ fn parse_stan(digits: &[u8]) -> Option<u32> {
 /// assert_eq!(seq.next(), 1);
 /// ```
 #[derive(Debug)]
-pub struct StanSequence(AtomicU32);
+pub struct StanSequence(AtomicU64);
 
 impl Default for StanSequence {
     fn default() -> Self {
@@ -108,16 +108,15 @@ impl Default for StanSequence {
 impl StanSequence {
     /// A sequence whose first value is `first` (taken modulo 999,999; 0 becomes 1).
     pub fn starting_at(first: u32) -> StanSequence {
-        StanSequence(AtomicU32::new(first.saturating_sub(1) % 999_999))
+        StanSequence(AtomicU64::new(u64::from(first.saturating_sub(1) % 999_999)))
     }
 
     /// The next STAN, 1..=999,999.
     pub fn next(&self) -> u32 {
-        let n = self
-            .0
-            .fetch_update(Relaxed, Relaxed, |v| Some((v + 1) % 999_999))
-            .unwrap_or(0);
-        n % 999_999 + 1
+        // One increment, no compare-and-swap loop (senders on several cores draw at once); a
+        // 64-bit count does not wrap in practice (2^64 draws), and the STAN is its remainder.
+        let n = self.0.fetch_add(1, Relaxed);
+        u32::try_from(n % 999_999).unwrap_or(0) + 1
     }
 }
 
