@@ -7,15 +7,23 @@ pub fn encode(bytes: &[u8]) -> String {
     s
 }
 
-/// The value of one hex digit.
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// The value of each byte as a hex digit, 0xFF for any other byte: one look-up a digit, and one
+/// test (any high bit) for a whole block of them.
+const NIBBLES: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut c = 0;
+    while c < 10 {
+        table[b'0' as usize + c] = c as u8;
+        c += 1;
     }
-}
+    let mut c = 0;
+    while c < 6 {
+        table[b'a' as usize + c] = 10 + c as u8;
+        table[b'A' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    table
+};
 
 /// Appends the uppercase hex of `bytes` to `out`.
 pub fn encode_into(bytes: &[u8], out: &mut String) {
@@ -59,18 +67,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     // The common case, by table: an even run of hex digits.
     let digits = text.trim().as_bytes();
     if !digits.is_empty() && digits.len() % 2 == 0 {
-        let mut out = Vec::with_capacity(digits.len() / 2);
-        let all = digits.chunks_exact(2).all(|pair| match pair {
-            [h, l] => match (nibble(*h), nibble(*l)) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    true
-                }
-                _ => false,
-            },
-            _ => false,
-        });
-        if all {
+        if let Some(out) = decode_digits(digits) {
             return Ok(out);
         }
     }
@@ -82,8 +79,83 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The bytes of an even run of hex digits, `None` if any byte is not one: sixteen digits at a
+/// time into a fixed-size block, checked once per block.
+fn decode_digits(digits: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(digits.len() / 2);
+    // (value, all bits seen): any high bit seen means a byte that is not a hex digit.
+    let pair = |pair: &[u8]| -> (u8, u8) {
+        let (h, l) = match pair {
+            [h, l] => (NIBBLES[usize::from(*h)], NIBBLES[usize::from(*l)]),
+            _ => (0xFF, 0xFF),
+        };
+        (h << 4 | l, h | l)
+    };
+    let mut sixteens = digits.chunks_exact(16);
+    for chunk in &mut sixteens {
+        let mut block = [0u8; 8];
+        let mut seen = 0u8;
+        for (b, digits) in block.iter_mut().zip(chunk.chunks_exact(2)) {
+            let (value, bits) = pair(digits);
+            *b = value;
+            seen |= bits;
+        }
+        if seen > 0x0F {
+            return None;
+        }
+        out.extend_from_slice(&block);
+    }
+    for digits in sixteens.remainder().chunks_exact(2) {
+        let (value, bits) = pair(digits);
+        if bits > 0x0F {
+            return None;
+        }
+        out.push(value);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
+    /// The batch reading agrees with the library's on every length, with a bad byte (not a hex
+    /// digit, or whitespace) at every place, in upper and lower case.
+    #[test]
+    fn decode_agrees_with_the_library_at_every_length_and_every_bad_place() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for len in 0..70usize {
+            for _ in 0..8 {
+                let text: String = (0..len)
+                    .map(|_| char::from(b"0123456789abcdefABCDEF"[rng.usize(0..22)]))
+                    .collect();
+                let ours = super::decode(&text);
+                let library = iso8583_client::hex::decode(&text).and_then(|b| {
+                    if b.is_empty() {
+                        Err("empty hex string".to_owned())
+                    } else {
+                        Ok(b)
+                    }
+                });
+                assert_eq!(ours, library, "{text:?}");
+                for at in 0..len {
+                    for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0xFF, 0] {
+                        let mut bytes = text.clone().into_bytes();
+                        bytes[at] = bad;
+                        let Ok(text) = String::from_utf8(bytes) else { continue };
+                        let ours = super::decode(&text);
+                        let library = iso8583_client::hex::decode(&text).and_then(|b| {
+                            if b.is_empty() {
+                                Err("empty hex string".to_owned())
+                            } else {
+                                Ok(b)
+                            }
+                        });
+                        assert_eq!(ours, library, "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn encode_bytes_into_appends_the_library_hex_at_every_length() {
         let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
