@@ -241,6 +241,11 @@ async fn a_stan_is_free_again_the_moment_its_answer_is_handed_over_on_a_connecti
             done.expect("sender");
         }
         check_batches(&host);
+        // The reader counts an answer just after handing it over: wait for the last counts.
+        wait_until("every answer counted", || {
+            link.counters().answered == u64::from(SENDERS * ROUNDS)
+        })
+        .await;
         let counters = link.counters();
         assert_eq!(
             (counters.answered, counters.late, counters.unmatched, counters.duplicate),
@@ -281,6 +286,9 @@ async fn a_stan_is_free_again_the_moment_its_answer_is_handed_over_through_the_c
             done.expect("sender");
         }
         check_batches(&host);
+        let answered = || client.counters().into_iter().next().map_or(0, |(_, c)| c.answered);
+        // The reader counts an answer just after handing it over: wait for the last counts.
+        wait_until("every answer counted", || answered() == u64::from(SENDERS * ROUNDS)).await;
         let (_, counters) = client.counters().into_iter().next().expect("one endpoint");
         assert_eq!(
             (counters.answered, counters.late, counters.unmatched, counters.duplicate),
@@ -457,7 +465,12 @@ async fn reversal_and_repeat_on_two_links(late: Late) {
     // Its repeat, on link B: let through (a repeat of the unresolved original), held too.
     let mut repeat = original.clone();
     repeat.set_mti("0401".parse().expect("mti"));
-    let repeat_deadline = Instant::now() + SHORT * 2;
+    // Long enough, on a loaded machine, for the original's late answer to come while it waits.
+    let repeat_deadline = Instant::now()
+        + match late {
+            Late::OriginalWhileRepeatInFlight => Duration::from_millis(1_500),
+            _ => SHORT * 2,
+        };
     let pending_repeat = b
         .dispatch(&mut repeat, repeat_deadline)
         .await
@@ -646,7 +659,13 @@ async fn through_the_client_a_reversal_and_its_repeat_on_one_link_keep_the_stan_
         tokio::time::sleep_until(timed_out + WINDOW + Duration::from_millis(50)).await;
         let fresh = purchase(STAN, NEW_AMOUNT);
         let c = client.clone();
-        let mut answering = tokio::spawn(async move { c.send(fresh).await });
+        // Its own deadline and no retry: the host side of this test answers it when it can.
+        let own = SendOptions {
+            timeout: Some(Duration::from_secs(3)),
+            retry: Some(RetryPolicy::none()),
+            ..SendOptions::default()
+        };
+        let mut answering = tokio::spawn(async move { c.send_with(fresh, own).await });
         let (conn, got) = tokio::select! {
             ended = &mut answering => match ended.expect("task") {
                 Ok(answer) => panic!("answered without reaching the host: {answer}"),

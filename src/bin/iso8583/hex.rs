@@ -137,10 +137,12 @@ mod tests {
                 });
                 assert_eq!(ours, library, "{text:?}");
                 for at in 0..len {
-                    for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0xFF, 0] {
-                        let mut bytes = text.clone().into_bytes();
-                        bytes[at] = bad;
-                        let Ok(text) = String::from_utf8(bytes) else { continue };
+                    for bad in ['g', 'G', ' ', '/', ':', '@', '`', '\0', 'é', '٣', 'Ａ', '\u{a0}'] {
+                        let text: String = text
+                            .chars()
+                            .enumerate()
+                            .map(|(i, c)| if i == at { bad } else { c })
+                            .collect();
                         let ours = super::decode(&text);
                         let library = iso8583_client::hex::decode(&text).and_then(|b| {
                             if b.is_empty() {

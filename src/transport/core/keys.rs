@@ -370,12 +370,11 @@ impl<T: Moment> KeyRegistry<T> {
 
     /// A late answer came for `key` (the request `token` ended with an unknown
     /// outcome): free once every written request of its transaction is answered.
-    /// The answer is of the transaction if `token` is the request that holds the key, or the
-    /// transaction's original (its repeat may hold the key, sent on another link); a repeat
-    /// may hold the key in flight meanwhile: the answer then counts in the window it took over,
-    /// which comes back when the repeat ends. (Left: the answer of a repeat that timed out after
-    /// a later repeat took the key over on a third link is not recognised; the key then waits
-    /// for its window.)
+    /// The answer is of the transaction if `token` lies between the transaction's original
+    /// (`txn`) and the request that holds the key: the transaction held the key all that time,
+    /// so any request with this key reserved meanwhile was one of its own repeats or retries
+    /// (others were refused), on whatever link. A repeat may hold the key in flight meanwhile:
+    /// the answer then counts in the window it took over, which comes back when the repeat ends.
     pub(crate) fn late_answer(&self, key: &MatchKey, token: u64) {
         let mut table = self.lock();
         match table.map.get_mut(key) {
@@ -384,7 +383,7 @@ impl<T: Moment> KeyRegistry<T> {
                 txn,
                 outstanding,
                 ..
-            }) if *t == token || *txn == token => {
+            }) if (*txn..=*t).contains(&token) => {
                 if *outstanding > 1 {
                     *outstanding -= 1;
                 } else {
@@ -392,7 +391,7 @@ impl<T: Moment> KeyRegistry<T> {
                 }
             }
             Some(Reservation::InFlight { shadow, .. }) => {
-                if let Some(taken) = shadow.as_mut().filter(|s| s.token == token || s.txn == token) {
+                if let Some(taken) = shadow.as_mut().filter(|s| (s.txn..=s.token).contains(&token)) {
                     if taken.outstanding > 1 {
                         taken.outstanding -= 1;
                     } else {

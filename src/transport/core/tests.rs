@@ -222,6 +222,43 @@ fn late_answers_on_two_links_to_an_original_and_its_timed_out_repeat_free_the_ke
         .expect("every request of the transaction answered: the STAN is free");
 }
 
+/// A reversal and two repeats, each on its own link, all time out; the late answers come in any
+/// order, each on its link: every one counts (the middle repeat's too, although a later repeat
+/// took the key over after it), and once all three came the STAN is free.
+#[test]
+fn late_answers_of_an_original_and_two_repeats_on_three_links_all_count() {
+    for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1], [1, 0, 2]] {
+        let keys = registry(300_000, 1_000_000);
+        let mut links: Vec<Core> = (0..3).map(|_| core_with(keys.clone(), 10, 0)).collect();
+        let mut out = Vec::new();
+        let original = request("0400", Some(10), 500);
+        let mut sent = Vec::new();
+        for (i, link) in links.iter_mut().enumerate() {
+            let mut msg = original.clone();
+            if i > 0 {
+                msg.set_mti("0401".parse().expect("mti"));
+            }
+            let at = 20 * i as u64;
+            link.submit(at, &mut msg, at + 10, false, None, i as u64 + 1)
+                .expect("let through");
+            link.take_frames(&mut BytesMut::new());
+            link.on_time(at + 10, &mut out);
+            sent.push(msg);
+        }
+        for (n, &i) in order.iter().enumerate() {
+            let note = links[i].on_frame(100 + n as u64, Ok(answer(&sent[i])), &mut out);
+            assert!(matches!(note, FrameNote::Late(_)), "{order:?}: {note:?}");
+            let reuse = links[0].submit(101 + n as u64, &mut request("0200", Some(10), 1), 5_000, false, None, 9);
+            if n < 2 {
+                let err = reuse.expect_err("an answer may still come");
+                assert!(matches!(err.cause(), Cause::StanUnresolved { .. }), "{order:?}: {err}");
+            } else {
+                reuse.unwrap_or_else(|e| panic!("{order:?}: every answer came, the STAN is free: {e}"));
+            }
+        }
+    }
+}
+
 /// A read cut short by a panic (here the frames' iterator, as a panicking decoder would) takes
 /// the link down: the keys of the answers handled before the panic leave the registry too.
 #[test]
