@@ -622,17 +622,15 @@ impl<'a> Waiting<'a> {
         }
     }
 
-    /// Waits for the outcome: the response, or the error the link decided.
+    /// Waits for the outcome: the response, or the error the link decided (a link dropped
+    /// without deciding, or no ticket: outcome unknown).
     pub(crate) async fn response(mut self) -> Result<Message, SendError> {
-        let Some(ticket) = self.ticket.as_mut() else {
-            return Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into())));
+        let reply = match self.ticket.as_mut() {
+            Some(ticket) => (&mut ticket.rx).await.ok(),
+            None => None,
         };
-        let reply = (&mut ticket.rx).await;
         self.ticket = None;
-        match reply {
-            Ok(reply) => reply,
-            Err(_) => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
-        }
+        reply.unwrap_or_else(|| Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))))
     }
 }
 
@@ -679,18 +677,20 @@ impl PendingResponse {
     /// Waits for the outcome: the response, or the error the link decided
     /// (timeout at the deadline, link down, undecodable answer).
     pub async fn response(mut self) -> Result<Message, SendError> {
-        match self.ticket.take() {
-            Some(ticket) => Waiting::new(ticket, &self.shared).response().await,
-            None => Err(SendError::OutcomeUnknown(Cause::LinkDown("link dropped".into()))),
-        }
+        let waiting = Waiting {
+            ticket: self.ticket.take(),
+            shared: &self.shared,
+        };
+        waiting.response().await
     }
 }
 
 impl Drop for PendingResponse {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            drop(Waiting::new(ticket, &self.shared));
-        }
+        drop(Waiting {
+            ticket: self.ticket.take(),
+            shared: &self.shared,
+        });
     }
 }
 

@@ -384,17 +384,14 @@ impl<T: Moment> KeyRegistry<T> {
                 outstanding,
                 ..
             }) if (*txn..=*t).contains(&token) => {
-                if *outstanding > 1 {
-                    *outstanding -= 1;
-                } else {
+                let none_left = last_answer(outstanding);
+                if none_left {
                     table.map.remove(key);
                 }
             }
             Some(Reservation::InFlight { shadow, .. }) => {
                 if let Some(taken) = shadow.as_mut().filter(|s| (s.txn..=s.token).contains(&token)) {
-                    if taken.outstanding > 1 {
-                        taken.outstanding -= 1;
-                    } else {
+                    if last_answer(&mut taken.outstanding) {
                         // Nothing of the original's is left to answer: when the repeat ends,
                         // the key is free (or unresolved for the repeat alone).
                         *shadow = None;
@@ -446,6 +443,17 @@ impl<T: Moment> KeyRegistry<T> {
         let mut table = self.lock();
         table.purge(now);
         table.map.contains_key(key)
+    }
+}
+
+/// One more of a transaction's written requests was answered: counts it down; true if it was
+/// the last one whose answer could come.
+fn last_answer(outstanding: &mut u32) -> bool {
+    if *outstanding > 1 {
+        *outstanding -= 1;
+        false
+    } else {
+        true
     }
 }
 

@@ -572,7 +572,7 @@ impl<W, T: Moment> LinkCore<W, T> {
     ) -> FrameNote {
         let mut notes = Vec::with_capacity(1);
         self.on_frames(now, std::iter::once(frame), &mut notes, out);
-        notes.pop().unwrap_or(FrameNote::Answered)
+        notes.pop().expect("a note per frame")
     }
 
     /// The complete frames of one read arrived, decoded or not, in order: a note for each goes

@@ -95,6 +95,23 @@ fn outcome(out: &mut Vec<Resolution<u64>>, waiter: u64) -> Result<Message, SendE
     out.remove(at).1
 }
 
+/// The 0401 repeat of a reversal: same STAN and data.
+fn repeat_of(reversal: &Message) -> Message {
+    let mut repeat = reversal.clone();
+    repeat.set_mti("0401".parse().expect("mti"));
+    repeat
+}
+
+/// Sends `msg` on `core` at `at` (request `id`), the writer takes it, and its deadline passes
+/// unanswered: its outcome is unknown.
+fn written_then_timed_out(core: &mut Core, msg: &mut Message, at: u64, deadline: u64, id: u64) {
+    core.submit(at, msg, deadline, false, None, id).expect("accepted");
+    core.take_frames(&mut BytesMut::new());
+    let mut out = Vec::new();
+    core.on_time(deadline, &mut out);
+    assert!(outcome(&mut out, id).expect_err("timed out").is_outcome_unknown());
+}
+
 #[test]
 fn a_reused_stan_whose_outcome_is_unknown_is_refused_and_never_gets_the_late_answer() {
     let mut core = core();
@@ -170,11 +187,8 @@ fn a_late_answer_on_one_link_while_the_repeat_is_in_flight_on_another_counts() {
     let mut b = core_with(keys, 10, 0);
     let mut out = Vec::new();
     let mut reversal = request("0400", Some(8), 500);
-    a.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
-    a.take_frames(&mut BytesMut::new());
-    a.on_time(10, &mut out);
-    let mut repeat = reversal.clone();
-    repeat.set_mti("0401".parse().expect("mti"));
+    written_then_timed_out(&mut a, &mut reversal, 0, 10, 1);
+    let mut repeat = repeat_of(&reversal);
     b.submit(11, &mut repeat, 5_000, false, None, 2).expect("the repeat");
     b.take_frames(&mut BytesMut::new());
     assert!(matches!(
@@ -198,14 +212,9 @@ fn late_answers_on_two_links_to_an_original_and_its_timed_out_repeat_free_the_ke
     let mut b = core_with(keys, 10, 0);
     let mut out = Vec::new();
     let mut reversal = request("0400", Some(9), 500);
-    a.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
-    a.take_frames(&mut BytesMut::new());
-    a.on_time(10, &mut out);
-    let mut repeat = reversal.clone();
-    repeat.set_mti("0401".parse().expect("mti"));
-    b.submit(11, &mut repeat, 20, false, None, 2).expect("the repeat");
-    b.take_frames(&mut BytesMut::new());
-    b.on_time(20, &mut out);
+    written_then_timed_out(&mut a, &mut reversal, 0, 10, 1);
+    let mut repeat = repeat_of(&reversal);
+    written_then_timed_out(&mut b, &mut repeat, 11, 20, 2);
     assert!(matches!(
         a.on_frame(21, Ok(answer(&reversal)), &mut out),
         FrameNote::Late(_)
@@ -234,15 +243,9 @@ fn late_answers_of_an_original_and_two_repeats_on_three_links_all_count() {
         let original = request("0400", Some(10), 500);
         let mut sent = Vec::new();
         for (i, link) in links.iter_mut().enumerate() {
-            let mut msg = original.clone();
-            if i > 0 {
-                msg.set_mti("0401".parse().expect("mti"));
-            }
+            let mut msg = if i == 0 { original.clone() } else { repeat_of(&original) };
             let at = 20 * i as u64;
-            link.submit(at, &mut msg, at + 10, false, None, i as u64 + 1)
-                .expect("let through");
-            link.take_frames(&mut BytesMut::new());
-            link.on_time(at + 10, &mut out);
+            written_then_timed_out(link, &mut msg, at, at + 10, i as u64 + 1);
             sent.push(msg);
         }
         for (n, &i) in order.iter().enumerate() {
