@@ -73,10 +73,10 @@ impl Running {
     /// fails whatever is left and closes the stream. Returns once every task ended.
     pub(crate) async fn close(mut self) {
         let shared = self.shared.clone();
-        shared.lock().begin_close();
+        shared.begin_close();
         let until = Instant::now().after(shared.config.drain_timeout);
         // Bounded by the drain time; 2 ms steps keep the wait cheap and prompt.
-        while Instant::now() < until && !shared.is_down() && shared.lock().in_flight() > 0 {
+        while Instant::now() < until && !shared.is_down() && shared.in_flight() > 0 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         if let Some(sign_off) = &shared.config.sign_off {
@@ -253,7 +253,7 @@ impl Connection {
 
     /// Requests in flight on this link.
     pub fn in_flight(&self) -> usize {
-        self.shared.lock().in_flight()
+        self.shared.in_flight()
     }
 
     /// The counters of the endpoint this link adds to, at this instant.
@@ -289,7 +289,7 @@ impl Connection {
     /// (the pool closes links it lets go in the background). The link stops
     /// taking requests at once; this handle is then inert.
     pub(crate) fn take_running(&mut self) -> Option<Running> {
-        self.shared.lock().begin_close();
+        self.shared.begin_close();
         self.running.take()
     }
 }

@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use super::config::ConnectionConfig;
 use super::core::keys::{KeyRegistry, MatchKey};
 use super::core::padded::Padded;
-use super::core::{FrameNote, Limits, LinkCore, Moment, Preparer, Resolution};
+use super::core::{FrameNote, Inbox, Limits, LinkCore, Moment, Preparer, Resolution};
 use super::error::{Cause, SendError};
 use super::framing::swap_tpdu;
 use super::stats::{EndpointStats, Tracked};
@@ -52,9 +52,12 @@ pub(crate) type Keys = KeyRegistry<Instant>;
 
 /// What a link's tasks and its senders share: the core under a lock, and the wake-ups.
 pub(crate) struct Shared {
-    /// On lines of its own: taken by every sender and the reader, it must not share a line
-    /// with anything else they write (the `Arc`'s counts, the writer's wake-up).
+    /// On lines of its own: taken by the reader, the writer and the timer, it must not share a
+    /// line with anything else they write (the `Arc`'s counts, the writer's wake-up).
     core: Padded<Mutex<LinkCore<Waiter, Instant>>>,
+    /// Where senders queue their prepared requests, without the core's lock (see
+    /// [`Inbox`]). Whoever holds both takes the core's lock first.
+    inbox: Padded<Mutex<Inbox<Waiter, Instant>>>,
     wake_writer: Padded<Notify>,
     wake_timer: Notify,
     /// Wakes senders waiting for room under `max_in_flight`.
@@ -101,6 +104,7 @@ impl Shared {
         Shared {
             preparer,
             core: Padded(Mutex::new(core)),
+            inbox: Padded(Mutex::new(Inbox::default())),
             wake_writer: Padded(Notify::new()),
             wake_timer: Notify::new(),
             room: Notify::new(),
@@ -118,6 +122,11 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, LinkCore<Waiter, Instant>> {
         // The core is never left half-changed by a panic elsewhere: keep going.
         self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The inbox's lock; with the core's, take the core's first.
+    fn inbox(&self) -> MutexGuard<'_, Inbox<Waiter, Instant>> {
+        self.inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn is_down(&self) -> bool {
@@ -202,7 +211,8 @@ impl Shared {
         }
     }
 
-    /// One attempt at `now` (read here when `None`).
+    /// One attempt at `now` (read here when `None`): prepares the request and queues it in the
+    /// inbox, for the writer to admit. No lock of the link's core is taken.
     fn try_submit(
         &self,
         now: Option<Instant>,
@@ -212,37 +222,61 @@ impl Shared {
         retry_of: Option<u64>,
     ) -> Result<Ticket, SendError> {
         let now = now.unwrap_or_else(Instant::now);
-        let (accepted, rx) = FRAME.with(|frame| {
-            // Reserving the key and encoding the frame need no link state: outside the link's
-            // lock, so the senders and the reader of a busy link do not wait for each other's
-            // encoding. The core decides under its lock (commit) whatever happened meanwhile.
+        let (key, id, rx, pushed) = FRAME.with(|frame| {
+            // Reserving the key and encoding the frame need no link state; the core decides
+            // when it admits the request whatever happened meanwhile.
             let mut frame = frame.borrow_mut();
-            let prepared = self.preparer.prepare(now, msg, deadline, retry_of, &mut frame)?;
+            let prepared = self
+                .preparer
+                .prepare(now, msg, deadline, retry_of, internal, &mut frame)?;
+            let (key, id) = (prepared.key().clone(), prepared.id());
             let (tx, rx) = oneshot::channel();
             let waiter = Waiter {
                 tx,
                 tracked: self.stats.tracker(msg.mti(), now.into_std()),
             };
-            let mut core = self.lock();
-            // A fresh reading: the sender may have been held up between preparing and here, and
-            // a deadline that passed meanwhile must be refused, not queued.
-            let accepted = core.commit(Instant::now(), prepared, msg, &frame, deadline, internal, waiter)?;
-            Ok::<_, SendError>((accepted, rx))
+            let mut inbox = self.inbox();
+            if let Some(cause) = inbox.refuses(internal) {
+                drop(inbox);
+                self.preparer.undo(now, prepared, msg);
+                return Err(SendError::NotSent(cause));
+            }
+            let pushed = inbox.push(prepared, &frame, deadline, waiter);
+            Ok((key, id, rx, pushed))
         })?;
-        if accepted.wake_writer {
+        if pushed.wake_writer {
             self.wake_writer.notify_one();
         }
-        if accepted.wake_timer {
+        if pushed.wake_timer {
             self.wake_timer.notify_one();
         }
         EndpointStats::bump(&self.stats.sent);
         self.stats.queued(msg.mti());
-        debug!(peer = %self.peer, mti = %msg.mti(), stan = accepted.key.stan(), "request queued");
-        Ok(Ticket {
-            rx,
-            key: accepted.key,
-            id: accepted.id,
-        })
+        debug!(peer = %self.peer, mti = %msg.mti(), stan = key.stan(), "request queued");
+        Ok(Ticket { rx, key, id })
+    }
+
+    /// Requests in flight, those waiting in the inbox included.
+    pub(crate) fn in_flight(&self) -> usize {
+        let core = self.lock();
+        core.in_flight() + self.inbox().len()
+    }
+
+    /// From now on the link takes only its own requests; those queued before are taken in.
+    pub(crate) fn begin_close(&self) {
+        let mut out = Vec::new();
+        let now = Instant::now();
+        let admitted = self.lock().begin_close(now, &mut self.inbox(), &mut out);
+        if admitted.wake_writer {
+            self.wake_writer.notify_one();
+        }
+        if admitted.wake_timer {
+            self.wake_timer.notify_one();
+        }
+        if admitted.timed_out > 0 {
+            self.stats.timed_out.fetch_add(admitted.timed_out as u64, Relaxed);
+        }
+        self.deliver(&mut out, now);
     }
 
     /// Takes the link down once: every request resolves, the tasks stop.
@@ -252,7 +286,10 @@ impl Shared {
         let (changed, in_flight) = {
             let mut core = self.lock();
             let in_flight = core.in_flight();
-            (core.go_down(now, reason.clone(), &mut out), in_flight)
+            (
+                core.go_down(now, reason.clone(), &mut self.inbox(), &mut out),
+                in_flight,
+            )
         };
         if changed {
             self.down_effects(broken);
@@ -276,11 +313,18 @@ impl Shared {
         }
     }
 
-    /// Time to look at deadlines.
-    fn on_time(&self) {
+    /// Time to look at deadlines (and at the inbox); returns when to look next.
+    fn on_time(&self) -> Option<Instant> {
         let mut out = Vec::new();
         let now = Instant::now();
-        let expired = self.lock().on_time(now, &mut out);
+        let (expired, next) = {
+            let mut core = self.lock();
+            let expired = core.on_time(now, &mut self.inbox(), &mut out);
+            (expired, core.next_deadline())
+        };
+        if expired.wake_writer {
+            self.wake_writer.notify_one();
+        }
         let ended = expired.unknown + expired.not_sent;
         if ended > 0 {
             self.stats.timed_out.fetch_add(ended as u64, Relaxed);
@@ -291,6 +335,7 @@ impl Shared {
             warn!(peer = %self.peer, reason = %reason, "link down");
         }
         self.deliver(&mut out, now);
+        next
     }
 
     /// How long the host has sent no complete frame.
@@ -498,12 +543,25 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut w
         task: "writer",
     };
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut refused = Vec::new();
     loop {
-        let (took, down, in_flight) = {
+        let now = Instant::now();
+        let (took, down, in_flight, admitted) = {
             let mut core = shared.lock();
+            // Under the core's lock, so that a request is always either in the inbox or in the
+            // core for whoever looks (a cancel, the link going down).
+            core.take_inbox(&mut shared.inbox());
+            let admitted = core.admit_taken(now, &mut refused);
             let took = core.take_frames(&mut buf);
-            (took, core.is_down(), core.in_flight())
+            (took, core.is_down(), core.in_flight(), admitted)
         };
+        if admitted.wake_timer {
+            shared.wake_timer.notify_one();
+        }
+        if admitted.timed_out > 0 {
+            shared.stats.timed_out.fetch_add(admitted.timed_out as u64, Relaxed);
+        }
+        shared.deliver(&mut refused, now);
         if down {
             break;
         }
@@ -546,7 +604,7 @@ pub(crate) async fn timer_loop(shared: Arc<Shared>) {
         task: "timer",
     };
     loop {
-        let next = shared.lock().next_deadline();
+        let next = shared.on_time();
         match next {
             Some(at) => tokio::select! {
                 biased;
@@ -560,7 +618,6 @@ pub(crate) async fn timer_loop(shared: Arc<Shared>) {
                 _ = shared.wake_timer.notified() => {}
             },
         }
-        shared.on_time();
     }
 }
 
@@ -639,7 +696,10 @@ impl Drop for Waiting<'_> {
         let Some(ticket) = self.ticket.take() else { return };
         let mut out = Vec::new();
         let now = Instant::now();
-        self.shared.lock().cancel(now, &ticket.key, ticket.id, &mut out);
+        {
+            let mut core = self.shared.lock();
+            core.cancel(now, &ticket.key, ticket.id, &mut self.shared.inbox(), &mut out);
+        }
         self.shared.deliver(&mut out, now);
     }
 }

@@ -25,6 +25,7 @@
 //! until its late answer comes or the late window passes.
 
 mod deadlines;
+mod inbox;
 pub(crate) mod keys;
 #[cfg(test)]
 mod model;
@@ -41,6 +42,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use self::deadlines::Deadlines;
+use self::inbox::Batch;
+pub(crate) use self::inbox::{Inbox, Room};
 use self::keys::{AnsweredKeys, KeyMap, KeyRegistry, MatchKey};
 use self::outbox::Outbox;
 use super::error::{Cause, SendError};
@@ -99,19 +102,23 @@ pub(crate) enum LinkState {
 /// A request ended: its waiter and what to hand it.
 pub(crate) type Resolution<W> = (W, Result<Message, SendError>);
 
-/// A request the core took.
-#[derive(Debug, Clone)]
+/// What taking a request in asks of the driver.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Accepted {
-    /// Its match key (with the STAN it goes out with).
-    pub(crate) key: MatchKey,
-    /// Its id, unique in the client.
-    pub(crate) id: u64,
     /// True if its frame went into an empty outbox: the writer must be woken. Into a non-empty
     /// one, the frames before it already woke the writer, whose next take (not yet done: they
     /// are still queued) takes this one too.
     pub(crate) wake_writer: bool,
     /// True if its deadline is now the link's earliest: the timer must be woken.
     pub(crate) wake_timer: bool,
+}
+
+/// A request [`LinkCore::submit`] took: its key (with the STAN it goes out with) and its id.
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub(crate) struct Submitted {
+    pub(crate) key: MatchKey,
+    pub(crate) id: u64,
 }
 
 /// What became of one frame from the host (the driver counts and logs it).
@@ -142,6 +149,8 @@ pub(crate) struct Expired {
     pub(crate) not_sent: usize,
     /// The link went down because too many timed out in a row.
     pub(crate) down: Option<String>,
+    /// Requests admitted from the inbox went into an empty outbox: the writer must take them.
+    pub(crate) wake_writer: bool,
 }
 
 struct Slot<W, T> {
@@ -204,8 +213,22 @@ pub(crate) struct Prepared {
     took_over: bool,
     mti: Mti,
     expect: Mti,
-    /// The registry filled DE 11 (removed again if the link refuses).
+    /// The registry filled DE 11 (removed again if the request is refused before it is queued).
     assigned_stan: bool,
+    /// The link's own request (sign-on, echo, sign-off): taken while closing, and takes no room.
+    internal: bool,
+}
+
+impl Prepared {
+    /// Its match key (with the STAN it goes out with).
+    pub(crate) fn key(&self) -> &MatchKey {
+        &self.key
+    }
+
+    /// Its id, unique in the client.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 /// Step one of a submit, with no link state, run outside the link's lock: what a link shares
@@ -213,13 +236,17 @@ pub(crate) struct Prepared {
 #[derive(Clone)]
 pub(crate) struct Preparer<T> {
     keys: Arc<KeyRegistry<T>>,
+    room: Arc<Room>,
+    max_in_flight: usize,
     spec: Arc<Spec>,
     framing: Framing,
     match_fields: Vec<u8>,
 }
 
 impl<T: Moment> Preparer<T> {
-    /// Refuses a deadline already passed or a message that is not a request; reserves the
+    /// Refuses a deadline already passed, a message that is not a request, or a caller's request
+    /// when the link has `max_in_flight` (then the caller may wait for [`Room`]); takes room for
+    /// a caller's request (`internal`: the link's own, which takes none), reserves the
     /// message's key in the client-wide registry (filling DE 11 with a free STAN when absent)
     /// and encodes its frame into `frame` (emptied first). On any refusal nothing stays
     /// reserved.
@@ -229,6 +256,7 @@ impl<T: Moment> Preparer<T> {
         msg: &mut Message,
         deadline: T,
         retry_of: Option<u64>,
+        internal: bool,
         frame: &mut BytesMut,
     ) -> Result<Prepared, SendError> {
         let refuse = |cause| Err(SendError::NotSent(cause));
@@ -239,10 +267,21 @@ impl<T: Moment> Preparer<T> {
         let Some(expect) = mti.response() else {
             return refuse(Cause::NotARequest(mti));
         };
-        let (key, id, took_over, assigned_stan) = self
-            .keys
-            .reserve(now, msg, &self.match_fields, retry_of)
-            .map_err(SendError::NotSent)?;
+        if !internal && !self.room.try_take() {
+            return refuse(Cause::TooManyInFlight {
+                max: self.max_in_flight,
+            });
+        }
+        let reserved = self.keys.reserve(now, msg, &self.match_fields, retry_of);
+        let (key, id, took_over, assigned_stan) = match reserved {
+            Ok(reserved) => reserved,
+            Err(cause) => {
+                if !internal {
+                    self.room.give_back();
+                }
+                return refuse(cause);
+            }
+        };
         frame.clear();
         let start = self.framing.begin_frame(frame);
         let encoded = self
@@ -250,22 +289,51 @@ impl<T: Moment> Preparer<T> {
             .encode_into(msg, frame)
             .map_err(Cause::Encode)
             .and_then(|()| self.framing.finish_frame(frame, start).map_err(Cause::from));
-        if let Err(cause) = encoded {
-            self.keys.release(now, &key, id);
-            if assigned_stan {
-                msg.remove(11);
-            }
-            return refuse(cause);
-        }
-        Ok(Prepared {
+        let prepared = Prepared {
             key,
             id,
             took_over,
             mti,
             expect,
             assigned_stan,
-        })
+            internal,
+        };
+        match encoded {
+            Ok(()) => Ok(prepared),
+            Err(cause) => {
+                self.undo(now, prepared, msg);
+                refuse(cause)
+            }
+        }
     }
+
+    /// Gives back what a prepared request holds (its key, its room) and the STAN the registry
+    /// filled in `msg`: it was refused before it was queued.
+    pub(crate) fn undo(&self, now: T, prepared: Prepared, msg: &mut Message) {
+        if prepared.assigned_stan {
+            msg.remove(11);
+        }
+        give_back(&self.keys, &self.room, now, &prepared);
+    }
+}
+
+/// Gives back a request's key and room: it ended before its frame was taken, or was never queued.
+fn give_back<T: Moment>(keys: &KeyRegistry<T>, room: &Room, now: T, prepared: &Prepared) {
+    keys.release(now, &prepared.key, prepared.id);
+    if !prepared.internal {
+        room.give_back();
+    }
+}
+
+/// What [`LinkCore::admit`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Admitted {
+    /// Frames went into an empty outbox: the writer must take them.
+    pub(crate) wake_writer: bool,
+    /// A deadline became the link's earliest: the timer must be woken.
+    pub(crate) wake_timer: bool,
+    /// Requests refused because their deadline passed while they waited to be admitted.
+    pub(crate) timed_out: usize,
 }
 
 /// One link's state: requests in flight, late and answered keys, the outbox,
@@ -278,6 +346,7 @@ pub(crate) struct LinkCore<W, T: Moment> {
     match_fields: Vec<u8>,
     limits: Limits,
     keys: Arc<KeyRegistry<T>>,
+    room: Arc<Room>,
     late_window: Duration,
     pending: KeyMap<Slot<W, T>>,
     deadlines: Deadlines<T>,
@@ -285,13 +354,14 @@ pub(crate) struct LinkCore<W, T: Moment> {
     answered: AnsweredKeys,
     /// Keys answered in the current read, leaving the registry at its end (see `on_frames`).
     released: Vec<(MatchKey, u64)>,
+    /// Requests taken from the inbox and being admitted (empty between admissions, unless a
+    /// panic cut one short: the link going down then resolves what is left here).
+    admitting: Batch<W, T>,
     outbox: Outbox,
     /// Sequence number of the last frame queued.
     queued_seq: u64,
     /// Sequence number of the last frame the writer took.
     taken_seq: u64,
-    /// Internal requests in flight (not counted against `max_in_flight`).
-    internal: usize,
     consecutive_timeouts: u32,
     last_frame_at: T,
 }
@@ -315,6 +385,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             match_fields,
             limits,
             keys,
+            room: Arc::new(Room::new(limits.max_in_flight)),
             late_window,
             pending: KeyMap::default(),
             deadlines: Deadlines::new(limits.deadline_slack),
@@ -325,10 +396,10 @@ impl<W, T: Moment> LinkCore<W, T> {
             },
             answered: AnsweredKeys::new(limits.late_memory),
             released: Vec::new(),
+            admitting: Batch::default(),
             outbox: Outbox::new(),
             queued_seq: 0,
             taken_seq: 0,
-            internal: 0,
             consecutive_timeouts: 0,
             last_frame_at: now,
         }
@@ -346,14 +417,9 @@ impl<W, T: Moment> LinkCore<W, T> {
         matches!(self.state, LinkState::Down(_))
     }
 
-    /// Requests in flight (internal ones included).
+    /// Requests in flight (internal ones included), not counting those still in the inbox.
     pub(crate) fn in_flight(&self) -> usize {
         self.pending.len()
-    }
-
-    /// True when a caller's request would be refused for want of room.
-    pub(crate) fn is_full(&self) -> bool {
-        self.pending.len() - self.internal >= self.limits.max_in_flight.max(1)
     }
 
     /// When [`LinkCore::on_time`] must next be called; `None`: no deadline pending.
@@ -373,9 +439,9 @@ impl<W, T: Moment> LinkCore<W, T> {
     /// `waiter`. A missing DE 11 is filled with a free STAN. `internal`: the
     /// link's own request (sign-on, echo, sign-off), taken while closing and
     /// beyond `max_in_flight`. `retry_of`: the id of the earlier attempt this
-    /// one retries (its key may be unresolved). The driver takes the same two
-    /// steps with the encoding outside the link's lock: [`LinkCore::prepare`],
-    /// then [`LinkCore::commit`].
+    /// one retries (its key may be unresolved). The driver takes the same steps with the
+    /// encoding outside the link's lock: [`Preparer::prepare`], [`Inbox::push`], then
+    /// [`LinkCore::admit`].
     #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn submit(
@@ -386,26 +452,32 @@ impl<W, T: Moment> LinkCore<W, T> {
         internal: bool,
         retry_of: Option<u64>,
         waiter: W,
-    ) -> Result<Accepted, SendError> {
+    ) -> Result<Submitted, SendError> {
         // The link's own refusals first (in the order a caller is told: down, closing, a
         // deadline passed, not a request, full): a request the link cannot take takes no key.
         self.admits_state(internal)?;
-        if deadline <= now {
-            return Err(SendError::NotSent(Cause::Timeout));
-        }
-        if msg.mti().response().is_none() {
-            return Err(SendError::NotSent(Cause::NotARequest(msg.mti())));
-        }
-        self.admits_room(internal)?;
         let mut frame = BytesMut::new();
-        let prepared = self.preparer().prepare(now, msg, deadline, retry_of, &mut frame)?;
-        self.commit(now, prepared, msg, &frame, deadline, internal, waiter)
+        let prepared = self
+            .preparer()
+            .prepare(now, msg, deadline, retry_of, internal, &mut frame)?;
+        let (assigned, key, id) = (prepared.assigned_stan, prepared.key.clone(), prepared.id);
+        match self.commit(now, prepared, &frame, deadline, waiter) {
+            Ok(_) => Ok(Submitted { key, id }),
+            Err((refused, _)) => {
+                if assigned {
+                    msg.remove(11);
+                }
+                Err(refused)
+            }
+        }
     }
 
     /// What [`Preparer::prepare`] needs of this link, to run without its lock.
     pub(crate) fn preparer(&self) -> Preparer<T> {
         Preparer {
             keys: self.keys.clone(),
+            room: self.room.clone(),
+            max_in_flight: self.limits.max_in_flight,
             spec: self.spec.clone(),
             framing: self.framing.clone(),
             match_fields: self.match_fields.clone(),
@@ -421,49 +493,71 @@ impl<W, T: Moment> LinkCore<W, T> {
         }
     }
 
-    /// Refuses a caller's request when the link has `max_in_flight` in flight.
-    fn admits_room(&self, internal: bool) -> Result<(), SendError> {
-        if !internal && self.is_full() {
-            return Err(SendError::NotSent(Cause::TooManyInFlight {
-                max: self.limits.max_in_flight,
-            }));
-        }
-        Ok(())
+    /// Takes in every request queued in `inbox`, in order, each as [`LinkCore::commit`] decides;
+    /// the refused ones resolve in `out`. A deadline that passed while its request waited to be
+    /// admitted counts as a timeout of the link (it did not carry the request in time). The
+    /// inbox's lock may be let go once [`LinkCore::take_inbox`] moved its requests here:
+    /// `take_inbox` then `admit`, under the core's lock.
+    pub(crate) fn admit(&mut self, now: T, inbox: &mut Inbox<W, T>, out: &mut Vec<Resolution<W>>) -> Admitted {
+        self.take_inbox(inbox);
+        self.admit_taken(now, out)
     }
 
-    /// Step two of a submit, under the link's lock: refuses a request the link cannot take now
-    /// (down, closing, its deadline passed, full), giving its key back and, if the registry filled DE 11, removing it
-    /// from `msg` again (the message is as it was given); otherwise queues `frame` (encoded by
-    /// [`Preparer::prepare`]) and registers `waiter`. Whatever happened between the two steps
-    /// (answers, deadlines, the writer taking frames, the link dropping) is decided here.
-    #[allow(clippy::too_many_arguments)]
+    /// Moves the requests queued in `inbox` into the core, for [`LinkCore::admit_taken`].
+    pub(crate) fn take_inbox(&mut self, inbox: &mut Inbox<W, T>) {
+        inbox.take(&mut self.admitting);
+    }
+
+    /// The second half of [`LinkCore::admit`], once the inbox's lock is let go.
+    pub(crate) fn admit_taken(&mut self, now: T, out: &mut Vec<Resolution<W>>) -> Admitted {
+        let mut admitted = Admitted::default();
+        // The frames apart, so that each can be read while the core changes; a request is taken
+        // off the queue only as it is committed (a panic leaves the rest for `go_down`).
+        let frames = std::mem::take(&mut self.admitting.frames);
+        while let Some(queued) = self.admitting.queued.pop_front() {
+            let frame = frames.get(queued.start..queued.start + queued.len).unwrap_or_default();
+            match self.commit(now, queued.prepared, frame, queued.deadline, queued.waiter) {
+                Ok(accepted) => {
+                    admitted.wake_writer |= accepted.wake_writer;
+                    admitted.wake_timer |= accepted.wake_timer;
+                }
+                Err((refused, waiter)) => {
+                    if matches!(refused.cause(), Cause::Timeout) {
+                        admitted.timed_out += 1;
+                        self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
+                    }
+                    out.push((waiter, Err(refused)));
+                }
+            }
+        }
+        self.admitting.frames = frames;
+        self.admitting.frames.clear();
+        admitted
+    }
+
+    /// Takes in one prepared request: refuses it when the link cannot take it now (down,
+    /// closing, its deadline passed), giving back its key and room and handing back its waiter;
+    /// otherwise queues `frame` (encoded by [`Preparer::prepare`]) and registers `waiter`.
+    /// Whatever happened since it was prepared (answers, deadlines, the writer taking frames, the
+    /// link dropping) is decided here.
     pub(crate) fn commit(
         &mut self,
         now: T,
         prepared: Prepared,
-        msg: &mut Message,
         frame: &[u8],
         deadline: T,
-        internal: bool,
         waiter: W,
-    ) -> Result<Accepted, SendError> {
-        let in_time = |()| {
+    ) -> Result<Accepted, (SendError, W)> {
+        let admitted = self.admits_state(prepared.internal).and_then(|()| {
             if deadline <= now {
                 Err(SendError::NotSent(Cause::Timeout))
             } else {
                 Ok(())
             }
-        };
-        let admitted = self
-            .admits_state(internal)
-            .and_then(in_time)
-            .and_then(|()| self.admits_room(internal));
+        });
         if let Err(refused) = admitted {
-            self.keys.release(now, &prepared.key, prepared.id);
-            if prepared.assigned_stan {
-                msg.remove(11);
-            }
-            return Err(refused);
+            give_back(&self.keys, &self.room, now, &prepared);
+            return Err((refused, waiter));
         }
         let Prepared {
             key,
@@ -471,6 +565,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             took_over,
             mti,
             expect,
+            internal,
             ..
         } = prepared;
         let seq = self.queued_seq + 1;
@@ -483,9 +578,6 @@ impl<W, T: Moment> LinkCore<W, T> {
             .ok();
         self.queued_seq = seq;
         let wake_timer = self.deadlines.insert(deadline, id, key.clone());
-        if internal {
-            self.internal += 1;
-        }
         let slot = Slot {
             id,
             mti,
@@ -496,28 +588,41 @@ impl<W, T: Moment> LinkCore<W, T> {
             took_over,
             waiter,
         };
-        self.pending.insert(key.clone(), slot);
+        self.pending.insert(key, slot);
         Ok(Accepted {
-            key,
-            id,
             wake_writer,
             wake_timer,
         })
     }
 
-    /// The caller of request `id` (key `key`) gave up: it resolves (not sent if
-    /// its frame was still queued, which is then cut; outcome unknown otherwise).
-    pub(crate) fn cancel(&mut self, now: T, key: &MatchKey, id: u64, out: &mut Vec<Resolution<W>>) {
+    /// The caller of request `id` (key `key`) gave up: it resolves (not sent if it was still
+    /// in the inbox, which it leaves, or its frame was still queued, which is then cut; outcome
+    /// unknown otherwise). Nothing happens if it ended already.
+    pub(crate) fn cancel(
+        &mut self,
+        now: T,
+        key: &MatchKey,
+        id: u64,
+        inbox: &mut Inbox<W, T>,
+        out: &mut Vec<Resolution<W>>,
+    ) {
         if self.pending.get(key).is_some_and(|s| s.id == id) {
             self.end(now, key, Cause::Cancelled, out);
+        } else if let Some(queued) = inbox.withdraw(id) {
+            give_back(&self.keys, &self.room, now, &queued.prepared);
+            out.push((queued.waiter, Err(SendError::NotSent(Cause::Cancelled))));
         }
     }
 
-    /// From now on the link takes only its own requests.
-    pub(crate) fn begin_close(&mut self) {
+    /// From now on the link takes only its own requests. Those already in the inbox came
+    /// before the close: they are taken in first (refused only as any admission may refuse).
+    pub(crate) fn begin_close(&mut self, now: T, inbox: &mut Inbox<W, T>, out: &mut Vec<Resolution<W>>) -> Admitted {
+        let admitted = self.admit(now, inbox, out);
         if self.state == LinkState::Up {
             self.state = LinkState::Closing;
         }
+        inbox.closing = true;
+        admitted
     }
 
     /// Queues a reply to a host request (not tracked). Refused when the link
@@ -675,12 +780,19 @@ impl<W, T: Moment> LinkCore<W, T> {
         FrameNote::Undecodable { error, failed_request }
     }
 
-    /// Time is `now`: requests whose deadline passed resolve with `Timeout`
-    /// (not sent if their frame was still queued, cut out; outcome unknown
-    /// otherwise), and too many written ones in a row take the link down.
-    pub(crate) fn on_time(&mut self, now: T, out: &mut Vec<Resolution<W>>) -> Expired {
+    /// Time is `now`: the inbox is admitted (a request whose deadline passed while it waited
+    /// there resolves not sent), requests whose deadline passed resolve with `Timeout` (not sent
+    /// if their frame was still queued, cut out; outcome unknown otherwise), and too many in a
+    /// row take the link down. Then the inbox learns when the timer runs next
+    /// ([`LinkCore::next_deadline`]), so that a push with an earlier deadline wakes it.
+    pub(crate) fn on_time(&mut self, now: T, inbox: &mut Inbox<W, T>, out: &mut Vec<Resolution<W>>) -> Expired {
         self.late.purge(now);
-        let mut expired = Expired::default();
+        let admitted = self.admit(now, inbox, out);
+        let mut expired = Expired {
+            not_sent: admitted.timed_out,
+            wake_writer: admitted.wake_writer,
+            ..Expired::default()
+        };
         while let Some((id, key)) = self.deadlines.pop_due(now) {
             let Some(slot) = self.pending.get(&key).filter(|s| s.id == id) else {
                 continue; // ended before its deadline
@@ -698,18 +810,33 @@ impl<W, T: Moment> LinkCore<W, T> {
         let max = self.limits.max_consecutive_timeouts;
         if max > 0 && self.consecutive_timeouts >= max && !self.is_down() {
             let reason = format!("{} requests timed out in a row", self.consecutive_timeouts);
-            self.go_down(now, reason.clone(), out);
+            self.go_down(now, reason.clone(), inbox, out);
             expired.down = Some(reason);
         }
+        inbox.timer_at = self.next_deadline();
         expired
     }
 
     /// The link is gone (stream closed or failed, broken, closed): every
-    /// request resolves, not sent if its frame was never taken, outcome
-    /// unknown otherwise. False if it was down already.
-    pub(crate) fn go_down(&mut self, now: T, reason: String, out: &mut Vec<Resolution<W>>) -> bool {
+    /// request resolves, not sent if it was still in the inbox (which takes no more) or its
+    /// frame was never taken, outcome unknown otherwise. False if it was down already.
+    pub(crate) fn go_down(
+        &mut self,
+        now: T,
+        reason: String,
+        inbox: &mut Inbox<W, T>,
+        out: &mut Vec<Resolution<W>>,
+    ) -> bool {
         // Keys of answers whose read was cut short (a panic in the middle of `on_frames`).
         self.keys.release_all(now, &mut self.released);
+        let left = self.admitting.drain().into_iter().chain(inbox.drain());
+        for queued in left {
+            give_back(&self.keys, &self.room, now, &queued.prepared);
+            out.push((queued.waiter, Err(SendError::NotSent(Cause::LinkDown(reason.clone())))));
+        }
+        if inbox.closed.is_none() {
+            inbox.closed = Some(reason.clone());
+        }
         if self.is_down() {
             return false;
         }
@@ -738,8 +865,8 @@ impl<W, T: Moment> LinkCore<W, T> {
         self.deadlines.ended(slot.deadline, slot.id, pending.len(), |k, id| {
             pending.get(k).is_some_and(|s| s.id == id)
         });
-        if slot.internal {
-            self.internal = self.internal.saturating_sub(1);
+        if !slot.internal {
+            self.room.give_back();
         }
     }
 
@@ -771,6 +898,12 @@ impl<W, T: Moment> LinkCore<W, T> {
             self.late.order.len(),
             self.outbox.live_frames(),
         )
+    }
+
+    /// Callers' requests holding room (in the tables or in the inbox).
+    #[cfg(test)]
+    pub(crate) fn room_used(&self) -> usize {
+        self.room.used()
     }
 
     /// The id of the request in flight under `key`.

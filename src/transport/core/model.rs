@@ -2,8 +2,9 @@
 //! checked against a model after every step.
 //!
 //! Events: submit (assigned STAN, reused STAN, the client's own repeat, a
-//! deadline already passed), the driver's two-step submit (prepare: key reserved and frame
-//! encoded outside the link; commit: taken or refused, any events in between), the writer taking frames, the host answering a
+//! deadline already passed), the driver's way in (prepare: room taken, key reserved and frame
+//! encoded outside the link, then queued in the inbox; admit: the inbox taken in or refused, any
+//! events in between), the writer taking frames, the host answering a
 //! request (in flight or late), answering twice, with the wrong MTI or
 //! undecodably, time passing, a caller cancelling, the link dropping (a new
 //! link then shares the registry) and close beginning.
@@ -19,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use bytes::BytesMut;
 
 use super::tests::{amount, amounts_written, answer, core_with, registry, request, spec, Core};
-use super::{FrameNote, Resolution};
+use super::{FrameNote, Inbox, Resolution};
 use crate::transport::error::{Cause, SendError};
 use crate::Message;
 
@@ -48,6 +49,10 @@ struct Req {
     msg: Message,
     stan: u32,
     gen: u32,
+    /// The id the registry handed out (the core's).
+    core_id: u64,
+    /// In the inbox, not admitted yet.
+    queued: bool,
     taken: bool,
     pending: bool,
     /// When it ended with an unknown outcome (the host may still answer until the window ends).
@@ -69,22 +74,12 @@ struct World {
     next_amount: u64,
     timeouts_in_a_row: u32,
     last_answer: Option<Message>,
-    /// Requests prepared (key reserved, frame encoded) and not yet committed to the link: the
-    /// driver's two steps, with other events in between.
-    staged: Vec<Staged>,
+    /// Requests prepared (room taken, key reserved, frame encoded) and queued, not yet admitted
+    /// by the link: the driver's way in, with other events in between.
+    inbox: Inbox<u64, u64>,
+    /// Their ids, in the inbox's order.
+    queued: Vec<u64>,
     trace: Vec<String>,
-}
-
-/// A request between [`super::Preparer::prepare`] and [`super::LinkCore::commit`].
-struct Staged {
-    prepared: super::Prepared,
-    msg: Message,
-    frame: BytesMut,
-    id_hint: u64,
-    deadline: u64,
-    stan: u32,
-    /// DE 11 was absent (the registry filled it).
-    assigned: bool,
 }
 
 fn original(mti: [u8; 4]) -> [u8; 4] {
@@ -111,7 +106,8 @@ impl World {
             next_amount: 1,
             timeouts_in_a_row: 0,
             last_answer: None,
-            staged: Vec::new(),
+            inbox: Inbox::default(),
+            queued: Vec::new(),
             trace: Vec::new(),
         }
     }
@@ -131,8 +127,17 @@ impl World {
         }
     }
 
+    /// Callers' requests the link holds (in its tables, or queued in its inbox): its room used.
     fn pending_callers(&self) -> usize {
         self.reqs.values().filter(|r| r.pending && r.gen == self.gen).count()
+    }
+
+    /// Callers' requests in the link's tables (admitted).
+    fn admitted_callers(&self) -> usize {
+        self.reqs
+            .values()
+            .filter(|r| r.pending && !r.queued && r.gen == self.gen)
+            .count()
     }
 
     /// The model's side of a request ending: key state and bookkeeping.
@@ -274,13 +279,23 @@ impl World {
         (msg, stan, deadline, id_hint)
     }
 
-    /// The refusal the model expects from the link now (down, closing, deadline passed, full).
+    /// The refusal the model expects when the link takes a request in now (down, closing,
+    /// deadline passed).
     fn link_refusal(&self, deadline: u64) -> Result<(), &'static str> {
         if self.core.is_down() {
             Err("down")
         } else if self.closing {
             Err("closing")
         } else if deadline <= self.now {
+            Err("timeout")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The refusal the model expects when a request is prepared now (deadline passed, full).
+    fn prepare_refusal(&self, deadline: u64) -> Result<(), &'static str> {
+        if deadline <= self.now {
             Err("timeout")
         } else if self.pending_callers() >= MAX_IN_FLIGHT {
             Err("full")
@@ -289,14 +304,16 @@ impl World {
         }
     }
 
-    /// A request the link took: pending, not yet written.
-    fn track(&mut self, id: u64, msg: Message, stan: u32, deadline: u64) {
+    /// A request the link took (`queued`: into its inbox): pending, not yet written.
+    fn track(&mut self, id: u64, core_id: u64, msg: Message, stan: u32, deadline: u64, queued: bool) {
         self.reqs.insert(
             id,
             Req {
                 msg,
                 stan,
                 gen: self.gen,
+                core_id,
+                queued,
                 taken: false,
                 pending: true,
                 unknown_at: None,
@@ -337,31 +354,6 @@ impl World {
         self.key_state.insert(stan, Key::InFlight { id, shadow });
     }
 
-    /// The model's side of a key given back by a request that was refused after its key was
-    /// reserved: the shadow it took over comes back, or the key is free.
-    fn give_back_key(&mut self, stan: u32, id: u64) {
-        let now = self.now;
-        match self.key_state.get(&stan).copied() {
-            Some(Key::InFlight { id: holder, shadow }) if holder == id => match shadow {
-                Some((until, mti, original, outstanding)) if until > now => {
-                    self.key_state.insert(
-                        stan,
-                        Key::Unresolved {
-                            id: original,
-                            until,
-                            mti,
-                            outstanding,
-                        },
-                    );
-                }
-                _ => {
-                    self.key_state.remove(&stan);
-                }
-            },
-            _ => self.fail(&format!("request {id} gave back key {stan}, which it did not hold")),
-        }
-    }
-
     /// Checks a refusal's cause against the model's reason.
     fn check_refusal(&self, why: &str, err: &SendError) {
         if !err.is_not_sent() {
@@ -381,19 +373,18 @@ impl World {
         }
     }
 
-    /// Step one of the driver's submit: reserve and encode, outside the link.
+    /// The driver's way in, step one: take room, reserve and encode outside the link, and
+    /// queue in the inbox.
     fn prepare(&mut self) {
         let (mut msg, stan, deadline, id_hint) = self.new_request();
-        let expected = if deadline <= self.now {
-            Err("timeout")
-        } else {
-            self.key_refusal(&msg, stan)
-        };
+        let expected = self
+            .prepare_refusal(deadline)
+            .and_then(|()| self.key_refusal(&msg, stan));
         let mut frame = BytesMut::new();
         let result = self
             .core
             .preparer()
-            .prepare(self.now, &mut msg, deadline, None, &mut frame);
+            .prepare(self.now, &mut msg, deadline, None, false, &mut frame);
         self.trace.push(format!(
             "t={} prepare {} stan={:?} amount={} deadline={} -> {:?}",
             self.now,
@@ -408,68 +399,96 @@ impl World {
                 let Some(got) = msg.stan().and_then(|s| s.parse::<u32>().ok()) else {
                     self.fail("a prepared request has no STAN");
                 };
-                self.take_key(got, id_hint);
-                self.staged.push(Staged {
-                    prepared,
-                    msg,
-                    frame,
-                    id_hint,
-                    deadline,
-                    stan: got,
-                    assigned: stan.is_none(),
-                });
+                let core_id = prepared.id();
+                match self.inbox.refuses(false) {
+                    None if !self.closing => {
+                        self.inbox.push(prepared, &frame, deadline, id_hint);
+                        self.take_key(got, id_hint);
+                        self.track(id_hint, core_id, msg, got, deadline, true);
+                        self.queued.push(id_hint);
+                    }
+                    // Refused at once: the key and room go back, and the STAN it was given.
+                    Some(Cause::Closing) if self.closing => {
+                        self.core.preparer().undo(self.now, prepared, &mut msg);
+                        if stan.is_none() && msg.get(11).is_some() {
+                            self.fail("a refused request keeps the STAN the registry filled in");
+                        }
+                    }
+                    None => self.fail("the inbox of a closing link took a caller's request"),
+                    Some(cause) => self.fail(&format!("the inbox of a link that is up refused ({cause})")),
+                }
             }
-            (Err(why), Err(err)) => self.check_refusal(why, &err),
+            (Err(why), Err(err)) => {
+                self.check_refusal(why, &err);
+                if stan.is_none() && msg.get(11).is_some() {
+                    self.fail("a refused request keeps the STAN the registry filled in");
+                }
+            }
             (Ok(()), Err(err)) => self.fail(&format!("expected a prepared request, got {err}")),
             (Err(why), Ok(_)) => self.fail(&format!("expected refusal ({why}), got a prepared request")),
         }
     }
 
-    /// Step two: the link takes a prepared request, or refuses it and gives its key back.
-    fn commit(&mut self, pick: usize) {
-        if self.staged.is_empty() {
-            return;
-        }
-        let staged = self.staged.swap_remove(pick % self.staged.len());
-        let Staged {
-            prepared,
-            mut msg,
-            frame,
-            id_hint,
-            deadline,
-            stan,
-            assigned,
-        } = staged;
-        let expected = self.link_refusal(deadline);
-        let result = self
-            .core
-            .commit(self.now, prepared, &mut msg, &frame, deadline, false, id_hint);
-        self.trace.push(format!(
-            "t={} commit {id_hint} stan={stan} -> {:?}",
-            self.now,
-            result.as_ref().map(|a| a.id).map_err(|e| e.to_string())
-        ));
-        match (expected, result) {
-            (Ok(()), Ok(_)) => {
-                self.track(id_hint, msg, stan, deadline);
-            }
-            (Err(why), Err(err)) => {
-                self.check_refusal(why, &err);
-                self.give_back_key(stan, id_hint);
-                if assigned && msg.get(11).is_some() {
-                    self.fail("a refused request keeps the STAN the registry filled in");
+    /// The model's side of the link taking in its inbox (the writer's admission, or the
+    /// timer's): each queued request in order is taken or refused; returns the refusals expected
+    /// (id, reason), in order, and how many of them are timeouts.
+    fn model_admit(&mut self) -> (Vec<(u64, &'static str)>, u32) {
+        let mut refused = Vec::new();
+        let mut timeouts = 0;
+        for id in std::mem::take(&mut self.queued) {
+            let deadline = self.reqs[&id].deadline;
+            match self.link_refusal(deadline) {
+                Ok(()) => self.reqs.get_mut(&id).expect("known").queued = false,
+                Err(why) => {
+                    timeouts += u32::from(why == "timeout");
+                    refused.push((id, why));
                 }
             }
-            (Ok(()), Err(err)) => self.fail(&format!("expected acceptance, got {err}")),
-            (Err(why), Ok(_)) => self.fail(&format!("expected refusal ({why}), got acceptance")),
         }
+        (refused, timeouts)
+    }
+
+    /// Checks the refusals of an admission against the model's, in order.
+    fn check_admission_refusals(&self, expected: &[(u64, &'static str)], out: &[Resolution<u64>]) {
+        let got: Vec<u64> = out.iter().map(|(id, _)| *id).collect();
+        let want: Vec<u64> = expected.iter().map(|(id, _)| *id).collect();
+        if got != want {
+            self.fail(&format!("admission refused {got:?}, model expected {want:?}"));
+        }
+        for ((_, why), (_, outcome)) in expected.iter().zip(out) {
+            match outcome {
+                Err(err) => self.check_refusal(why, err),
+                Ok(_) => self.fail("an admission refusal is an answer"),
+            }
+        }
+    }
+
+    /// The driver's way in, step two: the writer takes the inbox in, under the link's lock.
+    fn admit(&mut self) {
+        let (expected, timeouts) = self.model_admit();
+        let mut out = Vec::new();
+        let admitted = self.core.admit(self.now, &mut self.inbox, &mut out);
+        self.trace.push(format!(
+            "t={} admit -> {admitted:?}, refused {:?}",
+            self.now,
+            out.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+        ));
+        if admitted.timed_out != timeouts as usize {
+            self.fail("admission timeouts differ from the model's");
+        }
+        self.timeouts_in_a_row += timeouts;
+        self.check_admission_refusals(&expected, &out);
+        self.settle(&mut out);
     }
 
     fn submit(&mut self) {
         let (mut msg, stan, deadline, id_hint) = self.new_request();
         let amount = amount(&msg);
         // What the model expects.
-        let expected = self.link_refusal(deadline).and_then(|()| self.key_refusal(&msg, stan));
+        let expected = self
+            .link_refusal(deadline)
+            .and_then(|()| self.prepare_refusal(deadline))
+            .and_then(|()| self.key_refusal(&msg, stan));
         let result = self.core.submit(self.now, &mut msg, deadline, false, None, id_hint);
         self.trace.push(format!(
             "t={} submit {} stan={:?} amount={} deadline={} -> {:?}",
@@ -485,7 +504,7 @@ impl World {
                 let stan = accepted.key.stan();
                 // The model's ids are the waiter values; remember the core's id too.
                 self.take_key(stan, id_hint);
-                self.track(id_hint, msg, stan, deadline);
+                self.track(id_hint, accepted.id, msg, stan, deadline, false);
             }
             (Err(why), Err(err)) => self.check_refusal(why, &err),
             (Ok(()), Err(err)) => self.fail(&format!("expected acceptance, got {err}")),
@@ -499,7 +518,7 @@ impl World {
         let mut expected: Vec<u64> = self
             .reqs
             .values()
-            .filter(|r| r.pending && !r.taken && r.gen == self.gen)
+            .filter(|r| r.pending && !r.taken && !r.queued && r.gen == self.gen)
             .map(|r| amount(&r.msg))
             .collect();
         let mut written = amounts_written(&mut buf);
@@ -513,7 +532,11 @@ impl World {
             self.fail("take_frames said the wrong thing");
         }
         let gen = self.gen;
-        for r in self.reqs.values_mut().filter(|r| r.pending && r.gen == gen) {
+        for r in self
+            .reqs
+            .values_mut()
+            .filter(|r| r.pending && !r.queued && r.gen == gen)
+        {
             r.taken = true;
         }
     }
@@ -676,25 +699,28 @@ impl World {
     fn advance(&mut self) {
         self.now += self.rng.u64(0..40);
         let now = self.now;
+        // The timer takes the inbox in first (as the writer would), then looks at deadlines.
+        let (refused, admit_timeouts) = self.model_admit();
         // The model's view of what times out, in deadline order (ties: any).
         let mut due: Vec<(u64, bool)> = self
             .reqs
             .values()
-            .filter(|r| r.pending && r.gen == self.gen && r.deadline <= now)
+            .filter(|r| r.pending && !r.queued && r.gen == self.gen && r.deadline <= now)
             .map(|r| (r.deadline, r.taken))
             .collect();
         due.sort_unstable();
         let mut out = Vec::new();
-        let expired = self.core.on_time(now, &mut out);
+        let expired = self.core.on_time(now, &mut self.inbox, &mut out);
         self.trace.push(format!("t={now} time -> {expired:?}"));
         let unknown = due.iter().filter(|(_, taken)| *taken).count();
-        if (expired.unknown, expired.not_sent) != (unknown, due.len() - unknown) {
+        let not_sent = due.len() - unknown + admit_timeouts as usize;
+        if (expired.unknown, expired.not_sent) != (unknown, not_sent) {
             self.fail(&format!(
-                "expired {expired:?}, model expected {unknown} unknown of {}",
-                due.len()
+                "expired {expired:?}, model expected {unknown} unknown and {not_sent} not sent"
             ));
         }
-        self.timeouts_in_a_row += due.len() as u32;
+        self.check_admission_refusals(&refused, out.get(..refused.len()).unwrap_or_default());
+        self.timeouts_in_a_row += due.len() as u32 + admit_timeouts;
         let must_go_down = self.timeouts_in_a_row >= MAX_TIMEOUTS;
         if expired.down.is_some() != must_go_down {
             self.fail(&format!("down {:?}, model expected {must_go_down}", expired.down));
@@ -724,49 +750,89 @@ impl World {
         }
         ids.sort_unstable();
         let id = ids[self.rng.usize(0..ids.len())];
-        let key = crate::transport::MatchKey::of(&self.reqs[&id].msg, &[]).expect("key");
-        // The core's id is what the registry handed out; find it through the key's holder.
+        let req = &self.reqs[&id];
+        let key = crate::transport::MatchKey::of(&req.msg, &[]).expect("key");
+        let (core_id, queued) = (req.core_id, req.queued);
+        if !queued && self.core.id_of(&key) != Some(core_id) {
+            self.fail("a request in the link's tables under another id");
+        }
         let mut out = Vec::new();
-        let core_id = self.core_id_of(&key);
-        self.core.cancel(self.now, &key, core_id, &mut out);
-        self.trace.push(format!("t={} cancel {id}", self.now));
+        self.core.cancel(self.now, &key, core_id, &mut self.inbox, &mut out);
+        self.trace
+            .push(format!("t={} cancel {id} (queued: {queued})", self.now));
         if out.len() != 1 || out[0].0 != id {
             self.fail("a cancel resolves exactly its request");
+        }
+        if queued {
+            self.queued.retain(|q| *q != id);
+            if !matches!(&out[0].1, Err(SendError::NotSent(Cause::Cancelled))) {
+                self.fail("a request cancelled in the inbox is not sent (cancelled)");
+            }
         }
         self.settle(&mut out);
     }
 
-    fn core_id_of(&self, key: &crate::transport::MatchKey) -> u64 {
-        self.core
-            .id_of(key)
-            .unwrap_or_else(|| self.fail("pending request has no core id"))
-    }
-
     fn link_down(&mut self) {
         let mut out = Vec::new();
-        let changed = self.core.go_down(self.now, "reset".into(), &mut out);
+        let changed = self.core.go_down(self.now, "reset".into(), &mut self.inbox, &mut out);
         self.trace.push(format!("t={} link down -> {changed}", self.now));
         if out.len() != self.pending_callers() {
             self.fail("link down resolves every request");
         }
+        self.queued.clear();
         self.settle(&mut out);
         self.relink();
     }
 
     fn relink(&mut self) {
-        // Requests prepared for the link that went down reach it only now: refused (down).
-        while !self.staged.is_empty() {
-            self.commit(0);
+        // The inbox of the link that went down takes nothing more.
+        let mut frame = BytesMut::new();
+        let mut late = request("0200", None, 0);
+        let prepared = self
+            .core
+            .preparer()
+            .prepare(self.now, &mut late, self.now + 10, None, false, &mut frame);
+        if let Ok(prepared) = prepared {
+            if !matches!(self.inbox.refuses(true), Some(Cause::LinkDown(_))) {
+                self.fail("the inbox of a link that went down takes requests");
+            }
+            self.core.preparer().undo(self.now, prepared, &mut late);
         }
+        if !self.inbox.is_empty() || !self.queued.is_empty() {
+            self.fail("requests left in the inbox of a link that went down");
+        }
+        self.inbox = Inbox::default();
         self.gen += 1;
         self.closing = false;
         self.timeouts_in_a_row = 0;
         self.core = core_with(self.keys.clone(), MAX_IN_FLIGHT, MAX_TIMEOUTS);
     }
 
+    /// Close begins: what is in the inbox came before it and is taken in first.
+    fn close(&mut self) {
+        let (expected, timeouts) = self.model_admit();
+        let mut out = Vec::new();
+        let admitted = self.core.begin_close(self.now, &mut self.inbox, &mut out);
+        self.trace.push(format!("t={} close -> {admitted:?}", self.now));
+        self.timeouts_in_a_row += timeouts;
+        self.check_admission_refusals(&expected, &out);
+        self.settle(&mut out);
+        self.closing = !self.core.is_down();
+    }
+
     fn check(&mut self) {
         let (pending, deadlines, late, live) = self.core.table_sizes();
-        let model_pending = self.pending_callers();
+        let model_pending = self.admitted_callers();
+        if self.core.room_used() != self.pending_callers() {
+            self.fail(&format!(
+                "room used {}, model {} requests held",
+                self.core.room_used(),
+                self.pending_callers()
+            ));
+        }
+        if self.inbox.len() != self.queued.len() {
+            self.fail("the inbox holds other requests than the model's");
+        }
         if pending != model_pending || deadlines < pending || deadlines > 2 * pending + 66 {
             self.fail(&format!(
                 "core holds {pending} requests / {deadlines} deadlines, model {model_pending}"
@@ -775,7 +841,7 @@ impl World {
         let untaken = self
             .reqs
             .values()
-            .filter(|r| r.pending && !r.taken && r.gen == self.gen)
+            .filter(|r| r.pending && !r.taken && !r.queued && r.gen == self.gen)
             .count();
         if live != untaken {
             self.fail(&format!("outbox holds {live} frames, model {untaken} untaken requests"));
@@ -804,17 +870,10 @@ impl World {
             }
             65..=69 => self.duplicate(),
             70..=80 => self.advance(),
-            81..=86 => {
-                let pick = self.rng.usize(..);
-                self.commit(pick)
-            }
+            81..=86 => self.admit(),
             87..=92 => self.cancel(),
             93..=95 => self.link_down(),
-            96..=97 => {
-                self.core.begin_close();
-                self.closing = !self.core.is_down();
-                self.trace.push(format!("t={} close", self.now));
-            }
+            96..=97 => self.close(),
             _ => {
                 // A caller's answer comes back on a link that lost it: unknown key, delivered to nobody.
                 let mut out = Vec::new();

@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 use super::keys::{KeyRegistry, StanSequence};
-use super::{FrameNote, Limits, LinkCore, Resolution};
+use super::{FrameNote, Inbox, Limits, LinkCore, Resolution};
 use crate::transport::error::{Cause, SendError};
 use crate::transport::framing::Framing;
 use crate::{Message, Spec};
@@ -108,7 +108,7 @@ fn written_then_timed_out(core: &mut Core, msg: &mut Message, at: u64, deadline:
     core.submit(at, msg, deadline, false, None, id).expect("accepted");
     core.take_frames(&mut BytesMut::new());
     let mut out = Vec::new();
-    core.on_time(deadline, &mut out);
+    core.on_time(deadline, &mut Inbox::default(), &mut out);
     assert!(outcome(&mut out, id).expect_err("timed out").is_outcome_unknown());
 }
 
@@ -119,7 +119,7 @@ fn a_reused_stan_whose_outcome_is_unknown_is_refused_and_never_gets_the_late_ans
     let mut first = request("0200", Some(42), 1000);
     core.submit(0, &mut first, 100, false, None, 1).expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    core.on_time(100, &mut out);
+    core.on_time(100, &mut Inbox::default(), &mut out);
     assert!(outcome(&mut out, 1).expect_err("timed out").is_outcome_unknown());
     // The caller reuses STAN 42 for another amount: refused, not sent.
     let mut second = request("0200", Some(42), 9999);
@@ -145,7 +145,7 @@ fn an_unresolved_key_is_free_again_after_the_late_window() {
     core.submit(0, &mut request("0200", Some(7), 1), 10, false, None, 1)
         .expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    core.on_time(10, &mut out);
+    core.on_time(10, &mut Inbox::default(), &mut out);
     assert!(core
         .submit(1_009, &mut request("0200", Some(7), 2), 5_000, false, None, 2)
         .is_err());
@@ -160,7 +160,7 @@ fn the_clients_own_repeat_goes_through_and_gets_the_answer() {
     let mut reversal = request("0400", Some(9), 500);
     core.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    core.on_time(10, &mut out);
+    core.on_time(10, &mut Inbox::default(), &mut out);
     out.clear();
     let mut repeat = reversal.clone();
     repeat.set_mti("0401".parse().expect("mti"));
@@ -280,7 +280,7 @@ fn a_read_cut_short_by_a_panic_frees_the_keys_it_answered_when_the_link_goes_dow
         core.on_frames(1, frames, &mut Vec::new(), &mut out);
     }));
     assert!(panicked.is_err());
-    core.go_down(2, "reader task panicked".into(), &mut out);
+    core.go_down(2, "reader task panicked".into(), &mut Inbox::default(), &mut out);
     assert_eq!(keys.len(), 0, "no key left held in flight");
 }
 
@@ -291,7 +291,14 @@ fn the_writer_is_woken_by_the_first_frame_after_each_take() {
     let mut core = core();
     let mut out = Vec::new();
     let wake = |core: &mut Core, now: u64, deadline: u64, id: u64| {
-        core.submit(now, &mut request("0200", None, id), deadline, false, None, id)
+        let mut frame = BytesMut::new();
+        let mut msg = request("0200", None, id);
+        let prepared = core
+            .preparer()
+            .prepare(now, &mut msg, deadline, None, false, &mut frame)
+            .expect("prepared");
+        core.commit(now, prepared, &frame, deadline, id)
+            .map_err(|(e, _)| e)
             .expect("accepted")
             .wake_writer
     };
@@ -299,7 +306,7 @@ fn the_writer_is_woken_by_the_first_frame_after_each_take() {
     assert!(!wake(&mut core, 0, 1_000, 2), "behind a frame not taken yet");
     core.take_frames(&mut BytesMut::new());
     assert!(wake(&mut core, 0, 5, 3), "first after a take");
-    core.on_time(5, &mut out); // cut before the writer took it
+    core.on_time(5, &mut Inbox::default(), &mut out); // cut before the writer took it
     assert!(
         !wake(&mut core, 6, 1_000, 4),
         "behind a cut frame the writer was woken for"
@@ -381,7 +388,7 @@ fn a_queued_frame_whose_deadline_passes_is_cut_and_not_sent() {
         .expect("accepted");
     core.submit(0, &mut request("0200", None, 222), 50, false, None, 2)
         .expect("accepted");
-    let expired = core.on_time(10, &mut out);
+    let expired = core.on_time(10, &mut Inbox::default(), &mut out);
     assert_eq!((expired.not_sent, expired.unknown), (1, 0));
     let err = outcome(&mut out, 1).expect_err("timed out");
     assert!(err.is_not_sent() && err.is_timeout(), "{err}");
@@ -393,7 +400,7 @@ fn a_queued_frame_whose_deadline_passes_is_cut_and_not_sent() {
         "the cut frame is never written"
     );
     // A taken frame that times out is outcome unknown.
-    core.on_time(50, &mut out);
+    core.on_time(50, &mut Inbox::default(), &mut out);
     assert!(outcome(&mut out, 2).expect_err("timed out").is_outcome_unknown());
 }
 
@@ -445,10 +452,10 @@ fn link_down_splits_not_sent_from_unknown_and_frees_only_unsent_keys() {
     core.take_frames(&mut BytesMut::new());
     core.submit(0, &mut request("0200", Some(2), 2), 100, false, None, 2)
         .expect("accepted");
-    assert!(core.go_down(1, "reset".into(), &mut out));
+    assert!(core.go_down(1, "reset".into(), &mut Inbox::default(), &mut out));
     assert!(outcome(&mut out, 1).expect_err("down").is_outcome_unknown());
     assert!(outcome(&mut out, 2).expect_err("down").is_not_sent());
-    assert!(!core.go_down(2, "again".into(), &mut out) && out.is_empty());
+    assert!(!core.go_down(2, "again".into(), &mut Inbox::default(), &mut out) && out.is_empty());
     let mut next = core_with(keys, 10, 0);
     assert!(next
         .submit(3, &mut request("0200", Some(1), 3), 100, false, None, 3)
@@ -466,11 +473,11 @@ fn timeouts_in_a_row_take_the_link_down_and_an_answer_resets_the_count() {
     core.submit(0, &mut request("0200", Some(2), 2), 100, false, None, 2)
         .expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    assert_eq!(core.on_time(10, &mut out).down, None);
+    assert_eq!(core.on_time(10, &mut Inbox::default(), &mut out).down, None);
     core.submit(11, &mut request("0200", Some(3), 3), 20, false, None, 3)
         .expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    let expired = core.on_time(20, &mut out);
+    let expired = core.on_time(20, &mut Inbox::default(), &mut out);
     assert!(expired.down.is_some() && core.is_down());
     assert_eq!(out.len(), 3, "every request resolved");
 }
@@ -478,7 +485,8 @@ fn timeouts_in_a_row_take_the_link_down_and_an_answer_resets_the_count() {
 #[test]
 fn closing_takes_only_the_links_own_requests() {
     let mut core = core();
-    core.begin_close();
+    let mut inbox = Inbox::default();
+    core.begin_close(0, &mut inbox, &mut Vec::new());
     let err = core
         .submit(0, &mut request("0200", None, 1), 10, false, None, 1)
         .expect_err("closing");
@@ -503,12 +511,12 @@ fn a_key_stays_unresolved_until_every_written_request_of_its_transaction_is_answ
     let mut reversal = request("0400", Some(6), 3);
     core.submit(0, &mut reversal, 10, false, None, 1).expect("accepted");
     core.take_frames(&mut BytesMut::new());
-    core.on_time(10, &mut out);
+    core.on_time(10, &mut Inbox::default(), &mut out);
     let mut repeat = reversal.clone();
     repeat.set_mti("0401".parse().expect("mti"));
     core.submit(11, &mut repeat, 20, false, None, 2).expect("the repeat");
     core.take_frames(&mut BytesMut::new());
-    core.on_time(20, &mut out); // both written, both unanswered
+    core.on_time(20, &mut Inbox::default(), &mut out); // both written, both unanswered
     assert!(matches!(
         core.on_frame(21, Ok(answer(&reversal)), &mut out),
         FrameNote::Late(_)
@@ -586,7 +594,7 @@ fn requests_timing_out_in_the_queue_count_toward_taking_the_link_down() {
     core.submit(0, &mut request("0200", None, 2), 10, false, None, 2)
         .expect("accepted");
     // The writer is stuck: nothing is taken; both time out in the queue.
-    let expired = core.on_time(10, &mut out);
+    let expired = core.on_time(10, &mut Inbox::default(), &mut out);
     assert_eq!(expired.not_sent, 2);
     assert!(
         expired.down.is_some() && core.is_down(),
