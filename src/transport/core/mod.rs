@@ -2,12 +2,14 @@
 //! link's state and of every decision about it.
 //!
 //! Like quinn-proto's connection, it has three kinds of methods:
-//! - mutators for what a caller asks: [`LinkCore::commit`] (a request that
-//!   [`Preparer::prepare`] admitted in the client-wide registry and encoded,
-//!   with no link state and outside the driver's lock), [`LinkCore::cancel`],
-//!   [`LinkCore::begin_close`], [`LinkCore::queue_reply`];
+//! - mutators for what a caller asks: a request is prepared without the link's lock
+//!   ([`Preparer::prepare`]: room, key in the client-wide registry, frame), queued in the link's
+//!   [`Inbox`] (under a lock of its own), and taken in by [`LinkCore::admit`] (or
+//!   [`LinkCore::take_inbox`] and [`LinkCore::admit_taken`]), which decides through
+//!   [`LinkCore::commit`]; then [`LinkCore::cancel`], [`LinkCore::begin_close`],
+//!   [`LinkCore::queue_reply`];
 //! - handlers for what arrives: [`LinkCore::on_frames`] (the frames of one read),
-//!   [`LinkCore::on_time`],
+//!   [`LinkCore::on_time`] (which admits the inbox too),
 //!   [`LinkCore::go_down`];
 //! - polls for what the driver must do next: [`LinkCore::take_frames`] (bytes
 //!   to write) and [`LinkCore::next_deadline`] (when to call `on_time`).
@@ -18,10 +20,10 @@
 //! (`now`), never read inside, so the tests drive it with a fake clock.
 //!
 //! The one rule for "not sent" versus "outcome unknown": a request is not sent
-//! exactly while its frame has not been taken by the writer. At its deadline,
-//! on cancellation or when the link drops, an untaken frame is cut out of the
-//! outbox and its request resolves *not sent*; a taken one resolves *outcome
-//! unknown*, and its key stays unresolved in the client-wide [`KeyRegistry`]
+//! exactly while its frame has not been taken by the writer (in the inbox, or in the outbox).
+//! At its deadline, on cancellation or when the link drops, an untaken request leaves the inbox
+//! or its frame is cut out of the outbox, and it resolves *not sent*; a taken one resolves
+//! *outcome unknown*, and its key stays unresolved in the client-wide [`KeyRegistry`]
 //! until its late answer comes or the late window passes.
 
 mod deadlines;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-use super::keys::{KeyRegistry, StanSequence};
+use super::keys::{KeyRegistry, MatchKey, StanSequence};
 use super::{FrameNote, Inbox, Limits, LinkCore, Resolution};
 use crate::transport::error::{Cause, SendError};
 use crate::transport::framing::Framing;
@@ -634,4 +634,142 @@ fn a_free_stan_is_found_past_a_run_as_long_as_every_key_held() {
         .submit(0, &mut request("0200", None, 1), 10_000, false, None, 9)
         .expect_err("no key free");
     assert!(matches!(err, SendError::NotSent(Cause::NoStanFree)));
+}
+
+/// Prepares `msg` on `core` at `now` and queues it in `inbox` (request `id`), as a sender does.
+fn queue(
+    core: &Core,
+    inbox: &mut Inbox<u64, u64>,
+    now: u64,
+    msg: &mut Message,
+    deadline: u64,
+    id: u64,
+) -> super::inbox::Pushed {
+    let mut frame = BytesMut::new();
+    let prepared = core
+        .preparer()
+        .prepare(now, msg, deadline, None, false, &mut frame)
+        .expect("prepared");
+    assert!(inbox.refuses(false).is_none());
+    inbox.push(prepared, &frame, deadline, id)
+}
+
+/// The timer learns when it runs next from its pass; a push wakes it only when its deadline
+/// comes before that (or when the timer sleeps with nothing due).
+#[test]
+fn a_queued_request_wakes_the_timer_only_when_it_is_due_before_the_timers_next_run() {
+    let mut core = core();
+    let mut inbox = Inbox::default();
+    let mut out = Vec::new();
+    let first = queue(&core, &mut inbox, 0, &mut request("0200", None, 1), 100, 1);
+    assert!(
+        first.wake_writer && first.wake_timer,
+        "the timer sleeps with nothing due"
+    );
+    let second = queue(&core, &mut inbox, 0, &mut request("0200", None, 2), 200, 2);
+    assert!(
+        !second.wake_writer && !second.wake_timer,
+        "behind the first, due after it"
+    );
+    let third = queue(&core, &mut inbox, 0, &mut request("0200", None, 3), 50, 3);
+    assert!(third.wake_timer, "due before the earliest the timer knows of");
+    core.on_time(1, &mut inbox, &mut out);
+    assert!(
+        out.is_empty() && core.in_flight() == 3,
+        "the timer's pass takes the inbox in"
+    );
+    let later = queue(&core, &mut inbox, 1, &mut request("0200", None, 4), 60, 4);
+    assert!(!later.wake_timer, "due after the timer's next run (50)");
+    let sooner = queue(&core, &mut inbox, 1, &mut request("0200", None, 5), 40, 5);
+    assert!(sooner.wake_timer, "due before the timer's next run (50)");
+}
+
+/// A request that waits in the inbox past its deadline (the writer never came to take it in) is
+/// not sent, its key and room are free again, and it counts toward taking the link down.
+#[test]
+fn a_request_stuck_in_the_inbox_past_its_deadline_is_not_sent_and_counts_as_a_timeout() {
+    let keys = registry(300_000, 1_000_000);
+    let mut core = core_with(keys.clone(), 1, 2);
+    let mut inbox = Inbox::default();
+    let mut out = Vec::new();
+    queue(&core, &mut inbox, 0, &mut request("0200", Some(7), 1), 10, 1);
+    let err = core
+        .preparer()
+        .prepare(0, &mut request("0200", None, 2), 10, None, false, &mut BytesMut::new())
+        .expect_err("room for one");
+    assert!(matches!(err.cause(), Cause::TooManyInFlight { max: 1 }));
+    let expired = core.on_time(10, &mut inbox, &mut out);
+    assert_eq!((expired.not_sent, expired.unknown), (1, 0));
+    let err = outcome(&mut out, 1).expect_err("timed out");
+    assert!(err.is_not_sent() && matches!(err.cause(), Cause::Timeout));
+    assert_eq!(keys.len(), 0, "its key is free");
+    assert_eq!(core.room_used(), 0, "its room is free");
+    assert!(!core.take_frames(&mut BytesMut::new()), "its bytes are never written");
+    queue(&core, &mut inbox, 10, &mut request("0200", Some(7), 3), 20, 3);
+    let expired = core.on_time(20, &mut inbox, &mut out);
+    assert!(
+        expired.down.is_some(),
+        "two timeouts in a row, one of them in the inbox"
+    );
+}
+
+/// A cancelled request still in the inbox leaves it: not sent, key and room given back, and the
+/// writer's next take does not carry it; the others keep their place.
+#[test]
+fn a_request_cancelled_in_the_inbox_is_never_written() {
+    let keys = registry(300_000, 1_000_000);
+    let mut core = core_with(keys.clone(), 10, 0);
+    let mut inbox = Inbox::default();
+    let mut out = Vec::new();
+    for id in 1..=3 {
+        queue(&core, &mut inbox, 0, &mut request("0200", Some(id as u32), id), 100, id);
+    }
+    let key = MatchKey::of(&request("0200", Some(2), 2), &[]).expect("key");
+    let core_id = 1_000_000; // not the id the registry gave: nothing happens
+    core.cancel(1, &key, core_id, &mut inbox, &mut out);
+    assert!(out.is_empty());
+    // A fresh registry hands out ids in reservation order from 1: the second request has id 2.
+    core.cancel(1, &key, 2, &mut inbox, &mut out);
+    let err = outcome(&mut out, 2).expect_err("cancelled");
+    assert!(err.is_not_sent() && matches!(err.cause(), Cause::Cancelled));
+    assert_eq!((keys.len(), core.room_used()), (2, 2));
+    core.admit(2, &mut inbox, &mut out);
+    let mut buf = BytesMut::new();
+    core.take_frames(&mut buf);
+    assert_eq!(amounts_written(&mut buf), [1, 3]);
+}
+
+/// The link going down refuses what waits in its inbox (not sent, link down, keys and room
+/// free) and every later push; a close takes in what was queued before it and refuses callers'
+/// requests after it.
+#[test]
+fn down_and_close_decide_for_the_inbox_too() {
+    let keys = registry(300_000, 1_000_000);
+    let mut core = core_with(keys.clone(), 10, 0);
+    let mut inbox = Inbox::default();
+    let mut out = Vec::new();
+    queue(&core, &mut inbox, 0, &mut request("0200", Some(1), 1), 100, 1);
+    core.begin_close(1, &mut inbox, &mut out);
+    assert!(
+        out.is_empty() && core.in_flight() == 1,
+        "queued before the close: taken in"
+    );
+    assert!(matches!(inbox.refuses(false), Some(Cause::Closing)));
+    assert!(inbox.refuses(true).is_none(), "the link's own sign-off still goes");
+    let mut frame = BytesMut::new();
+    let mut sign_off = request("0800", None, 2);
+    let prepared = core
+        .preparer()
+        .prepare(1, &mut sign_off, 100, None, true, &mut frame)
+        .expect("prepared");
+    inbox.push(prepared, &frame, 100, 2);
+    assert!(core.go_down(2, "reset".into(), &mut inbox, &mut out));
+    let err = outcome(&mut out, 2).expect_err("down");
+    assert!(err.is_not_sent() && matches!(err.cause(), Cause::LinkDown(_)));
+    assert!(
+        outcome(&mut out, 1).expect_err("down").is_not_sent(),
+        "never taken by the writer"
+    );
+    assert_eq!((keys.len(), core.room_used()), (0, 0));
+    assert!(matches!(inbox.refuses(true), Some(Cause::LinkDown(_))));
 }
