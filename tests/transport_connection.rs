@@ -670,3 +670,42 @@ async fn answers_read_before_an_unreadable_frame_are_handed_over_before_the_link
     let err = wb.response().await.expect_err("B was never answered");
     assert!(err.is_link_down() && err.is_outcome_unknown(), "{err}");
 }
+
+/// Room taken for a moment by a send that is then refused (here: a STAN that is no number) is
+/// given back with a wake-up: a send that found the link full meanwhile goes on at once, instead
+/// of waiting for its deadline and being refused as too many in flight on an idle link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_given_back_by_a_refused_send_wakes_a_sender_waiting_for_it() {
+    let sim = Sim::start(spec(), SimConfig::default()).await.expect("sim");
+    let cfg = Arc::new(ConnectionConfig {
+        max_in_flight: 1,
+        ..ConnectionConfig::default()
+    });
+    let link = Arc::new(connect(&sim.addr().to_string(), cfg).await);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refused = {
+        let (link, stop) = (link.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut bad = auth(1);
+                bad.set(11, "ABCDEF");
+                let err = link.send(bad, Duration::from_secs(5)).await.expect_err("bad STAN");
+                assert!(matches!(err.cause(), Cause::BadStan(_)), "{err}");
+                n += 1;
+                if n % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    for i in 0..300 {
+        let answer = link.send(auth(i), Duration::from_millis(1500)).await;
+        assert!(answer.is_ok(), "send {i} on an idle link: {answer:?}");
+        assert!(started.elapsed() < Duration::from_secs(60), "bounded");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    refused.await.expect("refusing task");
+    sim.shutdown().await;
+}

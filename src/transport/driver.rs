@@ -4,7 +4,7 @@
 //! everything; resolutions are handed out after the lock is released.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ const LOG_BURST: u32 = 10;
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 thread_local! {
-    /// The frame a sender encodes before taking its link's lock, reused by every send of a thread.
+    /// The frame a sender encodes before queueing it in its link's inbox, reused by every send of a thread.
     static FRAME: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::with_capacity(1024));
 }
 
@@ -71,7 +71,7 @@ pub(crate) struct Shared {
     pub(crate) peer: String,
     pub(crate) config: Arc<ConnectionConfig>,
     spec: Arc<Spec>,
-    /// Prepares a sender's request outside the lock (see [`LinkCore::commit`]).
+    /// Prepares a sender's request outside the core's lock (see [`Inbox`]).
     preparer: Preparer<Instant>,
 }
 
@@ -149,7 +149,14 @@ impl Shared {
             waiter.tracked.finish(&self.stats, &outcome, now);
             let _ = waiter.tx.send(outcome);
         }
-        if self.room_waiters.load(Relaxed) > 0 {
+        self.room_freed();
+    }
+
+    /// Room was given back: wakes the senders waiting for it. Sequentially consistent with the
+    /// waiters' count and the room's own count, so that either a waiter sees the room given back
+    /// or the one who gave it back sees the waiter.
+    fn room_freed(&self) {
+        if self.room_waiters.load(SeqCst) > 0 {
             self.room.notify_waiters();
         }
     }
@@ -189,22 +196,26 @@ impl Shared {
                 Err(SendError::NotSent(Cause::TooManyInFlight { max })) => max,
                 other => return other,
             };
+            // A link that is down or closing says so at once, full or not.
+            if let Some(cause) = self.inbox().refuses(internal) {
+                return Err(SendError::NotSent(cause));
+            }
             // Full: wait for room (registered before looking again, so no wake-up is lost).
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            self.room_waiters.fetch_add(1, Relaxed);
+            self.room_waiters.fetch_add(1, SeqCst);
             let again = self.try_submit(None, msg, deadline, internal, retry_of);
             let outcome = match again {
                 Err(SendError::NotSent(Cause::TooManyInFlight { .. })) => {
                     tokio::time::timeout_at(deadline, room).await.map_err(|_| ())
                 }
                 other => {
-                    self.room_waiters.fetch_sub(1, Relaxed);
+                    self.room_waiters.fetch_sub(1, SeqCst);
                     return other;
                 }
             };
-            self.room_waiters.fetch_sub(1, Relaxed);
+            self.room_waiters.fetch_sub(1, SeqCst);
             if outcome.is_err() {
                 return Err(SendError::NotSent(Cause::TooManyInFlight { max }));
             }
@@ -222,7 +233,7 @@ impl Shared {
         retry_of: Option<u64>,
     ) -> Result<Ticket, SendError> {
         let now = now.unwrap_or_else(Instant::now);
-        let (key, id, rx, pushed) = FRAME.with(|frame| {
+        let queued = FRAME.with(|frame| {
             // Reserving the key and encoding the frame need no link state; the core decides
             // when it admits the request whatever happened meanwhile.
             let mut frame = frame.borrow_mut();
@@ -243,7 +254,17 @@ impl Shared {
             }
             let pushed = inbox.push(prepared, &frame, deadline, waiter);
             Ok((key, id, rx, pushed))
-        })?;
+        });
+        let (key, id, rx, pushed) = match queued {
+            Ok(queued) => queued,
+            Err(refused) => {
+                // Room taken for it, if any, was given back: a sender waiting for room may go.
+                if !matches!(refused.cause(), Cause::TooManyInFlight { .. }) {
+                    self.room_freed();
+                }
+                return Err(refused);
+            }
+        };
         if pushed.wake_writer {
             self.wake_writer.notify_one();
         }
@@ -265,8 +286,11 @@ impl Shared {
     /// From now on the link takes only its own requests; those queued before are taken in.
     pub(crate) fn begin_close(&self) {
         let mut out = Vec::new();
-        let now = Instant::now();
-        let admitted = self.lock().begin_close(now, &mut self.inbox(), &mut out);
+        let (now, admitted) = {
+            let mut core = self.lock();
+            let now = Instant::now();
+            (now, core.begin_close(now, &mut self.inbox(), &mut out))
+        };
         if admitted.wake_writer {
             self.wake_writer.notify_one();
         }
@@ -285,11 +309,9 @@ impl Shared {
         let now = Instant::now();
         let (changed, in_flight) = {
             let mut core = self.lock();
-            let in_flight = core.in_flight();
-            (
-                core.go_down(now, reason.clone(), &mut self.inbox(), &mut out),
-                in_flight,
-            )
+            let mut inbox = self.inbox();
+            let in_flight = core.in_flight() + inbox.len();
+            (core.go_down(now, reason.clone(), &mut inbox, &mut out), in_flight)
         };
         if changed {
             self.down_effects(broken);
@@ -316,11 +338,11 @@ impl Shared {
     /// Time to look at deadlines (and at the inbox); returns when to look next.
     fn on_time(&self) -> Option<Instant> {
         let mut out = Vec::new();
-        let now = Instant::now();
-        let (expired, next) = {
+        let (now, expired, next) = {
             let mut core = self.lock();
+            let now = Instant::now();
             let expired = core.on_time(now, &mut self.inbox(), &mut out);
-            (expired, core.next_deadline())
+            (now, expired, core.next_deadline())
         };
         if expired.wake_writer {
             self.wake_writer.notify_one();
@@ -545,15 +567,16 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut w
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut refused = Vec::new();
     loop {
-        let now = Instant::now();
-        let (took, down, in_flight, admitted) = {
+        let (now, took, down, in_flight, admitted) = {
             let mut core = shared.lock();
+            // Read under the lock: a deadline that passed while the writer waited for it counts.
+            let now = Instant::now();
             // Under the core's lock, so that a request is always either in the inbox or in the
             // core for whoever looks (a cancel, the link going down).
             core.take_inbox(&mut shared.inbox());
             let admitted = core.admit_taken(now, &mut refused);
             let took = core.take_frames(&mut buf);
-            (took, core.is_down(), core.in_flight(), admitted)
+            (now, took, core.is_down(), core.in_flight(), admitted)
         };
         if admitted.wake_timer {
             shared.wake_timer.notify_one();

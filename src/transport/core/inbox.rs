@@ -14,7 +14,7 @@
 //! lock first and this one second, so a request is always in exactly one of the two.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use bytes::BytesMut;
 
@@ -40,21 +40,24 @@ impl Room {
     }
 
     /// Takes room for one request; false when the link has `max` in flight.
+    /// (Sequentially consistent, as is [`Room::give_back`]: a sender that found no room and
+    /// then counts itself as waiting, and whoever gives room back and then looks for waiters,
+    /// cannot miss each other.)
     pub(crate) fn try_take(&self) -> bool {
         self.used
-            .fetch_update(Relaxed, Relaxed, |used| (used < self.max).then_some(used + 1))
+            .fetch_update(SeqCst, SeqCst, |used| (used < self.max).then_some(used + 1))
             .is_ok()
     }
 
     /// Gives back the room of one request that ended.
     pub(crate) fn give_back(&self) {
-        let _ = self.used.fetch_update(Relaxed, Relaxed, |used| used.checked_sub(1));
+        let _ = self.used.fetch_update(SeqCst, SeqCst, |used| used.checked_sub(1));
     }
 
     /// Requests holding room.
     #[cfg(test)]
     pub(crate) fn used(&self) -> usize {
-        self.used.load(Relaxed)
+        self.used.load(SeqCst)
     }
 }
 

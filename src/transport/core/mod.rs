@@ -359,6 +359,8 @@ pub(crate) struct LinkCore<W, T: Moment> {
     /// Requests taken from the inbox and being admitted (empty between admissions, unless a
     /// panic cut one short: the link going down then resolves what is left here).
     admitting: Batch<W, T>,
+    /// The frame being admitted, copied out of `admitting` (reused).
+    frame_copy: Vec<u8>,
     outbox: Outbox,
     /// Sequence number of the last frame queued.
     queued_seq: u64,
@@ -399,6 +401,7 @@ impl<W, T: Moment> LinkCore<W, T> {
             answered: AnsweredKeys::new(limits.late_memory),
             released: Vec::new(),
             admitting: Batch::default(),
+            frame_copy: Vec::new(),
             outbox: Outbox::new(),
             queued_seq: 0,
             taken_seq: 0,
@@ -513,12 +516,15 @@ impl<W, T: Moment> LinkCore<W, T> {
     /// The second half of [`LinkCore::admit`], once the inbox's lock is let go.
     pub(crate) fn admit_taken(&mut self, now: T, out: &mut Vec<Resolution<W>>) -> Admitted {
         let mut admitted = Admitted::default();
-        // The frames apart, so that each can be read while the core changes; a request is taken
-        // off the queue only as it is committed (a panic leaves the rest for `go_down`).
-        let frames = std::mem::take(&mut self.admitting.frames);
+        // Each frame is copied out to be read while the core changes; a request is taken off the
+        // queue only as it is committed, and the queue keeps its frames (a panic leaves the rest,
+        // whole, for `go_down`).
+        let mut frame = std::mem::take(&mut self.frame_copy);
         while let Some(queued) = self.admitting.queued.pop_front() {
-            let frame = frames.get(queued.start..queued.start + queued.len).unwrap_or_default();
-            match self.commit(now, queued.prepared, frame, queued.deadline, queued.waiter) {
+            frame.clear();
+            let range = queued.start..queued.start + queued.len;
+            frame.extend_from_slice(self.admitting.frames.get(range).unwrap_or_default());
+            match self.commit(now, queued.prepared, &frame, queued.deadline, queued.waiter) {
                 Ok(accepted) => {
                     admitted.wake_writer |= accepted.wake_writer;
                     admitted.wake_timer |= accepted.wake_timer;
@@ -532,7 +538,7 @@ impl<W, T: Moment> LinkCore<W, T> {
                 }
             }
         }
-        self.admitting.frames = frames;
+        self.frame_copy = frame;
         self.admitting.frames.clear();
         admitted
     }
