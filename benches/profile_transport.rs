@@ -9,7 +9,8 @@
 //! `host` the transport against the codec host, which does the echo's decoding and encoding and
 //! answers with the response MTI). Plain `cargo bench` runs it once, 20,000 round trips.
 //!
-//! `ISO8583_PROFILE_THREADS=N` sets the runtime's worker threads (2 unless given).
+//! `ISO8583_PROFILE_THREADS=N` sets the runtime's worker threads (2 unless given);
+//! `ISO8583_PROFILE_LINKS=N` spreads the `INFLIGHT` tasks over N links (1 unless given).
 //!
 //! `ISO8583_PROFILE_REMOTE=PORT` profiles the client side alone: the hosts run in another
 //! process (`ISO8583_BENCH_SERVE=PORT cargo bench --bench transport`: the codec echo on PORT+2,
@@ -59,14 +60,16 @@ fn main() {
             (None, true) => codec_echo_server(0, spec.clone(), Reply::Respond).await,
             (None, false) => sim.addr().to_string(),
         };
-        let link = Arc::new(
-            Connection::connect(&addr, spec, Arc::new(ConnectionConfig::default()))
+        let mut links = Vec::new();
+        for _ in 0..links_wanted() {
+            let link = Connection::connect(&addr, spec.clone(), Arc::new(ConnectionConfig::default()))
                 .await
-                .expect("connect"),
-        );
+                .expect("connect");
+            links.push(Arc::new(link));
+        }
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..in_flight {
-            let link = link.clone();
+        for n in 0..in_flight {
+            let link = links[n % links.len()].clone();
             let n = total / in_flight;
             tasks.spawn(async move {
                 let template = request();
@@ -85,6 +88,15 @@ fn main() {
         while tasks.join_next().await.is_some() {}
         sim.shutdown().await;
     });
+}
+
+/// The links of `ISO8583_PROFILE_LINKS` (at least one).
+fn links_wanted() -> usize {
+    std::env::var("ISO8583_PROFILE_LINKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1usize)
+        .max(1)
 }
 
 /// The port of `ISO8583_PROFILE_REMOTE`: the hosts run in another process.
@@ -110,13 +122,21 @@ async fn codec(total: usize, in_flight: usize) {
         Some(port) => format!("127.0.0.1:{}", port + 2),
         None => codec_echo_server(0, spec.clone(), Reply::Echo).await,
     };
-    drive(codec_link(&addr, spec).await, total, in_flight).await;
+    let mut links = Vec::new();
+    for _ in 0..links_wanted() {
+        links.push(codec_link(&addr, spec.clone()).await);
+    }
+    drive_all(links, total, in_flight).await;
 }
 
 async fn drive(link: Arc<BareLink>, total: usize, in_flight: usize) {
+    drive_all(vec![link], total, in_flight).await;
+}
+
+async fn drive_all(links: Vec<Arc<BareLink>>, total: usize, in_flight: usize) {
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..in_flight {
-        let link = link.clone();
+    for n in 0..in_flight {
+        let link = links[n % links.len()].clone();
         let n = total / in_flight;
         tasks.spawn(async move {
             for _ in 0..n {
