@@ -225,7 +225,9 @@ impl Connection {
     /// [`PendingResponse`] waits for the answer until `deadline`. A missing
     /// DE 11 is filled with a free STAN (visible in `msg` afterwards). A
     /// deadline already passed is refused (not sent). With `max_in_flight`
-    /// requests in flight, waits for room until `deadline`.
+    /// requests in flight, waits for room until `deadline`. The link takes the request in
+    /// when its writer next runs: a refusal decided then (the link went down, or the deadline
+    /// passed meanwhile) comes through the [`PendingResponse`], not sent, and DE 11 stays filled.
     pub async fn dispatch(&self, msg: &mut Message, deadline: Instant) -> Result<PendingResponse, SendError> {
         self.shared.submit(msg, deadline, false, None).await
     }
