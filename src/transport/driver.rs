@@ -196,14 +196,15 @@ impl Shared {
                 Err(SendError::NotSent(Cause::TooManyInFlight { max })) => max,
                 other => return other,
             };
-            // A link that is down or closing says so at once, full or not.
-            if let Some(cause) = self.inbox().refuses(internal) {
-                return Err(SendError::NotSent(cause));
-            }
             // Full: wait for room (registered before looking again, so no wake-up is lost).
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
+            // A link that is down or closing says so at once, full or not (looked at after
+            // registering: a close or a drop after this look wakes the wait).
+            if let Some(cause) = self.inbox().refuses(internal) {
+                return Err(SendError::NotSent(cause));
+            }
             self.room_waiters.fetch_add(1, SeqCst);
             let again = self.try_submit(None, msg, deadline, internal, retry_of);
             let outcome = match again {
@@ -301,6 +302,8 @@ impl Shared {
             self.stats.timed_out.fetch_add(admitted.timed_out as u64, Relaxed);
         }
         self.deliver(&mut out, now);
+        // Senders waiting for room on a closing link are refused at once.
+        self.room.notify_waiters();
     }
 
     /// Takes the link down once: every request resolves, the tasks stop.

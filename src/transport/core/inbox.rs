@@ -40,9 +40,9 @@ impl Room {
     }
 
     /// Takes room for one request; false when the link has `max` in flight.
-    /// (Sequentially consistent, as is [`Room::give_back`]: a sender that found no room and
-    /// then counts itself as waiting, and whoever gives room back and then looks for waiters,
-    /// cannot miss each other.)
+    /// (Sequentially consistent, as is [`Room::give_back`]: a sender that counts itself as
+    /// waiting and then looks for room again, and whoever gives room back and then looks for
+    /// waiters, cannot miss each other.)
     pub(crate) fn try_take(&self) -> bool {
         self.used
             .fetch_update(SeqCst, SeqCst, |used| (used < self.max).then_some(used + 1))
