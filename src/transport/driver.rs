@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use super::config::ConnectionConfig;
 use super::core::keys::{KeyRegistry, MatchKey};
 use super::core::padded::Padded;
-use super::core::{FrameNote, Inbox, Limits, LinkCore, Moment, Preparer, Resolution};
+use super::core::{Admitted, FrameNote, Inbox, Limits, LinkCore, Moment, Preparer, Resolution};
 use super::error::{Cause, SendError};
 use super::framing::swap_tpdu;
 use super::stats::{EndpointStats, Tracked};
@@ -292,6 +292,15 @@ impl Shared {
             let now = Instant::now();
             (now, core.begin_close(now, &mut self.inbox(), &mut out))
         };
+        self.after_admission(admitted);
+        self.deliver(&mut out, now);
+        // Senders waiting for room on a closing link are refused at once.
+        self.room.notify_waiters();
+    }
+
+    /// What an admission of the inbox asks: the writer woken for frames put into an empty outbox,
+    /// the timer for a new earliest deadline; requests whose deadline passed in the inbox counted.
+    fn after_admission(&self, admitted: Admitted) {
         if admitted.wake_writer {
             self.wake_writer.notify_one();
         }
@@ -301,9 +310,6 @@ impl Shared {
         if admitted.timed_out > 0 {
             self.stats.timed_out.fetch_add(admitted.timed_out as u64, Relaxed);
         }
-        self.deliver(&mut out, now);
-        // Senders waiting for room on a closing link are refused at once.
-        self.room.notify_waiters();
     }
 
     /// Takes the link down once: every request resolves, the tasks stop.
@@ -581,12 +587,11 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut w
             let took = core.take_frames(&mut buf);
             (now, took, core.is_down(), core.in_flight(), admitted)
         };
-        if admitted.wake_timer {
-            shared.wake_timer.notify_one();
-        }
-        if admitted.timed_out > 0 {
-            shared.stats.timed_out.fetch_add(admitted.timed_out as u64, Relaxed);
-        }
+        // The writer takes the frames it admitted itself, right below: it needs no wake-up.
+        shared.after_admission(Admitted {
+            wake_writer: false,
+            ..admitted
+        });
         shared.deliver(&mut refused, now);
         if down {
             break;

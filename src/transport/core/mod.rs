@@ -44,7 +44,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use self::deadlines::Deadlines;
-use self::inbox::Batch;
+use self::inbox::{Batch, Queued};
 pub(crate) use self::inbox::{Inbox, Room};
 use self::keys::{AnsweredKeys, KeyMap, KeyRegistry, MatchKey};
 use self::outbox::Outbox;
@@ -617,8 +617,7 @@ impl<W, T: Moment> LinkCore<W, T> {
         if self.pending.get(key).is_some_and(|s| s.id == id) {
             self.end(now, key, Cause::Cancelled, out);
         } else if let Some(queued) = inbox.withdraw(id) {
-            give_back(&self.keys, &self.room, now, &queued.prepared);
-            out.push((queued.waiter, Err(SendError::NotSent(Cause::Cancelled))));
+            self.refuse_queued(now, queued, Cause::Cancelled, out);
         }
     }
 
@@ -839,8 +838,7 @@ impl<W, T: Moment> LinkCore<W, T> {
         self.keys.release_all(now, &mut self.released);
         let left = self.admitting.drain().into_iter().chain(inbox.drain());
         for queued in left {
-            give_back(&self.keys, &self.room, now, &queued.prepared);
-            out.push((queued.waiter, Err(SendError::NotSent(Cause::LinkDown(reason.clone())))));
+            self.refuse_queued(now, queued, Cause::LinkDown(reason.clone()), out);
         }
         if inbox.closed.is_none() {
             inbox.closed = Some(reason.clone());
@@ -859,6 +857,13 @@ impl<W, T: Moment> LinkCore<W, T> {
     }
 
     // ---- internals -----------------------------------------------------
+
+    /// A queued request that will never be admitted (cancelled, the link down): not sent, its
+    /// key and room given back.
+    fn refuse_queued(&self, now: T, queued: Queued<W, T>, cause: Cause, out: &mut Vec<Resolution<W>>) {
+        give_back(&self.keys, &self.room, now, &queued.prepared);
+        out.push((queued.waiter, Err(SendError::NotSent(cause))));
+    }
 
     /// Takes a request out of the table and the deadline index.
     fn remove(&mut self, key: &MatchKey) -> Option<Slot<W, T>> {
