@@ -250,7 +250,9 @@ impl Shared {
             let mut inbox = self.inbox();
             if let Some(cause) = inbox.refuses(internal) {
                 drop(inbox);
-                self.preparer.undo(now, prepared, msg);
+                // A fresh reading: a window the request took over may have ended meanwhile (and
+                // its entry been purged), and must not come back.
+                self.preparer.undo(Instant::now(), prepared, msg);
                 return Err(SendError::NotSent(cause));
             }
             let pushed = inbox.push(prepared, &frame, deadline, waiter);
